@@ -1,0 +1,1 @@
+"""Subcommands of the effbench CLI, one module each."""
