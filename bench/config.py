@@ -57,9 +57,7 @@ def load_config(path: Path | None = None) -> Config:
         raise EffbenchError(f"invalid {source}: {exc}; fix the TOML syntax") from None
     for table, value in data.items():
         if table not in _KNOWN:
-            raise EffbenchError(
-                f"invalid {source}: unknown table [{table}]; known tables: {', '.join(sorted(_KNOWN))}"
-            )
+            raise EffbenchError(f"invalid {source}: unknown table [{table}]; known tables: {', '.join(sorted(_KNOWN))}")
         if not isinstance(value, dict):
             raise EffbenchError(f"invalid {source}: '{table}' must be a table ([{table}])")
         allowed = _KNOWN[table]
