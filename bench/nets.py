@@ -178,7 +178,10 @@ def _init_random(module: torch.nn.Module, seed: int, resolution: int) -> None:
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, 0.01, generator=gen)
                 m.bias.zero_()
-        calibration = torch.randn(2, 3, resolution, resolution, generator=gen)
+        # Enough samples per channel even where the last feature map is 1x1 (tiny test resolutions).
+        final_side = max(1, resolution // 32)
+        batch = max(2, -(-32 // (final_side * final_side)))
+        calibration = torch.randn(batch, 3, resolution, resolution, generator=gen)
         module.train()
         module(calibration)
         for m in module.modules():
