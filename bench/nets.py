@@ -30,6 +30,8 @@ from bench.zoo.blueprint import (
 )
 from bench.zoo.registry import ModelSpec
 
+ResidualNode = Residual
+
 if TYPE_CHECKING:
     import torch
 
@@ -124,11 +126,11 @@ def _module_classes() -> dict[str, type]:
             scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
             return x * scale
 
-    class Residual(nn.Module):
-        def __init__(self, node: Residual, body: nn.Module) -> None:  # type: ignore[valid-type]
+    class ResidualModule(nn.Module):
+        def __init__(self, node: ResidualNode, body: nn.Module) -> None:
             super().__init__()
-            self.attr = node.attr
-            self.add = node.add
+            self.attr: str = node.attr
+            self.add: bool = node.add
             setattr(self, node.attr, body)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,19 +140,21 @@ def _module_classes() -> dict[str, type]:
     class BottleneckModule(nn.Module):
         def __init__(self, node: Bottleneck, eps: float) -> None:
             super().__init__()
-            for name, child in bottleneck_layers(node).children:
-                setattr(self, name, _to_module(child, eps))
+            layers = {name: _to_module(child, eps) for name, child in bottleneck_layers(node).children}
+            self.conv1, self.bn1 = layers["conv1"], layers["bn1"]
+            self.conv2, self.bn2 = layers["conv2"], layers["bn2"]
+            self.conv3, self.bn3 = layers["conv3"], layers["bn3"]
             self.relu = nn.ReLU(inplace=True)
-            self.has_downsample = node.has_downsample
+            self.downsample: nn.Module | None = layers.get("downsample")
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             out = self.relu(self.bn1(self.conv1(x)))
             out = self.relu(self.bn2(self.conv2(out)))
             out = self.bn3(self.conv3(out))
-            identity = self.downsample(x) if self.has_downsample else x
+            identity = x if self.downsample is None else self.downsample(x)
             return self.relu(out + identity)
 
-    return {"SqueezeExcitation": SqueezeExcitation, "Residual": Residual, "Bottleneck": BottleneckModule}
+    return {"SqueezeExcitation": SqueezeExcitation, "Residual": ResidualModule, "Bottleneck": BottleneckModule}
 
 
 def _init_random(module: torch.nn.Module, seed: int, resolution: int) -> None:
