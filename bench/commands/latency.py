@@ -1,5 +1,380 @@
-"""Placeholder: replaced by the module that implements `effbench latency`."""
+"""`effbench latency`: batch-1 latency of models on every installed runtime, in fresh pinned worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.errors import EffbenchError
+
+PRECISIONS = ("fp32", "bf16")
+INSTALL_HINTS = {
+    "torch": "pip install 'effbench[torch]'",
+    "onnxruntime": "pip install 'effbench[onnx]'",
+    "openvino": "pip install 'effbench[openvino]'",
+}
 
 
-def register(subparsers):  # type: ignore[no-untyped-def]
-    return None
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "latency",
+        help="measure batch-1 latency on torch, ONNX Runtime and OpenVINO",
+        description="Measure batch-1 inference latency: each (model, backend) cell in several fresh worker "
+        "processes, pinned to the chosen CPUs, each importing only its own runtime; fp32 unless asked.",
+    )
+    parser.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        required=True,
+        metavar="MODEL",
+        help="zoo name or spec (b1, efficientnet:phi=2, b0:r=32) or a .onnx/.xml file; repeatable",
+    )
+    parser.add_argument(
+        "--backend",
+        "-b",
+        action="append",
+        metavar="NAME",
+        help="torch, onnxruntime, openvino (repeatable or comma list; default: every installed one)",
+    )
+    parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime, on N physical cores")
+    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin to, e.g. 1 or 2-3 (default: chosen)")
+    parser.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 where supported")
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--fast", dest="preset", action="store_const", const="fast", help="quick, rougher run")
+    preset.add_argument("--rigorous", dest="preset", action="store_const", const="rigorous", help="long run")
+    parser.add_argument("--processes", type=int, metavar="N", help="exactly N worker processes per cell")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
+    parser.add_argument("--json", action="store_true", help="print only a JSON summary on stdout")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
+    parser.set_defaults(func=run_latency)
+
+
+def _split_backends(values: list[str] | str | None) -> list[str] | None:
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    names = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+    return names or None
+
+
+def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
+    """Backend names to run: the named ones (each must be installed), or every installed one with notes."""
+    from bench.backends import canonical_name, is_installed, user_backends
+
+    if requested:
+        chosen: list[str] = []
+        for name in requested:
+            canonical = canonical_name(name)
+            if canonical not in chosen:
+                chosen.append(canonical)
+        for name in chosen:
+            if not is_installed(name):
+                hint = INSTALL_HINTS.get(name, "install it")
+                raise EffbenchError(f"backend '{name}' is not installed: {hint}, or drop it from --backend")
+        return chosen
+    chosen = []
+    for name in user_backends():
+        if is_installed(name):
+            chosen.append(name)
+        else:
+            notes.append(f"backend {name} is not installed, skipped ({INSTALL_HINTS.get(name, '')})")
+    if not chosen:
+        raise EffbenchError("no runtime is installed: pip install 'effbench[all]'")
+    return chosen
+
+
+def _is_user_file(model: str) -> bool:
+    from bench.export import looks_like_path
+
+    return looks_like_path(model)
+
+
+def _needed_formats(model: str, backends: list[str]) -> tuple[str, ...]:
+    from bench.backends import get_backend
+
+    wanted = {fmt for name in backends for fmt in get_backend(name).formats}
+    if _is_user_file(model) and model.lower().endswith(".xml"):
+        wanted &= {"openvino"}  # an OpenVINO IR cannot be turned back into ONNX
+    return tuple(f for f in ("onnx", "openvino") if f in wanted)
+
+
+def plan_cells(
+    models: list[str],
+    backends: list[str],
+    *,
+    threads: int,
+    cpus: list[int],
+    precision: str,
+    seed: int,
+    cache_dir: Path,
+    say: Any,
+) -> list[Any]:
+    """Export (or reuse) every model and make one CellPlan per (model, backend)."""
+    from bench.backends import get_backend
+    from bench.backends.base import LoadTarget
+    from bench.export import ensure_artifacts
+    from bench.runner import CellPlan
+
+    plans = []
+    for model in models:
+        formats = _needed_formats(model, backends)
+        arts = ensure_artifacts(model, formats=formats or ("onnx",), cache_dir=cache_dir, seed=seed, progress=say)
+        spec = arts.spec.to_dict() if arts.spec is not None else None
+        target = LoadTarget(
+            model_name=arts.model_name,
+            files={fmt: str(path) for fmt, path in arts.files.items()},
+            model_spec=spec,
+            input_name=arts.input_name,
+            input_shape=tuple(arts.input_shape),
+            seed=seed,
+        )
+        for name in backends:
+            backend = get_backend(name)
+            skip = backend.supports_precision(precision)
+            artifact = None
+            for fmt in backend.formats:
+                if fmt in arts.files:
+                    artifact = {"format": fmt, "path": str(arts.files[fmt]), "sha256": arts.sha256.get(fmt)}
+                elif skip is None:
+                    skip = f"{name} needs a {fmt} file and {arts.model_name} has none"
+            if not backend.formats and spec is None and skip is None:
+                skip = f"{name} runs zoo models only; {arts.model_name} is a user file"
+            plans.append(
+                CellPlan(
+                    model=arts.model_name,
+                    backend=name,
+                    precision=precision,
+                    threads=threads,
+                    cpus=tuple(cpus),
+                    target=target,
+                    fingerprint=arts.fingerprint,
+                    artifact=artifact,
+                    skip_reason=skip,
+                )
+            )
+    return plans
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def _ms(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _median(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else None
+
+
+def effective_precision(cell: dict[str, Any]) -> str:
+    """The precision the runtime reports (first process), with OpenVINO's per-layer count when mixed."""
+    if not cell.get("processes"):
+        return cell.get("precision", "?")
+    effective = cell["processes"][0].get("effective", {})
+    precision = str(effective.get("precision", cell.get("precision")))
+    compute = (effective.get("runtime_precision") or {}).get("compute") or {}
+    if len(compute) > 1:
+        total = sum(compute.values())
+        parts = sorted(compute.items(), key=lambda kv: -kv[1])
+        precision += " (" + ", ".join(f"{p} {n * 100 // total}%" for p, n in parts) + ")"
+    return precision
+
+
+def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from bench.cpus import format_cpu_list
+
+    rows = []
+    for cell in cells:
+        summary = cell.get("summary") or {}
+        processes = cell.get("processes") or []
+        ci = summary.get("median_ci95_ms")
+        load = _median([p["cold_start"]["load_s"] + p["cold_start"]["compile_s"] for p in processes])
+        first = _median([p["cold_start"]["first_inference_s"] for p in processes])
+        status = cell.get("status")
+        rows.append(
+            {
+                "model": cell["model"],
+                "backend": cell["backend"],
+                "precision": effective_precision(cell) if processes else cell["precision"],
+                "threads": cell["threads"],
+                "cpus": format_cpu_list(cell["cpus"]),
+                "median": _ms(summary.get("median_ms")),
+                "p90": _ms(summary.get("p90_ms")),
+                "p99": _ms(summary.get("p99_ms")),
+                "ci": f"{_ms(ci[0])}–{_ms(ci[1])}" if ci else None,
+                "samples": f"{summary['n']}/{summary['processes']}" if summary else None,
+                "cold": f"{_seconds(load)} + {_seconds(first)}" if processes else None,
+                "status": status if status != "ok" else "",
+            }
+        )
+    return rows
+
+
+def print_table(cells: list[dict[str, Any]], doc_warnings: list[str], console: Any) -> None:
+    from bench.tables import Column, rich_table
+
+    columns = [
+        Column("model", "model", align="left"),
+        Column("backend", "backend", align="left"),
+        Column("precision", "precision", align="left"),
+        Column("threads", "threads"),
+        Column("cpus", "CPUs"),
+        Column("median", "median ms"),
+        Column("p90", "p90 ms"),
+        Column("p99", "p99 ms"),
+        Column("ci", "95% CI median"),
+        Column("samples", "n/procs"),
+        Column("cold", "cold: load+compile, 1st"),
+        Column("status", "status", align="left"),
+    ]
+    console.print(rich_table(table_rows(cells), columns))
+    lines = list(doc_warnings)
+    for cell in cells:
+        label = f"{cell['model']} · {cell['backend']}"
+        if cell.get("error"):
+            lines.append(f"{label}: {cell['status']}: {cell['error']}")
+        lines.extend(f"{label}: {w}" for w in cell.get("warnings", []))
+    for line in lines:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+
+
+def json_summary(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for cell in cells:
+        summary = cell.get("summary") or {}
+        out.append(
+            {
+                "model": cell["model"],
+                "backend": cell["backend"],
+                "precision": cell["precision"],
+                "effective_precision": effective_precision(cell),
+                "threads": cell["threads"],
+                "cpus": cell["cpus"],
+                "median_ms": summary.get("median_ms"),
+                "p90_ms": summary.get("p90_ms"),
+                "p99_ms": summary.get("p99_ms"),
+                "median_ci95_ms": summary.get("median_ci95_ms"),
+                "n": summary.get("n", 0),
+                "processes": summary.get("processes", 0),
+                "status": cell["status"],
+                "error": cell.get("error"),
+                "warnings": cell.get("warnings", []),
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ command
+
+
+def _console(stderr: bool) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        # Piped or captured: do not squeeze the table into 80 columns.
+        console = Console(stderr=stderr, highlight=False, width=max(console.width, 180))
+    return console
+
+
+def run_latency(args: argparse.Namespace) -> int:
+    from bench.config import load_config
+    from bench.cpus import resolve_cpus
+    from bench.policy import get_policy
+
+    err = _console(stderr=True)
+    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    defaults = config.latency
+    notes: list[str] = []
+
+    threads = args.threads if args.threads is not None else int(defaults.get("threads", 1))
+    precision = args.precision or str(defaults.get("precision", "fp32"))
+    if precision not in PRECISIONS:
+        raise EffbenchError(f"precision '{precision}' in bench.toml is not one of {', '.join(PRECISIONS)}")
+    policy = get_policy(args.preset or str(defaults.get("preset", "default")))
+    if args.processes is not None:
+        if args.processes < 1:
+            raise EffbenchError(f"--processes {args.processes}: must be at least 1")
+        policy = replace(policy, min_processes=args.processes, max_processes=args.processes)
+    backends = choose_backends(_split_backends(args.backend) or _split_backends(defaults.get("backends")), notes)
+    cpus_text = args.cpus
+    if cpus_text is None and defaults.get("cpus") is not None:
+        value = defaults["cpus"]
+        cpus_text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    cpus = resolve_cpus(threads, cpus_text)
+    for note in notes:
+        err.print(f"note: {note}")
+
+    plans = plan_cells(
+        list(args.model),
+        backends,
+        threads=threads,
+        cpus=cpus,
+        precision=precision,
+        seed=args.seed,
+        cache_dir=config.cache_dir,
+        say=lambda message: err.print(message),
+    )
+
+    from bench.machine import collect_machine_metadata, system_checks
+    from bench.results import new_document, save_progress, write_result
+    from bench.runner import RichProgress, Runner, SubprocessLauncher
+
+    machine = collect_machine_metadata()
+    settings = {
+        "threads": threads,
+        "cpus": cpus,
+        "precision": precision,
+        "preset": policy.name,
+        "policy": policy.to_dict(),
+        "backends": backends,
+        "models": list(args.model),
+        "seed": args.seed,
+    }
+    doc = new_document(machine, settings, ["effbench", *sys.argv[1:]])
+    for check in system_checks(cpus):
+        if check.status == "warn":
+            doc["warnings"].append(f"{check.message}: {check.remedy}" if check.remedy else check.message)
+    path = write_result(doc, args.output, config.results_dir)
+    err.print(f"results: {path}")
+
+    finished: dict[int, dict[str, Any]] = {}
+    order = {id(plan): i for i, plan in enumerate(plans)}
+
+    def on_cell_finished(cell: Any) -> None:
+        finished[order[id(cell.plan)]] = cell.to_dict()
+        doc["cells"] = [finished[i] for i in sorted(finished)]
+        save_progress(doc, path)
+
+    runner = Runner(policy, SubprocessLauncher(), progress=RichProgress(err), on_cell_finished=on_cell_finished)
+    outcome = runner.run(plans)
+
+    cells = [cell.to_dict() for cell in outcome.cells]
+    doc["cells"] = cells
+    doc["status"] = "interrupted" if outcome.interrupted else "complete"
+    save_progress(doc, path)
+
+    if args.json:
+        sys.stdout.write(json.dumps(json_summary(cells), indent=2) + "\n")
+        print_table(cells, doc["warnings"], err)
+    else:
+        print_table(cells, doc["warnings"], _console(stderr=False))
+    err.print(f"results written to {path}")
+    if outcome.interrupted:
+        err.print("interrupted: the finished cells are in the result file")
+        return 130
+    return 1 if any(c["status"] == "failed" for c in cells) else 0

@@ -1,0 +1,441 @@
+"""Schedules worker processes across cells (model × backend): interleaved rounds, timeouts, crashes, Ctrl-C.
+
+Spawning sits behind `Launcher` (hyperfine's habit): `SubprocessLauncher` starts real pinned workers,
+`InProcessLauncher` runs the worker code in this process for tests (with the fake backend and its fake clock),
+so scheduling, statistics, warnings and output are tested without real timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench.backends.base import LoadTarget
+from bench.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
+
+STDERR_TAIL_LINES = 8
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell to measure: a model on a backend, with the settings every one of its processes gets."""
+
+    model: str
+    backend: str
+    precision: str
+    threads: int
+    cpus: tuple[int, ...]
+    target: LoadTarget
+    fingerprint: str | None = None
+    artifact: dict[str, Any] | None = None  # {"format", "path", "sha256"} of the file the backend loads
+    skip_reason: str | None = None  # set: the cell is reported as skipped and never launched
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} · {self.backend} · {self.precision}"
+
+
+@dataclass
+class WorkerOutcome:
+    """What one worker process gave: its record (status "ok"), or why it gave none."""
+
+    status: str  # "ok" | "failed" | "timeout"
+    record: dict[str, Any] | None = None
+    error: str | None = None
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+
+
+class Launcher(Protocol):
+    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+        """Run one worker for `job`; raise KeyboardInterrupt (after stopping it) when the user interrupts."""
+        ...
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _project_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+class SubprocessLauncher:
+    """A fresh `python -m bench.worker` per job: pinned, thread variables set, killed when it overruns."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+
+    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+        from bench.worker import thread_env
+
+        cpus = [int(c) for c in job.get("cpus", [])]
+        env = dict(os.environ)
+        env.update(thread_env(int(job["threads"])))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
+        env.pop("PYTHONSTARTUP", None)
+        with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
+            result_path = Path(tmp) / "result.json"
+            job = {**job, "result_path": str(result_path)}
+            start = time.monotonic()
+            with open(Path(tmp) / "stderr", "w+b") as err, open(Path(tmp) / "stdout", "w+b") as out:
+                # No preexec_fn: it is unsafe while other threads run (rich's progress refresher does).
+                # The child is pinned from here right after it starts, before it has imported anything, and
+                # pins itself again as its first action; thread variables are in its environment from exec.
+                proc = subprocess.Popen(
+                    [self.python, "-m", "bench.worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,  # Ctrl-C reaches us only; we stop the worker ourselves
+                )
+                if cpus:
+                    with contextlib.suppress(ProcessLookupError, OSError):
+                        os.sched_setaffinity(proc.pid, cpus)
+                try:
+                    proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._kill(proc)
+                    err.seek(0)
+                    return WorkerOutcome(
+                        "timeout",
+                        error=f"worker did not finish within {timeout_s:.0f} s and was killed",
+                        stderr_tail=_tail(err.read().decode(errors="replace")),
+                        duration_s=time.monotonic() - start,
+                    )
+                except BaseException:  # KeyboardInterrupt included: never leave a worker running
+                    self._kill(proc)
+                    raise
+                duration = time.monotonic() - start
+                err.seek(0)
+                stderr_text = err.read().decode(errors="replace")
+            record = None
+            if result_path.exists():
+                try:
+                    record = json.loads(result_path.read_text(encoding="utf-8"))
+                except ValueError:
+                    record = None
+        if proc.returncode == 0 and record and record.get("ok"):
+            return WorkerOutcome("ok", record=record, stderr_tail=_tail(stderr_text), duration_s=duration)
+        if record and not record.get("ok"):
+            error = str(record.get("error"))
+        elif proc.returncode < 0:
+            error = f"worker killed by signal {signal.Signals(-proc.returncode).name}"
+        else:
+            error = f"worker exited with code {proc.returncode} and no result"
+        return WorkerOutcome("failed", error=error, stderr_tail=_tail(stderr_text), duration_s=duration)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
+
+
+class InProcessLauncher:
+    """Runs the worker code in this process (no pinning): for tests with the fake backend and its fake clock.
+
+    The fake backend's `crash_at`/`hang_at` faults would end or block this process, so they are turned into the
+    outcomes a real launcher reports; `fail_at` and `interrupt_at` run for real.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+
+    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+        from bench.worker import error_record, run_job
+
+        self.jobs.append(job)
+        options = job["target"].get("options", {})
+        if options.get("fault_process") not in (None, job["process_index"]):
+            options = {}
+        if options.get("crash_at"):
+            return WorkerOutcome(
+                "failed",
+                error="worker exited with code 3 and no result",
+                stderr_tail=f"fake: fatal error at {options['crash_at']}, aborting",
+            )
+        if options.get("hang_at"):
+            return WorkerOutcome("timeout", error=f"worker did not finish within {timeout_s:.0f} s and was killed")
+        try:
+            record = json.loads(json.dumps(run_job(job, pin=False)))  # as if it came through a file
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            failed = error_record(exc)
+            return WorkerOutcome("failed", error=failed["error"], stderr_tail=_tail(failed["traceback"]))
+        return WorkerOutcome("ok", record=record, duration_s=sum(record["samples_ns"]) / 1e9)
+
+
+@dataclass
+class CellRun:
+    """A cell's state during and after the run; `to_dict` is its entry in the result document."""
+
+    plan: CellPlan
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "pending"  # pending | ok | failed | interrupted | skipped
+    error: str | None = None
+    stop_reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    summary: dict[str, Any] | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "pending"
+
+    @property
+    def samples(self) -> list[list[int]]:
+        return [list(p["samples_ns"]) for p in self.processes]
+
+    def latency_hint_s(self) -> float:
+        samples = [s for p in self.processes for s in p.get("samples_ns", [])]
+        return (sorted(samples)[len(samples) // 2] / 1e9) if samples else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "model": plan.model,
+            "model_spec": plan.target.model_spec,
+            "fingerprint": plan.fingerprint,
+            "artifact": plan.artifact,
+            "backend": plan.backend,
+            "precision": plan.precision,
+            "threads": plan.threads,
+            "cpus": list(plan.cpus),
+            "status": self.status,
+            "error": self.error,
+            "stop_reason": self.stop_reason,
+            "elapsed_s": self.elapsed_s,
+            "processes": self.processes,
+            "failed_processes": self.failures,
+            "summary": self.summary,
+            "warnings": self.warnings,
+        }
+
+
+class Progress(Protocol):
+    def process_started(self, cell: CellRun, index: int) -> None: ...
+    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None: ...
+    def cell_finished(self, cell: CellRun) -> None: ...
+
+
+class NullProgress:
+    def process_started(self, cell: CellRun, index: int) -> None:
+        pass
+
+    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None:
+        pass
+
+    def cell_finished(self, cell: CellRun) -> None:
+        pass
+
+
+class RichProgress:
+    """One line per worker on stderr: which cell, which process, its median when done."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True, highlight=False)
+
+    def process_started(self, cell: CellRun, index: int) -> None:
+        self._status = self.console.status(f"[bold]{cell.plan.label}[/] · process {index + 1}")
+        self._status.start()
+
+    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None:
+        with contextlib.suppress(AttributeError):
+            self._status.stop()
+        index = len(cell.processes) + len(cell.failures)
+        if outcome.status == "ok" and outcome.record:
+            samples = sorted(outcome.record["samples_ns"])
+            median_ms = samples[len(samples) // 2] / 1e6
+            self.console.print(
+                f"  {cell.plan.label} · process {index}: median {median_ms:.3f} ms, {len(samples)} samples "
+                f"({outcome.duration_s:.1f} s)"
+            )
+        else:
+            self.console.print(f"  [red]{cell.plan.label} · process {index}: {outcome.error}[/]")
+
+    def cell_finished(self, cell: CellRun) -> None:
+        if cell.status == "ok":
+            self.console.print(f"  [green]done[/] {cell.plan.label}: {cell.stop_reason}")
+        elif cell.status == "skipped":
+            self.console.print(f"  [yellow]skipped[/] {cell.plan.label}: {cell.error}")
+
+
+@dataclass
+class RunOutcome:
+    cells: list[CellRun]
+    interrupted: bool = False
+
+
+def build_job(plan: CellPlan, policy: MeasurePolicy, stop_rule: ProcessStopRule, index: int) -> dict[str, Any]:
+    target = asdict(plan.target)
+    target["input_shape"] = list(plan.target.input_shape)
+    target["options"] = {**plan.target.options, "process_index": index}
+    return {
+        "backend": plan.backend,
+        "target": target,
+        "threads": plan.threads,
+        "cpus": list(plan.cpus),
+        "precision": plan.precision,
+        "policy": policy.to_dict(),
+        "stop": stop_rule.to_dict(),
+        "process_index": index,
+        "cell": plan.label,
+    }
+
+
+class Runner:
+    """Measures cells in interleaved rounds: every cell's process 1, then every cell's process 2, … up to the
+    policy's minimum; then further rounds only for the cells `cell_stop_reason` says need more.
+
+    Interleaving spreads slow drifts of the machine (other users, thermal state) over all cells instead of
+    charging them to whichever cell ran at that moment.
+    """
+
+    def __init__(
+        self,
+        policy: MeasurePolicy,
+        launcher: Launcher,
+        *,
+        progress: Progress | None = None,
+        on_cell_finished: Callable[[CellRun], None] | None = None,
+        worker_timeout_s: float | None = None,
+        total_min_samples: int | None = None,
+        summarize: Callable[[list[list[int]]], dict[str, Any]] | None = None,
+        sample_warnings: Callable[[list[list[int]]], list[str]] | None = None,
+    ) -> None:
+        from bench.policy import min_total_samples
+
+        self.policy = policy
+        self.launcher = launcher
+        self.progress: Progress = progress or NullProgress()
+        self.on_cell_finished = on_cell_finished
+        self.worker_timeout_s = worker_timeout_s
+        self.total_min_samples = min_total_samples() if total_min_samples is None else total_min_samples
+        self.stop_rule = ProcessStopRule.for_policy(policy, policy.min_processes, self.total_min_samples)
+        if summarize is None or sample_warnings is None:
+            from bench import stats
+
+            summarize = summarize or (lambda s: stats.summarize(s, confidence=policy.confidence))
+            sample_warnings = sample_warnings or stats.sample_warnings
+        self._summarize = summarize
+        self._sample_warnings = sample_warnings
+
+    def run(self, plans: Sequence[CellPlan]) -> RunOutcome:
+        cells = [CellRun(plan) for plan in plans]
+        outcome = RunOutcome(cells)
+        for cell in cells:
+            if cell.plan.skip_reason:
+                cell.status = "skipped"
+                cell.error = cell.plan.skip_reason
+                self._finish(cell)
+        try:
+            for _ in range(self.policy.min_processes):
+                for cell in cells:
+                    if not cell.finished:
+                        self._run_process(cell)
+            while True:
+                pending = []
+                for cell in cells:
+                    if cell.finished:
+                        continue
+                    reason = cell_stop_reason(
+                        self.policy,
+                        cell.samples,
+                        cell.elapsed_s,
+                        total_min_samples=self.total_min_samples,
+                        ci_half_width_rel=self._ci_half_width,
+                    )
+                    if reason is None:
+                        pending.append(cell)
+                    else:
+                        cell.status = "ok"
+                        cell.stop_reason = reason
+                        if reason.startswith(CAP_PREFIX):
+                            cell.warnings.append(f"stopped before the precision target: {reason}")
+                        self._finish(cell)
+                if not pending:
+                    break
+                for cell in pending:
+                    self._run_process(cell)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            for cell in cells:
+                if not cell.finished:
+                    cell.status = "interrupted"
+                    cell.error = "interrupted by the user (Ctrl-C)"
+                    self._finish(cell, notify=False)
+        return outcome
+
+    def _ci_half_width(self, samples: Sequence[Sequence[int]]) -> float:
+        half = self._summarize([list(s) for s in samples]).get("median_ci_rel_halfwidth")
+        return float("inf") if half is None else float(half)
+
+    def _timeout(self, cell: CellRun) -> float:
+        if self.worker_timeout_s is not None:
+            return self.worker_timeout_s
+        return self.policy.worker_timeout_s(cell.latency_hint_s())
+
+    def _run_process(self, cell: CellRun) -> None:
+        index = len(cell.processes) + len(cell.failures)
+        job = build_job(cell.plan, self.policy, self.stop_rule, index)
+        self.progress.process_started(cell, index)
+        try:
+            result = self.launcher.launch(job, self._timeout(cell))
+        except KeyboardInterrupt:
+            self.progress.process_finished(cell, WorkerOutcome("failed", error="interrupted"))
+            raise
+        cell.elapsed_s += result.duration_s
+        self.progress.process_finished(cell, result)
+        if result.status == "ok" and result.record is not None:
+            cell.processes.append(result.record)
+            return
+        # A worker that crashed or hung would most likely do it again: the cell stops here, the others go on.
+        cell.failures.append(
+            {"process_index": index, "status": result.status, "error": result.error, "stderr_tail": result.stderr_tail}
+        )
+        cell.status = "failed"
+        detail = f": {result.stderr_tail.splitlines()[-1]}" if result.stderr_tail and result.status != "timeout" else ""
+        cell.error = f"process {index + 1} {'timed out' if result.status == 'timeout' else 'failed'}: {result.error}"
+        if detail and detail[2:] not in (result.error or ""):
+            cell.error += detail
+        self._finish(cell)
+
+    def _finish(self, cell: CellRun, notify: bool = True) -> None:
+        if cell.processes:
+            cell.summary = self._summarize(cell.samples)
+            for warning in self._sample_warnings(cell.samples):
+                if warning not in cell.warnings:
+                    cell.warnings.append(warning)
+            # The same warning from several processes is said once, naming the processes.
+            by_text: dict[str, list[int]] = {}
+            for process in cell.processes:
+                for warning in process.get("warnings", []):
+                    by_text.setdefault(warning, []).append(int(process.get("process_index", 0)) + 1)
+            for warning, indexes in by_text.items():
+                if len(indexes) == len(cell.processes) and len(indexes) > 1:
+                    who = "all processes"
+                else:
+                    who = ("process " if len(indexes) == 1 else "processes ") + ", ".join(map(str, indexes))
+                cell.warnings.append(f"{who}: {warning}")
+        if notify:
+            self.progress.cell_finished(cell)
+            if self.on_cell_finished is not None:
+                self.on_cell_finished(cell)

@@ -1,0 +1,225 @@
+"""The measuring process for one (model, backend) cell: pin, set thread env, import one runtime, warm up, time.
+
+Run as `python -m bench.worker` with a JSON job on stdin; the result goes, as JSON, to the file named by the
+job's `result_path` (stdout is left to whatever the runtimes print), or to stdout when the job names no file.
+Only the standard library is imported at module level: affinity and thread variables must be in place before
+numpy (OpenBLAS) or any runtime starts its thread pools.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+# Variables thread pools read once, when their library loads; set for N threads before any import.
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
+
+# Margin for the CPU-time/wall-time check: a process also runs Python between inferences and the runtime may
+# keep a helper thread, so a 1-thread run shows up to ~1.1 without using a second core.
+CPU_RATIO_MARGIN = 0.25
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    return {name: str(threads) for name in THREAD_ENV_VARS}
+
+
+def prepare_process(cpus: list[int], threads: int) -> None:
+    """Pin this process and set thread variables; call before importing numpy or a runtime."""
+    os.environ.update(thread_env(threads))
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def os_thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return -1
+
+
+def peak_rss_bytes() -> int:
+    # Linux reports ru_maxrss in KiB.
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def cpu_usage_warnings(ratio: float, threads: int, cpus: list[int]) -> list[str]:
+    """Warnings when the timed loop used more or fewer CPUs than the threads asked for."""
+    found: list[str] = []
+    if ratio > threads + CPU_RATIO_MARGIN:
+        found.append(
+            f"the runtime used {ratio:.2f} CPUs on average for --threads {threads}: it runs extra threads "
+            "(check the backend's thread settings and the OMP/MKL variables)"
+        )
+    elif threads > 1 and ratio < 0.8 * threads:
+        found.append(
+            f"the runtime kept only {ratio:.2f} of {threads} CPUs busy: it does not parallelise this model "
+            f"well, or other processes ran on CPUs {cpus}"
+        )
+    elif threads == 1 and ratio < 0.9:
+        found.append(
+            f"the worker got only {ratio:.0%} of its CPU during the timed loop: another process ran on CPU "
+            f"{cpus}; stop it or pick an idle CPU with --cpus"
+        )
+    return found
+
+
+def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
+    """Measure one process's worth of samples as the job says; return the process record (see docs/DESIGN.md)."""
+    cpus = [int(c) for c in job.get("cpus", [])]
+    threads = int(job["threads"])
+    precision = str(job.get("precision", "fp32"))
+    if pin:
+        prepare_process(cpus, threads)
+
+    from bench.backends import get_backend
+    from bench.backends.base import LoadTarget
+    from bench.policy import MeasurePolicy, ProcessStopRule, WarmupDetector
+
+    policy = MeasurePolicy(**job["policy"])
+    stop_rule = ProcessStopRule(**job["stop"])
+    target_fields = dict(job["target"])
+    target_fields["input_shape"] = tuple(target_fields["input_shape"])
+    target = LoadTarget(**target_fields)
+    backend = get_backend(job["backend"])
+
+    t0 = time.perf_counter()
+    backend.import_runtime()
+    import_s = time.perf_counter() - t0
+    session = backend.load(target, threads, precision)
+
+    # The same seeded bytes for every backend, allocated once, outside any timed region.
+    import numpy as np
+
+    data = np.random.default_rng(target.seed).standard_normal(target.input_shape, dtype=np.float32)
+    session.bind_input(data)
+    wall, cpu = session.clocks()
+    run = session.run_once
+
+    with session.running():
+        t0 = time.perf_counter()
+        run()
+        first_inference_s = time.perf_counter() - t0
+
+        detector = WarmupDetector.for_policy(policy)
+        while True:
+            start = wall()
+            run()
+            end = wall()
+            if detector.add(end - start):
+                break
+
+        # A garbage collection inside the loop would land in some sample's timed region; nothing here needs one.
+        gc.collect()
+        gc.disable()
+        samples: list[int] = []
+        append = samples.append
+        try:
+            cpu_start = cpu()
+            loop_start = wall()
+            while True:
+                start = wall()
+                run()
+                end = wall()
+                append(end - start)
+                if stop_rule.done(samples, end - loop_start):
+                    break
+            loop_end = wall()
+            cpu_end = cpu()
+        finally:
+            gc.enable()
+
+    wall_time_s = (loop_end - loop_start) / 1e9
+    cpu_time_s = (cpu_end - cpu_start) / 1e9
+    ratio = cpu_time_s / wall_time_s if wall_time_s > 0 else 0.0
+    affinity = sorted(os.sched_getaffinity(0))
+    warnings: list[str] = []
+    if pin and cpus and affinity != sorted(cpus):
+        warnings.append(f"the worker ran on CPUs {affinity}, not the {sorted(cpus)} asked for")
+    warnings.extend(cpu_usage_warnings(ratio, threads, cpus))
+    warnings.extend(session.warnings(precision))
+    if detector.cap_hit:
+        warnings.append(
+            f"no steady state in warm-up ({detector.reason}): latency was still falling; use --rigorous "
+            "for a longer warm-up"
+        )
+    if stop_rule.cap_hit:
+        warnings.append(f"process time cap hit: {stop_rule.reason}")
+    return {
+        "ok": True,
+        "process_index": job.get("process_index", 0),
+        "pid": os.getpid(),
+        "affinity": affinity,
+        "os_threads": os_thread_count(),
+        "versions": backend.versions(),
+        "effective": session.effective_settings(),
+        "cold_start": {
+            "import_s": import_s,
+            "load_s": session.cold_start.load_s,
+            "compile_s": session.cold_start.compile_s,
+            "first_inference_s": first_inference_s,
+        },
+        "peak_rss_bytes": peak_rss_bytes(),
+        "warmup_ns": detector.samples_ns,
+        "warmup_reason": detector.reason,
+        "warmup_cap_hit": detector.cap_hit,
+        "samples_ns": samples,
+        "cpu_time_s": cpu_time_s,
+        "wall_time_s": wall_time_s,
+        "cpu_wall_ratio": ratio,
+        "stop_reason": stop_rule.reason,
+        "cap_hit": stop_rule.cap_hit,
+        "warnings": warnings,
+        "torch_imported": "torch" in sys.modules,
+    }
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    from bench.errors import EffbenchError
+
+    message = str(exc) if isinstance(exc, EffbenchError) else f"{type(exc).__name__}: {exc}"
+    return {
+        "ok": False,
+        "error": message.strip().splitlines()[0] if message.strip() else type(exc).__name__,
+        "traceback": traceback.format_exc(),
+    }
+
+
+def write_json_atomically(path: str, data: dict[str, Any]) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    try:
+        record = run_job(job)
+        code = 0
+    except Exception as exc:
+        record = error_record(exc)
+        print(record["traceback"], file=sys.stderr)
+        code = 1
+    result_path = job.get("result_path")
+    if result_path:
+        write_json_atomically(result_path, record)
+    else:
+        sys.stdout.write(json.dumps(record))
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Scheduling, stop rules, warnings, crashes, hangs and Ctrl-C, on the fake backend and its fake clock."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bench.backends.base import LoadTarget
+from bench.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
+from bench.runner import CellPlan, CellRun, InProcessLauncher, Runner, SubprocessLauncher, build_job
+from bench.worker import cpu_usage_warnings
+
+POLICY = MeasurePolicy(
+    name="test",
+    min_processes=2,
+    max_processes=4,
+    warmup_window_s=0.05,
+    warmup_min_s=0.05,
+    warmup_max_s=1.0,
+    process_min_s=0.5,
+    process_max_s=5.0,
+    target_ci_rel=0.01,
+    cell_max_s=60.0,
+)
+
+
+def plan(model: str = "m", backend: str = "fake", *, skip: str | None = None, **options: Any) -> CellPlan:
+    cpus = (max(os.sched_getaffinity(0)),)
+    target = LoadTarget(model_name=model, input_shape=(1, 3, 4, 4), options=options)
+    return CellPlan(model, backend, "fp32", 1, cpus, target, fingerprint="f" * 8, skip_reason=skip)
+
+
+def run(plans: list[CellPlan], policy: MeasurePolicy = POLICY, **kwargs: Any) -> tuple[Any, InProcessLauncher]:
+    launcher = InProcessLauncher()
+    outcome = Runner(policy, launcher, **kwargs).run(plans)
+    return outcome, launcher
+
+
+def test_rounds_are_interleaved_then_only_unfinished_cells_continue() -> None:
+    quiet = {"base_ms": 10.0, "noise": 0.001}
+    # "noisy" processes disagree by ±8%: the median's CI stays wide, so it gets extra rounds up to the cap.
+    noisy = {"base_ms": 10.0, "noise": 0.001, "process_offsets": [0.0, 0.08, -0.08, 0.05]}
+    outcome, launcher = run([plan("a", **quiet), plan("b", **noisy), plan("c", **quiet)])
+    order = [(job["cell"].split(" ")[0], job["process_index"]) for job in launcher.jobs]
+    assert order == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1), ("b", 2), ("b", 3)]
+    a, b, c = outcome.cells
+    assert a.status == c.status == b.status == "ok"
+    assert a.stop_reason.startswith(TARGET_MET)
+    assert b.stop_reason.startswith(CAP_PREFIX) and "4 processes reached" in b.stop_reason
+    assert any("stopped before the precision target" in w for w in b.warnings)
+    assert len(b.processes) == 4 and len(a.processes) == 2
+
+
+def test_warmup_discards_slow_first_iterations() -> None:
+    outcome, _ = run([plan(base_ms=10.0, warmup_extra=1.0, warmup_decay=5.0)])
+    process = outcome.cells[0].processes[0]
+    assert process["warmup_ns"][0] > 1.5 * 10e6  # the first warm-up iterations are slow
+    assert not process["warmup_cap_hit"]
+    assert max(process["samples_ns"]) < 10e6 * 1.01  # steady by the time the timed loop starts
+    assert process["cold_start"]["first_inference_s"] > 0
+
+
+def test_samples_reach_the_per_process_minimum_and_duration() -> None:
+    outcome, _ = run([plan(base_ms=50.0)])
+    cell = outcome.cells[0]
+    for process in cell.processes:
+        assert len(process["samples_ns"]) >= 32  # 64 over 2 planned processes
+        assert sum(process["samples_ns"]) >= POLICY.process_min_s * 1e9
+        assert not process["cap_hit"]
+    assert cell.summary is not None and cell.summary["n"] == sum(len(p["samples_ns"]) for p in cell.processes)
+    assert cell.summary["median_ms"] == pytest.approx(50.0, rel=1e-3)
+
+
+def test_slow_model_hits_the_process_cap_and_says_so() -> None:
+    # A B7-like model: 1 s per inference. Each process stops at its 5 s cap, far short of 32 samples.
+    outcome, launcher = run([plan(base_ms=1000.0)], replace(POLICY, cell_max_s=12.0))
+    cell = outcome.cells[0]
+    assert all(p["cap_hit"] for p in cell.processes)
+    assert all(len(p["warmup_ns"]) <= 4 for p in cell.processes)  # warm-up adapts: ~4 s, not a minute
+    assert all(len(p["samples_ns"]) == 5 for p in cell.processes)
+    assert cell.stop_reason.startswith(CAP_PREFIX) and "cell time cap 12 s" in cell.stop_reason
+    assert "of 64 samples" in cell.stop_reason
+    assert any("process time cap hit" in w for w in cell.warnings)
+    assert len(launcher.jobs) == 3  # 2 rounds + 1 extra, then the cell's time cap
+
+
+def test_skipped_cell_is_never_launched() -> None:
+    outcome, launcher = run([plan("a", skip="bf16 is not supported"), plan("b")])
+    assert outcome.cells[0].status == "skipped" and outcome.cells[0].error == "bf16 is not supported"
+    assert all(job["cell"].startswith("b") for job in launcher.jobs)
+
+
+def test_crash_fails_only_its_cell() -> None:
+    finished: list[CellRun] = []
+    outcome, _ = run([plan("a", crash_at="run"), plan("b")], on_cell_finished=finished.append)
+    a, b = outcome.cells
+    assert a.status == "failed" and "exited with code 3" in a.error and "fake: fatal error at run" in a.error
+    assert a.failures[0]["stderr_tail"]
+    assert b.status == "ok" and len(b.processes) == 2
+    assert [c.plan.model for c in finished] == ["a", "b"]
+
+
+def test_failure_in_a_later_process_keeps_the_earlier_ones() -> None:
+    outcome, _ = run([plan(fail_at="run", fault_process=1)])
+    cell = outcome.cells[0]
+    assert cell.status == "failed" and "process 2 failed: RuntimeError: fake failure at run" in cell.error
+    assert len(cell.processes) == 1 and cell.summary is not None
+
+
+def test_hang_is_reported_as_timeout() -> None:
+    outcome, _ = run([plan("a", hang_at="load"), plan("b")])
+    assert outcome.cells[0].status == "failed" and "timed out" in outcome.cells[0].error
+    assert outcome.cells[1].status == "ok"
+
+
+def test_interrupt_keeps_finished_cells() -> None:
+    finished: list[CellRun] = []
+    # Cell a finishes after the first round; cell b is interrupted in its third process.
+    noisy = {"process_offsets": [0.0, 0.1, -0.1], "interrupt_at": "run", "fault_process": 2}
+    outcome, _ = run(
+        [plan("a"), plan("b", **noisy)], replace(POLICY, min_processes=2), on_cell_finished=finished.append
+    )
+    assert outcome.interrupted
+    a, b = outcome.cells
+    assert a.status == "ok" and [c.plan.model for c in finished] == ["a"]
+    assert b.status == "interrupted" and len(b.processes) == 2 and b.summary is not None
+
+
+def test_cpu_usage_warnings() -> None:
+    assert cpu_usage_warnings(1.02, 1, [1]) == []
+    assert "used 2.00 CPUs" in cpu_usage_warnings(2.0, 1, [1])[0]
+    assert "got only 60%" in cpu_usage_warnings(0.6, 1, [1])[0]
+    assert "only 1.20 of 4 CPUs" in cpu_usage_warnings(1.2, 4, [0, 1, 2, 3])[0]
+    assert cpu_usage_warnings(3.9, 4, [0, 1, 2, 3]) == []
+
+
+def test_worker_warnings_reach_the_cell_once() -> None:
+    outcome, _ = run([plan(cpu_ratio=2.0, runtime_precision="bf16")])
+    warnings = outcome.cells[0].warnings
+    assert any(w.startswith("all processes: the runtime used 2.00 CPUs") for w in warnings)
+    assert any(w.startswith("all processes: fake: fp32 was asked but the runtime ran bf16") for w in warnings)
+
+
+def test_cell_document_entry() -> None:
+    outcome, _ = run([plan()])
+    entry = outcome.cells[0].to_dict()
+    for key in ("model", "backend", "precision", "threads", "cpus", "status", "processes", "summary", "warnings"):
+        assert key in entry
+    process = entry["processes"][0]
+    for key in (
+        "pid",
+        "affinity",
+        "os_threads",
+        "versions",
+        "effective",
+        "cold_start",
+        "peak_rss_bytes",
+        "warmup_ns",
+        "samples_ns",
+        "cpu_wall_ratio",
+        "stop_reason",
+        "cap_hit",
+        "warnings",
+    ):
+        assert key in process
+    assert process["versions"] == {"fake": "1.0"}
+
+
+# Real subprocesses running the fake backend: pinning, the result file, crashes and timeouts for real.
+
+
+def test_subprocess_worker_is_pinned_and_robust_to_stdout_chatter() -> None:
+    cell = plan(stdout_noise=True)
+    job = build_job(cell, POLICY, Runner(POLICY, SubprocessLauncher()).stop_rule, 0)
+    result = SubprocessLauncher().launch(job, timeout_s=60)
+    assert result.status == "ok", result.error
+    assert result.record is not None
+    assert result.record["affinity"] == list(cell.cpus)
+    assert result.record["torch_imported"] is False
+    assert result.record["os_threads"] >= 1
+
+
+def test_subprocess_crash_reports_stderr_tail() -> None:
+    job = build_job(plan(crash_at="load"), POLICY, Runner(POLICY, SubprocessLauncher()).stop_rule, 0)
+    result = SubprocessLauncher().launch(job, timeout_s=60)
+    assert result.status == "failed"
+    assert result.error == "worker exited with code 3 and no result"
+    assert "fake: fatal error at load" in result.stderr_tail
+
+
+def test_subprocess_error_is_reported_from_the_result_file() -> None:
+    job = build_job(plan(fail_at="load"), POLICY, Runner(POLICY, SubprocessLauncher()).stop_rule, 0)
+    result = SubprocessLauncher().launch(job, timeout_s=60)
+    assert result.status == "failed" and result.error == "RuntimeError: fake failure at load"
+
+
+def test_subprocess_hang_is_killed() -> None:
+    outcome = Runner(POLICY, SubprocessLauncher(), worker_timeout_s=3).run([plan(hang_at="run")])
+    cell = outcome.cells[0]
+    assert cell.status == "failed"
+    assert "timed out" in cell.error and "within 3 s" in cell.error
