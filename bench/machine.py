@@ -428,7 +428,7 @@ def machine_id(metadata: dict[str, Any]) -> str:
     kernels) and CPU flags; not the hostname, which changes between sessions on the project's machines.
     """
     cpu = metadata.get("cpu") or {}
-    brand = str(cpu.get("brand") or "unknown cpu")
+    brand = str(cpu.get("brand") or "unknown")
     cores = (metadata.get("cores") or {}).get("logical")
     total = (metadata.get("memory") or {}).get("total_bytes")
     memory_gib = round(total / (1 << 30)) if isinstance(total, (int, float)) else None
