@@ -82,6 +82,21 @@ def new_document(machine: dict[str, Any], settings: dict[str, Any], command: Seq
     }
 
 
+def _plain(obj: Any) -> Any:
+    """A JSON scalar for `obj`: non-finite floats become null (strict JSON has no NaN), paths and numpy
+    scalars their plain value. Anything else unknown is a bug in the caller and raises TypeError."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    item = getattr(obj, "item", None)  # numpy scalars, without importing numpy
+    if callable(item) and type(obj).__module__ == "numpy":
+        return _plain(item())
+    raise TypeError(f"cannot store a {type(obj).__name__} in a result document: {obj!r}")
+
+
 def _dumps(obj: Any, indent: int = 0) -> str:
     """JSON with nested objects indented but lists of scalars on one line.
 
@@ -94,12 +109,13 @@ def _dumps(obj: Any, indent: int = 0) -> str:
             return "{}"
         items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, indent + 1)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
-    if isinstance(obj, (list, tuple)):
-        if all(not isinstance(v, (dict, list, tuple)) for v in obj):
-            return json.dumps(list(obj), allow_nan=False, separators=(", ", ": "))
-        items = [f"{pad}{_dumps(v, indent + 1)}" for v in obj]
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        values = sorted(obj) if isinstance(obj, (set, frozenset)) else list(obj)
+        if all(not isinstance(v, (dict, list, tuple, set, frozenset)) for v in values):
+            return json.dumps([_plain(v) for v in values], allow_nan=False, separators=(", ", ": "))
+        items = [f"{pad}{_dumps(v, indent + 1)}" for v in values]
         return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    return json.dumps(obj, allow_nan=False)
+    return json.dumps(_plain(obj), allow_nan=False)
 
 
 def _write_temp(folder: Path, text: str) -> Path:
@@ -463,6 +479,7 @@ def to_pyperf(doc: dict[str, Any]) -> pyperf.BenchmarkSuite:
             run_meta.update(
                 {
                     "effbench_pid": process.get("pid"),
+                    "effbench_process_index": process.get("process_index"),
                     "cpu_affinity": process.get("affinity"),
                     "effbench_stop_reason": process.get("stop_reason"),
                     "effbench_os_threads": process.get("os_threads"),

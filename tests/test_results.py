@@ -156,9 +156,21 @@ def test_write_into_an_unwritable_place_is_a_user_error(doc, tmp_path):
         write_result(doc, blocker / "sub" / "r.json", tmp_path)
 
 
-def test_nan_is_refused(doc, tmp_path):
-    doc["cells"][0]["summary"] = {"median_ms": float("nan")}
-    with pytest.raises(ValueError):
+def test_values_json_cannot_hold_are_made_plain(doc, tmp_path):
+    import numpy as np
+
+    doc["cells"][0]["summary"] = {"median_ms": float("nan"), "cv": float("inf"), "n": np.int64(3)}
+    doc["cells"][0]["artifact"]["path"] = tmp_path / "x.onnx"
+    doc["cells"][0]["cpus"] = (1,)
+    loaded = load_result(write_result(doc, tmp_path / "r.json", tmp_path))
+    assert loaded["cells"][0]["summary"] == {"median_ms": None, "cv": None, "n": 3}
+    assert loaded["cells"][0]["artifact"]["path"] == str(tmp_path / "x.onnx")
+    assert loaded["cells"][0]["cpus"] == [1]
+
+
+def test_unstorable_value_is_a_bug_and_leaves_no_file(doc, tmp_path):
+    doc["cells"][0]["summary"] = {"oops": object()}
+    with pytest.raises(TypeError, match="cannot store a object in a result document"):
         write_result(doc, tmp_path / "r.json", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
