@@ -15,7 +15,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,8 +118,13 @@ def _dumps(obj: Any, indent: int = 0) -> str:
 
 
 def _write_temp(folder: Path, text: str) -> Path:
-    """Write `text` to a new temporary file in `folder`, flushed to disk."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".effbench-", suffix=".tmp")
+    """Write `text` to a new temporary file in `folder`, flushed to disk.
+
+    Created with mode 0o666 less the umask, like any file the user writes (tempfile.mkstemp would make it
+    private to the owner, and the renamed result would stay so).
+    """
+    name = folder / f".effbench-{uuid.uuid4().hex}.tmp"
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fp:
             fp.write(text)
@@ -130,7 +134,7 @@ def _write_temp(folder: Path, text: str) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(name)
         raise
-    return Path(name)
+    return name
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -417,8 +421,9 @@ def _common_pyperf_metadata(doc: dict[str, Any]) -> dict[str, Any]:
     meta.update(mapped)
     for key, value in (doc.get("settings") or {}).items():
         meta[f"effbench_{key}"] = value
+    # Installed, not necessarily used by the cell: the run's own <runtime>_version says what a worker loaded.
     for name, version in (machine.get("runtimes") or {}).items():
-        meta[f"{name}_version"] = version
+        meta[f"installed_{name}"] = version
     return meta
 
 
@@ -439,8 +444,9 @@ def to_pyperf(doc: dict[str, Any]) -> pyperf.BenchmarkSuite:
 
     Values are seconds (unit "second", loops 1: each value is one inference); warm-up inferences become pyperf
     warmups. Machine metadata goes under pyperf's own keys (cpu_model_name, cpu_count, hostname, platform,
-    python_version, aslr...), settings as effbench_<key>, runtime versions as <runtime>_version, and each run
-    carries its pid, affinity and stop reason. Processes with no samples (crashed) and cells with no process
+    python_version, aslr...), settings as effbench_<key>, versions installed on the machine as
+    installed_<name>; each run carries the versions its worker loaded (<runtime>_version), its pid, affinity and
+    stop reason. Processes with no samples (crashed) and cells with no process
     left are not exported; runs of one benchmark may hold different numbers of values, which pyperf accepts.
     """
     import pyperf

@@ -297,7 +297,8 @@ def test_to_pyperf_structure(doc):
     assert meta["effbench_threads"] == 1 and meta["effbench_precision"] == "fp32"
     assert meta["effbench_cpus"] == "1" and meta["effbench_preset"] == "fast"
     assert json.loads(meta["effbench_policy"]) == {"min_time_s": 1.0}
-    assert meta["onnxruntime_version"] == "1.32.0" and "torch_version" not in meta
+    assert meta["onnxruntime_version"] == "1.32.0" and "torch_version" not in meta  # what the worker loaded
+    assert meta["installed_openvino"] == "2026.4.1" and "installed_torch" not in meta
     assert meta["effbench_pid"] == 11 and meta["mem_max_rss"] == 123_456_789
     assert meta["effbench_git_commit"] == "a" * 40
     ov = suite.get_benchmark("efficientnet_b0/openvino/fp32/t1").get_runs()[0]
