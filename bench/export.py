@@ -594,7 +594,6 @@ def _build_from_onnx_file(
     assert plan.user_path is not None
     path = plan.user_path
     timings: dict[str, float] = {}
-    say(f"{path.name}: validating the ONNX file")
     started = time.perf_counter()
     info, proto = inspect_onnx(path, plan.input_override)
     if plan.opset is not None and plan.opset != info.opset:
@@ -654,7 +653,6 @@ def _build_from_ir_file(
     assert plan.user_path is not None
     path = plan.user_path
     timings: dict[str, float] = {}
-    say(f"{path.name}: validating the OpenVINO IR")
     started = time.perf_counter()
     info, model = inspect_ir(path, plan.input_override)
     write_static_ir(info, model, staging / "model.xml")

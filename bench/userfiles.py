@@ -139,6 +139,8 @@ def _sniff(path: Path) -> str | None:
         return "it looks like XML (an OpenVINO IR? name it .xml)"
     if stripped[:1] in (b"{", b"["):
         return "it looks like JSON"
+    if all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return "it looks like a text file"
     return None
 
 

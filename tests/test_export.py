@@ -1,0 +1,640 @@
+"""Export pipeline: tiny exports with parity, the cache (hit, miss, corruption, races), user files, bundles, and
+every bad input the export command accepts (one line on stderr, exit code 2, nothing left in the cache)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import export as export_mod
+from bench.artifacts import LOCKS_FOLDER, STAGING_PREFIX, read_manifest, sha256_file, sha256_files
+from bench.cli import main
+from bench.errors import EffbenchError, ExportError
+from bench.export import (
+    PARITY_RTOL,
+    SUPPORTED_OPSETS,
+    ensure_artifacts,
+    export_model,
+    make_plan,
+    normalize_formats,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "b0:r=32"
+NEEDS_ALL = [pytest.mark.torch, pytest.mark.onnxruntime, pytest.mark.openvino]
+NEEDS_RUNTIMES = [pytest.mark.onnxruntime, pytest.mark.openvino]
+
+
+def _need(*modules: str) -> None:
+    for name in modules:
+        pytest.importorskip(name)
+
+
+def entries(cache: Path) -> list[str]:
+    """Entry folders in a cache, and any leftover temp folders (names starting with '.tmp-')."""
+    if not cache.exists():
+        return []
+    return sorted(p.name for p in cache.iterdir() if p.name != LOCKS_FOLDER)
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def make_tiny_onnx(
+    path: Path,
+    shape: list[int | str] | None = None,
+    opset: int = 17,
+    seed: int = 0,
+) -> Path:
+    """A 1-conv ONNX model built without torch: input [N,3,16,16] by default (dynamic batch)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = shape if shape is not None else ["N", 3, 16, 16]
+    rng = np.random.default_rng(seed)
+    weight = numpy_helper.from_array(rng.standard_normal((16, 3, 3, 3)).astype(np.float32), "w")
+    bias = numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "b")
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], 16])],
+        [weight, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8  # readable by every ONNX Runtime effbench supports
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def b0_export(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real export of the tiny B0 (both formats) shared by the tests that only read it."""
+    _need("torch", "onnx", "onnxruntime", "openvino")
+    cache = tmp_path_factory.mktemp("cache")
+    messages: list[str] = []
+    outcome = export_model(TINY, cache_dir=cache, progress=messages.append)
+    return outcome, cache, messages
+
+
+@pytest.fixture
+def tiny_onnx(tmp_path: Path) -> Path:
+    _need("onnx")
+    return make_tiny_onnx(tmp_path / "tiny.onnx")
+
+
+# ---------------------------------------------------------------- the PyTorch pipeline
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
+    outcome, cache, messages = b0_export
+    arts = outcome.artifacts
+    assert outcome.status == "exported"
+    assert arts.model_name == "efficientnet_b0:r=32"
+    assert arts.spec is not None and arts.spec.resolution == 32
+    assert arts.input_name == "input" and arts.input_shape == (1, 3, 32, 32) and arts.input_dtype == "float32"
+    assert set(arts.files) == {"onnx", "openvino"}
+    assert arts.files["openvino"].suffix == ".xml"
+    folder = arts.files["onnx"].parent
+    assert folder.parent == cache and arts.fingerprint[:16] in folder.name
+    # sha256: the .onnx file; the IR's .xml and .bin together; every file again in the manifest.
+    assert arts.sha256["onnx"] == sha256_file(arts.files["onnx"])
+    assert arts.sha256["openvino"] == sha256_files([arts.files["openvino"], folder / "model.bin"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest == arts.manifest
+    for name, info in manifest["files"].items():
+        assert sha256_file(folder / name) == info["sha256"]
+    assert manifest["fingerprint"] == arts.fingerprint
+    assert manifest["input"] == {"name": "input", "shape": [1, 3, 32, 32], "dtype": "float32"}
+    assert manifest["outputs"][0]["name"] == "logits" and manifest["outputs"][0]["shape"] == [1, 1000]
+    assert manifest["artifacts"]["onnx"]["opset"] == 17
+    assert manifest["exporter"]["dynamo"] is False
+    assert manifest["exporter"]["supported_opsets"] == list(SUPPORTED_OPSETS)
+    assert manifest["versions"]["torch"] and manifest["versions"]["openvino"] and manifest["exported_at"]
+    ov = manifest["artifacts"]["openvino"]
+    assert ov["compress_to_fp16"] is False and "f16" not in ov["constant_element_types"]
+    assert ov["converted_from"] == "model.onnx"
+    parity = manifest["parity"]
+    assert parity["reference"] == "pytorch" and parity["tolerance"]["max_rel_error"] == PARITY_RTOL
+    for runtime in ("onnxruntime", "openvino"):
+        result = parity["results"][runtime]
+        assert result["ok"] is True and result["reference"] == "pytorch"
+        assert 0 <= result["max_rel_error"] <= PARITY_RTOL and result["max_abs_error"] >= 0
+    assert parity["results"]["openvino"]["effective"]["INFERENCE_PRECISION_HINT"] == "f32"
+    assert parity["denormals"]["openvino"]["CPU_DENORMALS_OPTIMIZATION"] is True
+    assert parity["denormals"]["onnxruntime"] == {"session.set_denormal_as_zero": "1"}
+    assert parity["denormals"]["pytorch"]
+    assert any("exporting ONNX" in m for m in messages)
+    assert entries(cache) == [folder.name]  # no temp folders left behind
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_exported_onnx_is_static_batch_1_and_checks(b0_export: Any) -> None:
+    import onnx
+
+    arts = b0_export[0].artifacts
+    model = onnx.load(str(arts.files["onnx"]))
+    onnx.checker.check_model(model, full_check=True)
+    (inp,) = model.graph.input
+    assert inp.name == "input"
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 3, 32, 32]
+    assert [o.name for o in model.graph.output] == ["logits"]
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_second_export_is_a_verified_cache_hit(b0_export: Any) -> None:
+    outcome, cache, _ = b0_export
+    folder = outcome.folder
+    mtimes = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    messages: list[str] = []
+    again = export_model(TINY, cache_dir=cache, progress=messages.append)
+    assert again.status == "cached"
+    assert again.artifacts.fingerprint == outcome.artifacts.fingerprint
+    assert again.artifacts.files == outcome.artifacts.files
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+    assert any("cache hit" in m for m in messages)
+    # Asking for one format is served by the same entry.
+    assert ensure_artifacts("efficientnet_b0:r=32", formats=("onnx",), cache_dir=cache).fingerprint == (
+        outcome.artifacts.fingerprint
+    )
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_corrupted_cache_entry_is_detected_and_exported_again(b0_export: Any, tmp_path: Path) -> None:
+    outcome, cache, _ = b0_export
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy)
+    folder = copy / outcome.folder.name
+    weights = folder / "model.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, same name: only the hash can tell
+    weights.write_bytes(bytes(data))
+    stat = (outcome.folder / "model.bin").stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    messages: list[str] = []
+    again = export_model(TINY, cache_dir=copy, progress=messages.append)
+    assert again.status == "exported"
+    assert any("not trusted" in m and "model.bin" in m for m in messages)
+    assert sha256_file(weights) == again.artifacts.manifest["files"]["model.bin"]["sha256"]
+    # The export is deterministic: same ONNX bytes and IR weights. (The IR's .xml can differ in auto-generated
+    # node names, which OpenVINO numbers with a process-wide counter.)
+    assert again.artifacts.sha256["onnx"] == outcome.artifacts.sha256["onnx"]
+    assert again.artifacts.manifest["files"]["model.bin"] == outcome.artifacts.manifest["files"]["model.bin"]
+    assert entries(copy) == [folder.name]
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_parity_failure_fails_the_export_and_caches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need("torch", "onnx", "onnxruntime", "openvino")
+    real = export_mod.run_onnxruntime
+
+    def off_by_a_bit(path: Path, name: str, x: Any) -> Any:
+        outputs, effective = real(path, name, x)
+        return [o + 1e-2 * float(abs(o).max()) for o in outputs], effective
+
+    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by_a_bit)
+    cache = tmp_path / "cache"
+    code, _out, err = run_cli(["export", "--model", "b0:w=0.25,d=0.25,r=32", "--cache-dir", str(cache), "-q"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("effbench: error: ")
+    assert "onnxruntime output differs from pytorch" in err and "nothing was cached" in err
+    assert entries(cache) == []
+
+
+def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
+    base = make_plan(TINY, ("onnx", "openvino"), opset=None, seed=0, weights=None, input_shape=None)
+    assert base.fingerprint == make_plan("efficientnet_b0:r=32", ("onnx",), 17, 0, None, None).fingerprint
+    assert base.fingerprint != make_plan(TINY, ("onnx",), 13, 0, None, None).fingerprint
+    assert base.fingerprint != make_plan(TINY, ("onnx",), None, 1, None, None).fingerprint
+    assert base.fingerprint != make_plan("b0:r=64", ("onnx",), None, 0, None, None).fingerprint
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"one")
+    with_weights = make_plan(TINY, ("onnx",), None, 0, weights, None)
+    weights.write_bytes(b"two")
+    assert with_weights.fingerprint != make_plan(TINY, ("onnx",), None, 0, weights, None).fingerprint
+    assert base.fingerprint_inputs["versions"].keys() == {"torch", "onnx", "openvino"}
+    assert base.fingerprint_inputs["exporter"]["dynamo"] is False
+    assert base.fingerprint_inputs["model_code_sha256"]
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_cache_hit_and_user_onnx_do_not_import_torch(b0_export: Any, tmp_path: Path) -> None:
+    _, cache, _ = b0_export
+    user = make_tiny_onnx(tmp_path / "user.onnx")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bench.export import ensure_artifacts\n"
+        "hit = ensure_artifacts(sys.argv[1], cache_dir=Path(sys.argv[2]))\n"
+        "assert 'torch' not in sys.modules, 'cache hit imported torch'\n"
+        "user = ensure_artifacts(sys.argv[3], cache_dir=Path(sys.argv[4]))\n"
+        "assert 'torch' not in sys.modules, 'user ONNX imported torch'\n"
+        "print(hit.model_name, user.model_name)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, TINY, str(cache), str(user), str(tmp_path / "c2")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["efficientnet_b0:r=32", "user.onnx"]
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_cli_export_prints_parity_and_bundle_works_without_torch(
+    b0_export: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome, cache, _ = b0_export
+    bundle = tmp_path / "bundle"
+    code, out, err = run_cli(["export", "--model", TINY, "--cache-dir", str(cache), "--bundle", str(bundle)], capsys)
+    assert code == 0, err
+    assert "efficientnet_b0:r=32: cache hit" in out
+    assert "parity vs pytorch" in out and "openvino" in out and "onnx" in out
+    index = json.loads((bundle / "index.json").read_text())
+    assert index["format"] == "effbench-bundle"
+    (entry,) = index["entries"]
+    assert entry["fingerprint"] == outcome.artifacts.fingerprint
+    assert entry["files"] == {"onnx": f"{entry['folder']}/model.onnx", "openvino": f"{entry['folder']}/model.xml"}
+    assert (bundle / "README.md").read_text().count(entry["folder"]) >= 1
+    assert read_manifest(bundle / entry["folder"]) == outcome.artifacts.manifest
+
+    # A machine without torch: importing it fails, the bundle still serves both formats.
+    code_text = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "from pathlib import Path\n"
+        "from bench.export import export_model\n"
+        "b = Path(sys.argv[1])\n"
+        "for model, fmt in [(b / sys.argv[2] / 'model.onnx', 'onnx'), (b / sys.argv[2] / 'model.xml', 'openvino'),"
+        " (b, 'openvino'), (b / sys.argv[2], 'onnx')]:\n"
+        "    o = export_model(str(model), formats=(fmt,), cache_dir=Path(sys.argv[3]))\n"
+        "    print(o.status, o.artifacts.model_name, o.artifacts.files[fmt].parent.name)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code_text, str(bundle), entry["folder"], str(tmp_path / "unused")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines == [f"prebuilt efficientnet_b0:r=32 {entry['folder']}"] * 4
+    assert not (tmp_path / "unused").exists()
+
+    # A tampered bundle is refused, not trusted.
+    (bundle / entry["folder"] / "model.onnx").write_bytes(b"tampered")
+    with pytest.raises(EffbenchError, match="cannot be trusted"):
+        ensure_artifacts(str(bundle / entry["folder"] / "model.onnx"), cache_dir=tmp_path / "unused")
+
+
+# ---------------------------------------------------------------- user ONNX and IR files
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_user_onnx_dynamic_batch_becomes_1_and_is_cached(tiny_onnx: Path, tmp_path: Path) -> None:
+    _need("onnxruntime", "openvino")
+    import onnx
+
+    cache = tmp_path / "cache"
+    outcome = export_model(str(tiny_onnx), cache_dir=cache)
+    arts = outcome.artifacts
+    assert outcome.status == "exported"
+    assert arts.model_name == "tiny.onnx" and arts.spec is None
+    assert arts.input_name == "x" and arts.input_shape == (1, 3, 16, 16)
+    manifest = arts.manifest
+    assert manifest["source"]["kind"] == "onnx-file"
+    assert manifest["source"]["sha256"] == sha256_file(tiny_onnx)
+    assert manifest["source"]["declared_input_shape"] == ["N", 3, 16, 16]
+    parity = manifest["parity"]
+    assert parity["reference"] == "onnxruntime"
+    assert parity["results"]["openvino"]["ok"] is True
+    assert parity["results"]["openvino"]["max_rel_error"] <= PARITY_RTOL
+    cached = onnx.load(str(arts.files["onnx"]))
+    assert [d.dim_value for d in cached.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 16, 16]
+    assert export_model(str(tiny_onnx), cache_dir=cache).status == "cached"
+    assert export_model(str(tiny_onnx), cache_dir=cache, force=True).status == "exported"
+    assert len(entries(cache)) == 1
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_user_onnx_other_dynamic_dims_need_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _need("onnxruntime", "openvino")
+    model = make_tiny_onnx(tmp_path / "dyn.onnx", shape=["N", 3, "H", "W"])
+    cache = tmp_path / "cache"
+    code, _, err = run_cli(["export", "--model", str(model), "--cache-dir", str(cache)], capsys)
+    assert code == 2
+    assert "dynamic input dims [N, 3, H, W]" in err and "--input-shape 1,3,N,N" in err
+    assert err.count("\n") == 1
+    assert entries(cache) == []
+    code, out, err = run_cli(
+        ["export", "--model", str(model), "--cache-dir", str(cache), "--input-shape", "1,3,24,24", "-q"], capsys
+    )
+    assert code == 0, err
+    assert "[1,3,24,24]" in out and "parity vs onnxruntime" in out
+    # The override is part of the fingerprint: another shape is another entry.
+    arts = ensure_artifacts(str(model), cache_dir=cache, input_shape=(1, 3, 40, 40))
+    assert arts.input_shape == (1, 3, 40, 40)
+    assert len(entries(cache)) == 2
+
+
+@pytest.mark.openvino
+def test_user_ir_runs_only_in_openvino(tmp_path: Path, tiny_onnx: Path) -> None:
+    _need("openvino")
+    import openvino as ov
+
+    xml = tmp_path / "ir" / "tiny.xml"
+    xml.parent.mkdir()
+    ov.save_model(ov.convert_model(str(tiny_onnx)), str(xml), compress_to_fp16=False)
+    arts = ensure_artifacts(str(xml), cache_dir=tmp_path / "cache")
+    assert set(arts.files) == {"openvino"}
+    assert arts.input_shape == (1, 3, 16, 16)  # the dynamic batch became 1
+    result = arts.manifest["parity"]["results"]["openvino"]
+    assert result["reference"] is None and "only run in OpenVINO" in result["note"]
+    assert arts.manifest["parity"]["reference"] is None
+    assert arts.manifest["source"]["kind"] == "openvino-ir"
+    reshaped = ov.Core().read_model(str(arts.files["openvino"]))
+    assert list(reshaped.inputs[0].get_shape()) == [1, 3, 16, 16]
+    with pytest.raises(EffbenchError, match="cannot be turned into ONNX: use --format openvino"):
+        ensure_artifacts(str(xml), formats=("onnx",), cache_dir=tmp_path / "cache")
+    xml.with_suffix(".bin").unlink()
+    with pytest.raises(EffbenchError, match=r"no weights file tiny\.bin"):
+        ensure_artifacts(str(xml), formats=("openvino",), cache_dir=tmp_path / "cache2")
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_user_onnx_parity_failure_exits_1(
+    tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need("onnxruntime", "openvino")
+    real = export_mod.run_openvino
+
+    def drifting(xml: Path, x: Any) -> Any:
+        outputs, effective = real(xml, x)
+        return [o * 1.01 for o in outputs], effective
+
+    monkeypatch.setattr(export_mod, "run_openvino", drifting)
+    cache = tmp_path / "cache"
+    with pytest.raises(ExportError, match=r"openvino output differs from onnxruntime: max relative error"):
+        export_model(str(tiny_onnx), cache_dir=cache)
+    assert entries(cache) == []
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_crash_mid_export_leaves_nothing_half_written(
+    tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need("onnxruntime", "openvino")
+    cache = tmp_path / "cache"
+    plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
+    from bench.artifacts import entry_folder_name
+
+    folder = entry_folder_name(plan.model_name, plan.fingerprint)
+    cache.mkdir()
+    (cache / f"{STAGING_PREFIX}{folder}-killed").mkdir()  # left by an export that was killed
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(export_mod, "convert_to_openvino", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        export_model(str(tiny_onnx), cache_dir=cache)
+    assert entries(cache) == []  # neither the new temp folder nor the old leftover remains
+    monkeypatch.undo()
+    assert export_model(str(tiny_onnx), cache_dir=cache).status == "exported"
+    assert entries(cache) == [folder]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_concurrent_exports_of_the_same_model_do_not_corrupt_the_cache(tiny_onnx: Path, tmp_path: Path) -> None:
+    _need("onnxruntime", "openvino")
+    cache = tmp_path / "cache"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bench.export import export_model\n"
+        "print(export_model(sys.argv[1], cache_dir=Path(sys.argv[2])).status)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tiny_onnx), str(cache)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert sorted(out.strip() for out, _ in results) == ["cached", "exported"]
+    (folder,) = entries(cache)
+    manifest = read_manifest(cache / folder)
+    assert manifest is not None
+    for name, info in manifest["files"].items():
+        assert sha256_file(cache / folder / name) == info["sha256"]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_an_export_waits_for_the_lock_held_by_another(tiny_onnx: Path, tmp_path: Path) -> None:
+    _need("onnxruntime", "openvino")
+    import filelock
+
+    from bench.artifacts import entry_folder_name
+
+    cache = tmp_path / "cache"
+    plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
+    folder = entry_folder_name(plan.model_name, plan.fingerprint)
+    (cache / LOCKS_FOLDER).mkdir(parents=True)
+    lock = filelock.FileLock(str(cache / LOCKS_FOLDER / f"{folder}.lock"))
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bench.export import export_model\n"
+        "say = lambda m: print(m, file=sys.stderr, flush=True)\n"
+        "print(export_model(sys.argv[1], cache_dir=Path(sys.argv[2]), progress=say).status)\n"
+    )
+    with lock:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(tiny_onnx), str(cache)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "waiting for another process" in first, first
+        assert entries(cache) == []  # nothing is written while another process holds the lock
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.strip() == "exported"
+    assert entries(cache) == [folder]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_config_cache_dir_is_used(tiny_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _need("onnxruntime", "openvino")
+    config = tmp_path / "bench.toml"
+    config.write_text('[paths]\ncache_dir = "elsewhere"\n[export]\nopset = 17\nformats = ["onnx"]\n')
+    code, out, err = run_cli(["--config", str(config), "export", "--model", str(tiny_onnx), "--json", "-q"], capsys)
+    assert code == 0, err
+    (doc,) = json.loads(out)
+    assert Path(doc["folder"]).parent == tmp_path / "elsewhere"
+    assert set(doc["files"]) == {"onnx"}  # bench.toml's formats; bench.toml's opset does not apply to files
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2, cache untouched
+
+
+def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
+    import numpy as np
+
+    good = make_tiny_onnx(tmp / "good.onnx", shape=[1, 3, 16, 16])
+    data = good.read_bytes()
+    (tmp / "notes.onnx").write_text("these are my notes, not a model\n")
+    (tmp / "truncated.onnx").write_bytes(data[: len(data) // 2])
+    (tmp / "corrupt.onnx").write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 64, dtype=np.uint8)) + data[64:])
+    (tmp / "empty.onnx").write_bytes(b"")
+    (tmp / "ckpt.onnx").write_bytes(b"PK\x03\x04" + bytes(64))
+    (tmp / "weights.pt").write_bytes(b"PK\x03\x04")
+    (tmp / "a_file").write_text("not a folder")
+    fixed8 = make_tiny_onnx(tmp / "batch8.onnx", shape=[8, 3, 16, 16])
+    return [
+        (["--model", str(tmp / "missing.onnx")], "does not exist: check the path"),
+        (["--model", str(tmp / "notes.onnx")], "is not a readable ONNX model: it looks like a text file"),
+        (["--model", str(tmp / "truncated.onnx")], "is not a readable ONNX model: truncated or corrupt"),
+        (["--model", str(tmp / "corrupt.onnx")], "is not a readable ONNX model"),
+        (["--model", str(tmp / "empty.onnx")], "the file is empty"),
+        (["--model", str(tmp / "ckpt.onnx")], "zip archive (a PyTorch checkpoint?"),
+        (["--model", str(tmp / "weights.pt")], "unsupported model file"),
+        (["--model", str(tmp)], "is a folder without an effbench manifest.json"),
+        (
+            ["--model", TINY, "--opset", "99"],
+            f"unsupported opset 99: the PyTorch TorchScript exporter supports "
+            f"opsets {SUPPORTED_OPSETS[0]}-{SUPPORTED_OPSETS[1]}",
+        ),
+        (["--model", TINY, "--opset", "6"], "supports opsets 7-20"),
+        (["--model", str(good), "--opset", "13"], "--opset 13 cannot apply to"),
+        (["--model", "b99"], "unknown model 'b99'"),
+        (["--model", TINY, "--format", "tflite"], "unknown export format tflite: choose from onnx, openvino"),
+        (["--model", TINY, "--input-shape", "1,3,x"], "invalid --input-shape '1,3,x'"),
+        (["--model", TINY, "--input-shape", "1,3,64,64"], "differs from efficientnet_b0:r=32's input 1,3,32,32"),
+        (["--model", str(good), "--input-shape", "1,3,32,32"], "disagrees with"),
+        (["--model", str(good), "--input-shape", "1,3,16"], "has 3 dims but"),
+        (["--model", str(fixed8)], "has a fixed batch of 8"),
+        (["--model", TINY, "--weights", str(tmp / "nope.safetensors")], "weights file"),
+        (["--model", str(good), "--cache-dir", str(tmp / "a_file")], "is not writable"),
+        (["--model", str(good), "--cache-dir", str(tmp / "a_file" / "sub")], "is not writable"),
+    ]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_every_bad_input_is_one_line_exit_2_and_leaves_no_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need("onnx", "onnxruntime", "openvino")
+    cases = _bad_inputs(tmp_path)
+    cache = tmp_path / "cache"
+    for argv, expected in cases:
+        args = ["export", *argv] if "--cache-dir" in argv else ["export", *argv, "--cache-dir", str(cache)]
+        code, out, err = run_cli(args, capsys)
+        assert code == 2, (argv, out, err)
+        assert err.startswith("effbench: error: ") and err.count("\n") == 1, (argv, err)
+        assert expected in err, (argv, err)
+        assert out == ""
+        assert entries(cache) == [], argv
+
+
+def test_unknown_opset_fails_before_torch_is_imported() -> None:
+    code = (
+        "import sys\n"
+        "from bench.errors import EffbenchError\n"
+        "from bench.export import ensure_artifacts\n"
+        "try:\n"
+        "    ensure_artifacts('b0:r=32', opset=21, cache_dir='/nonexistent/never')\n"
+        "except EffbenchError as exc:\n"
+        "    print(exc)\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "unsupported opset 21" in proc.stdout and "7-20" in proc.stdout
+
+
+def test_export_help_and_import_do_not_load_runtimes() -> None:
+    code = (
+        "import sys\n"
+        "from bench.cli import build_parser\n"
+        "import bench.export, bench.artifacts, bench.userfiles\n"
+        "build_parser()\n"
+        "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_formats_are_normalized() -> None:
+    assert normalize_formats("openvino,onnx") == ("onnx", "openvino")
+    assert normalize_formats(["IR"]) == ("openvino",)
+    with pytest.raises(EffbenchError, match="unknown export format"):
+        normalize_formats(())
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_read_only_cache_folder_is_reported(tiny_onnx: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "ro"
+    cache.mkdir()
+    cache.chmod(0o500)
+    try:
+        with pytest.raises(EffbenchError, match="is not writable"):
+            ensure_artifacts(str(tiny_onnx), cache_dir=cache)
+    finally:
+        cache.chmod(0o700)
