@@ -143,6 +143,23 @@ def _cpuinfo() -> dict[str, Any]:
     return dict(info) if isinstance(info, dict) else {}
 
 
+def _proc_cpuinfo(proc_root: Path) -> dict[str, Any]:
+    """Brand, vendor and flags of the first CPU in /proc/cpuinfo: the fallback when py-cpuinfo fails, so the
+    machine id does not change with py-cpuinfo's mood."""
+    found: dict[str, Any] = {}
+    for line in (_read_text(proc_root / "cpuinfo") or "").splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if not key and found:
+            break  # end of the first CPU's block
+        if key == "model name":
+            found.setdefault("brand_raw", value)
+        elif key == "vendor_id":
+            found.setdefault("vendor_id_raw", value)
+        elif key == "flags":
+            found.setdefault("flags", value.split())
+    return found
+
+
 def _caches(sys_root: Path, cpu: int) -> list[dict[str, Any]]:
     """Per-core cache description from sysfs (py-cpuinfo sums some sizes over cores, this does not)."""
     caches = []
@@ -342,6 +359,9 @@ def _pyperf_metadata() -> dict[str, Any]:
 def collect_machine_metadata(*, sys_root: Path = SYS_ROOT, proc_root: Path = PROC_ROOT) -> dict[str, Any]:
     """Everything about this machine a result should carry (takes about 1 s, for py-cpuinfo)."""
     info = _cpuinfo()
+    for key, value in _proc_cpuinfo(proc_root).items():
+        if not info.get(key):
+            info[key] = value
     online = online_cpus(sys_root)
     logical = os.cpu_count()
     cpu_list = online if online is not None else list(range(logical or 0))

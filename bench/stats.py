@@ -215,8 +215,9 @@ def summarize(
 ) -> dict[str, Any]:
     """Summary of one cell's samples (one sequence of ns per process), all times in ms.
 
-    Keys: n, processes, samples_per_process, median_ms, mean_ms, std_ms, min_ms, max_ms, p90_ms, p99_ms,
-    p999_ms (None below 1000 samples), median_ci95_ms, p90_ci95_ms ([lo, hi] or None when too few samples),
+    Keys: confidence, n, processes, samples_per_process, median_ms, mean_ms, std_ms, min_ms, max_ms, p90_ms, p99_ms,
+    p999_ms (None below 1000 samples), median_ci95_ms, p90_ci95_ms ([lo, hi] or None when too few samples; at
+    `confidence`, 95% by default, whatever the key says),
     ci_method, median_ci95_pooled_ms, p90_ci95_pooled_ms, median_ci_rel_halfwidth, p90_early_stop_ub_ms
     (None below 64 samples), early_stop_discarded, process_medians_ms, process_spread_rel, cv.
 
@@ -256,6 +257,7 @@ def summarize(
     ub = early_stopping_bound(pooled, 0.90, 0.99)
 
     return {
+        "confidence": confidence,
         "n": n,
         "processes": len(groups),
         "samples_per_process": [int(g.size) for g in groups],

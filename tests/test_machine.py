@@ -150,6 +150,19 @@ def test_unreadable_sysfs_is_unavailable(tmp_path, monkeypatch):
     assert meta["cpu"]["flags"] == [] and meta["id"] == machine_id(meta)
 
 
+def test_proc_cpuinfo_is_the_fallback_when_py_cpuinfo_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(m, "_cpuinfo", lambda: {})
+    _write(
+        tmp_path / "proc" / "cpuinfo",
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6430\n"
+        "flags\t\t: fpu sse avx2 avx512f\n\nprocessor\t: 1\nmodel name\t: other\n",
+    )
+    meta = collect_machine_metadata(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc")
+    assert meta["cpu"]["brand"] == "Intel(R) Xeon(R) Gold 6430" and meta["cpu"]["vendor"] == "GenuineIntel"
+    assert meta["cpu"]["flags"] == ["avx2", "avx512f", "fpu", "sse"]
+    assert meta["id"].startswith("intel-xeon-gold-6430-")
+
+
 # ----------------------------------------------------------------------------------- fake /sys, /proc
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +141,15 @@ def test_explicit_output_that_exists_gets_a_new_name_and_a_note(doc, tmp_path, c
     err = capsys.readouterr().err
     assert f"{target} already exists; the result was written to {written}" in err
     assert write_result(doc, tmp_path / "new.json", tmp_path) == tmp_path / "new.json"
+
+
+def test_result_file_mode_follows_the_umask(doc, tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_result(doc, tmp_path / "r.json", tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_sample_lists_are_one_line_each(doc, tmp_path):

@@ -48,6 +48,7 @@ def test_summarize_hand_computed_single_process():
     samples = [k * MS for k in range(1, 11)]  # 1..10 ms
     s = summarize([samples])
     assert s["n"] == 10 and s["processes"] == 1 and s["samples_per_process"] == [10]
+    assert s["confidence"] == 0.95
     assert s["median_ms"] == pytest.approx(5.5)
     assert s["mean_ms"] == pytest.approx(5.5)
     assert s["min_ms"] == 1.0 and s["max_ms"] == 10.0
@@ -63,6 +64,14 @@ def test_summarize_hand_computed_single_process():
     assert s["p90_ci95_ms"] is None  # 10 samples cannot bound the p90 at 95%
     assert s["p90_early_stop_ub_ms"] is None and s["early_stop_discarded"] is None
     assert s["process_medians_ms"] == [pytest.approx(5.5)] and s["process_spread_rel"] == 0.0
+
+
+def test_summarize_at_another_confidence():
+    samples = [k * MS for k in range(1, 21)]
+    s = summarize([samples], confidence=0.99)
+    assert s["confidence"] == 0.99
+    assert s["median_ci95_ms"] == [float(x) for x in median_ci(range(1, 21), 0.99)]  # type: ignore[union-attr]
+    assert s["median_ci95_ms"] == [4.0, 17.0]  # ranks 4 and 17: wider than the 95% interval [6, 15]
 
 
 def test_summarize_p999_present_from_1000_samples():
