@@ -123,36 +123,50 @@ def plan_cells(
     plans = []
     for model in models:
         formats = _needed_formats(model, backends)
-        arts = ensure_artifacts(model, formats=formats or ("onnx",), cache_dir=cache_dir, seed=seed, progress=say)
-        spec = arts.spec.to_dict() if arts.spec is not None else None
+        if not formats and _is_user_file(model):
+            raise EffbenchError(
+                f"{model}: none of the backends {', '.join(backends)} can run this file "
+                "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
+            )
+        if formats:
+            arts = ensure_artifacts(model, formats=formats, cache_dir=cache_dir, seed=seed, progress=say)
+            spec = arts.spec.to_dict() if arts.spec is not None else None
+            name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
+            input_name, input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
+        else:  # torch only: nothing to export, the worker builds the module from the spec
+            from bench.zoo import resolve_model
+
+            zoo_spec = resolve_model(model)
+            spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
+            input_name, input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
         target = LoadTarget(
-            model_name=arts.model_name,
-            files={fmt: str(path) for fmt, path in arts.files.items()},
+            model_name=name,
+            files={fmt: str(path) for fmt, path in files.items()},
             model_spec=spec,
-            input_name=arts.input_name,
-            input_shape=tuple(arts.input_shape),
+            input_name=input_name,
+            input_shape=input_shape,
             seed=seed,
         )
-        for name in backends:
-            backend = get_backend(name)
+        for backend_name in backends:
+            backend = get_backend(backend_name)
             skip = backend.supports_precision(precision)
             artifact = None
             for fmt in backend.formats:
-                if fmt in arts.files:
-                    artifact = {"format": fmt, "path": str(arts.files[fmt]), "sha256": arts.sha256.get(fmt)}
+                if fmt in files:
+                    artifact = {"format": fmt, "path": str(files[fmt]), "sha256": sha256.get(fmt)}
                 elif skip is None:
-                    skip = f"{name} needs a {fmt} file and {arts.model_name} has none"
+                    skip = f"{backend_name} needs a {fmt} file and {name} has none"
             if not backend.formats and spec is None and skip is None:
-                skip = f"{name} runs zoo models only; {arts.model_name} is a user file"
+                skip = f"{backend_name} runs zoo models only; {name} is a user file"
             plans.append(
                 CellPlan(
-                    model=arts.model_name,
-                    backend=name,
+                    model=name,
+                    backend=backend_name,
                     precision=precision,
                     threads=threads,
                     cpus=tuple(cpus),
                     target=target,
-                    fingerprint=arts.fingerprint,
+                    fingerprint=fingerprint,
                     artifact=artifact,
                     skip_reason=skip,
                 )

@@ -1,0 +1,158 @@
+"""`effbench latency` end to end with real runtimes on a tiny model, and every bad input it refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bench.backends
+from bench.cli import main
+from bench.commands.latency import choose_backends
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def config(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The model cache is shared with test_backends.py (same session base folder): b0:r=32 is exported once.
+    cache = tmp_path_factory.getbasetemp() / "effbench-cache"
+    path = tmp_path / "bench.toml"
+    path.write_text(f'[paths]\ncache_dir = "{cache}"\nresults_dir = "{tmp_path / "results"}"\n')
+    return path
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+@pytest.mark.torch
+def test_latency_end_to_end_json(config: Path, tmp_path: Path) -> None:
+    for module in ("torch", "onnxruntime", "openvino", "onnx"):
+        pytest.importorskip(module)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--config",
+            str(config),
+            "latency",
+            "--model",
+            "b0:r=32",
+            "--fast",
+            "--processes",
+            "1",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    cells = json.loads(out.stdout)  # stdout holds only the JSON summary
+    assert [c["backend"] for c in cells] == ["torch", "onnxruntime", "openvino"]
+    cpu = max(os.sched_getaffinity(0)) if len(os.sched_getaffinity(0)) > 1 else min(os.sched_getaffinity(0))
+    for cell in cells:
+        assert cell["model"] == "efficientnet_b0:r=32"
+        assert cell["status"] == "ok" and cell["precision"] == "fp32" and cell["effective_precision"] == "fp32"
+        assert cell["threads"] == 1 and cell["cpus"] == [cpu]
+        assert 0 < cell["median_ms"] <= cell["p90_ms"] <= cell["p99_ms"]
+        assert cell["n"] >= 64 and cell["processes"] == 1
+    assert "results written to" in out.stderr
+    files = list((tmp_path / "results").rglob("*.json"))
+    assert len(files) == 1
+    doc = json.loads(files[0].read_text())
+    assert doc["status"] == "complete" and len(doc["cells"]) == 3
+    assert doc["settings"]["preset"] == "fast" and doc["settings"]["cpus"] == [cpu]
+    assert all(len(c["processes"]) == 1 and c["processes"][0]["samples_ns"] for c in doc["cells"])
+    assert doc["cells"][1]["artifact"]["format"] == "onnx" and doc["cells"][1]["fingerprint"]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str]:
+    code = main(["--config", str(config), "latency", *args])
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "tensorflow"], "unknown backend 'tensorflow'; known backends: torch, onnxruntime, openvino"),
+        (["--threads", "64"], "--threads 64: this process may use"),
+        (["--threads", "0"], "--threads 0: must be at least 1"),
+        (["--cpus", "77"], "--cpus: CPU 77 does not exist"),
+        (["--cpus", "1-x"], "--cpus '1-x': invalid CPU list item"),
+        (["--processes", "0"], "--processes 0: must be at least 1"),
+        (["--model", "b9"], "unknown model 'b9'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], config: Path, args: list[str], message: str
+) -> None:
+    model = [] if "--model" in args else ["--model", "b0:r=32"]
+    code, err = run_cli(capsys, config, *model, *args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("effbench: error: ")
+    assert message in err
+
+
+def test_cpus_not_matching_threads(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two allowed CPUs")
+    code, err = run_cli(capsys, config, "--model", "b0:r=32", "--cpus", f"{allowed[0]},{allowed[1]}")
+    assert code == 2 and "names 2 CPU(s) but --threads is 1" in err and err.count("\n") == 1
+
+
+def test_named_backend_not_installed(
+    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: name != "openvino")
+    code, err = run_cli(capsys, config, "--model", "b0:r=32", "--backend", "onnxruntime,openvino")
+    assert code == 2
+    assert (
+        err == "effbench: error: backend 'openvino' is not installed: pip install 'effbench[openvino]', or "
+        "drop it from --backend\n"
+    )
+
+
+def test_missing_backend_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: name != "torch")
+    notes: list[str] = []
+    assert choose_backends(None, notes) == ["onnxruntime", "openvino"]
+    assert notes == ["backend torch is not installed, skipped (pip install 'effbench[torch]')"]
+    assert choose_backends(["ov", "openvino", "ort"], []) == ["openvino", "onnxruntime"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(b"garbage", "is not a readable ONNX model"), (b"\x08\x07\x12\x03abc\xff", "ONNX")]
+)
+def test_corrupt_model_file(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, content: bytes, message: str
+) -> None:
+    pytest.importorskip("onnx")
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(content)
+    code, err = run_cli(capsys, config, "--model", str(bad), "--backend", "onnxruntime")
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("effbench: error:")]
+    assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0]
+
+
+def test_ir_file_cannot_run_on_onnxruntime(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
+    ir = tmp_path / "model.xml"
+    ir.write_text("<net/>")
+    code, err = run_cli(capsys, config, "--model", str(ir), "--backend", "onnxruntime")
+    assert code == 2 and "none of the backends onnxruntime can run this file" in err
+
+
+def test_unknown_precision_is_an_argparse_error(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(config), "latency", "--model", "b0", "--precision", "fp16"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
