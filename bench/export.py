@@ -160,6 +160,7 @@ def export_model(
     if prebuilt is not None:
         if force:
             say(f"{prebuilt} is a prebuilt artifact folder: --force does not re-export it")
+        say(f"{model}: using the prebuilt artifacts in {prebuilt}")
         loaded = load_artifacts(prebuilt, wanted, input_shape=input_shape)
         return ExportOutcome(loaded, "prebuilt", time.perf_counter() - started, prebuilt)
 
@@ -265,7 +266,17 @@ def load_artifacts(
         raise EffbenchError(
             f"{folder} has no readable effbench {MANIFEST_NAME}: export the model again with 'effbench export'"
         )
-    why = verify_entry(folder, manifest, normalize_formats(formats) if formats else ())
+    wanted = normalize_formats(formats) if formats else ()
+    have = tuple(manifest.get("artifacts") or {})
+    if (manifest.get("source") or {}).get("kind") == "openvino-ir" and "openvino" in wanted:
+        wanted = ("openvino",)  # an IR has no ONNX, as for a user .xml file
+    missing = [fmt for fmt in wanted if fmt not in have]
+    if missing:
+        raise EffbenchError(
+            f"artifact folder {folder} has no {', '.join(missing)} artifact (it has {', '.join(have) or 'none'}): "
+            f"ask for --format {','.join(have) or 'onnx'} or export again with --format {','.join(FORMATS)}"
+        )
+    why = verify_entry(folder, manifest, wanted)
     if why:
         raise EffbenchError(
             f"artifact folder {folder} cannot be trusted: {why}; export it again with 'effbench export' "
@@ -1047,6 +1058,8 @@ def write_bundle(
     bundle = Path(bundle)
     ensure_writable_folder(bundle, "bundle folder", "pass --bundle a folder you can write to")
     with filelock.FileLock(str(bundle / ".index.lock")):
+        for leftover in bundle.glob(f"{STAGING_PREFIX}*"):  # from a killed bundle write (writers hold this lock)
+            shutil.rmtree(leftover, ignore_errors=True)
         index = read_bundle_index(bundle)
         entries = {e["folder"]: e for e in index.get("entries", [])}
         for arts in artifact_sets:

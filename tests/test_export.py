@@ -231,6 +231,29 @@ def test_parity_failure_fails_the_export_and_caches_nothing(
     assert entries(cache) == []
 
 
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_export_from_a_weights_file_matches_the_seeded_export(tmp_path: Path) -> None:
+    _need("torch", "onnx", "onnxruntime", "openvino")
+    import torch
+
+    from bench.nets import build_torch_model
+    from bench.zoo import resolve_model
+
+    small = "b0:w=0.25,d=0.25,r=32"
+    weights = tmp_path / "weights.pt"
+    torch.save(build_torch_model(resolve_model(small), seed=7).state_dict(), weights)
+    cache = tmp_path / "cache"
+    from_file = ensure_artifacts(small, formats=("onnx",), cache_dir=cache, weights=weights)
+    source = from_file.manifest["source"]
+    assert source["seed"] is None and source["weights"]["sha256"] == sha256_file(weights)
+    assert from_file.manifest["parity"]["results"]["onnxruntime"]["ok"] is True
+    seeded = ensure_artifacts(small, formats=("onnx",), cache_dir=cache, seed=7)
+    assert seeded.fingerprint != from_file.fingerprint
+    assert seeded.sha256["onnx"] == from_file.sha256["onnx"]  # same weights, same bytes
+
+
 def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
     base = make_plan(TINY, ("onnx", "openvino"), opset=None, seed=0, weights=None, input_shape=None)
     assert base.fingerprint == make_plan("efficientnet_b0:r=32", ("onnx",), 17, 0, None, None).fingerprint
@@ -351,6 +374,11 @@ def test_user_onnx_dynamic_batch_becomes_1_and_is_cached(tiny_onnx: Path, tmp_pa
     assert [d.dim_value for d in cached.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 16, 16]
     assert export_model(str(tiny_onnx), cache_dir=cache).status == "cached"
     assert export_model(str(tiny_onnx), cache_dir=cache, force=True).status == "exported"
+    (outcome.folder / "manifest.json").write_text("{ not json")
+    assert export_model(str(tiny_onnx), cache_dir=cache).status == "exported"
+    (outcome.folder / "model.xml").unlink()
+    assert export_model(str(tiny_onnx), cache_dir=cache).status == "exported"
+    assert export_model(str(tiny_onnx), cache_dir=cache).status == "cached"
     assert len(entries(cache)) == 1
 
 
@@ -374,6 +402,26 @@ def test_user_onnx_other_dynamic_dims_need_input_shape(tmp_path: Path, capsys: p
     arts = ensure_artifacts(str(model), cache_dir=cache, input_shape=(1, 3, 40, 40))
     assert arts.input_shape == (1, 3, 40, 40)
     assert len(entries(cache)) == 2
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_adding_a_format_to_an_entry_and_prebuilt_format_checks(tiny_onnx: Path, tmp_path: Path) -> None:
+    _need("onnxruntime", "openvino")
+    cache = tmp_path / "cache"
+    only_onnx = export_model(str(tiny_onnx), formats=("onnx",), cache_dir=cache)
+    assert set(only_onnx.artifacts.files) == {"onnx"}
+    assert only_onnx.artifacts.manifest["parity"]["results"]["onnxruntime"]["note"] == (
+        "no second runtime to compare with"
+    )
+    with pytest.raises(EffbenchError, match=r"has no openvino artifact \(it has onnx\)"):
+        ensure_artifacts(str(only_onnx.folder), cache_dir=cache)
+    both = export_model(str(tiny_onnx), cache_dir=cache)
+    assert both.status == "exported" and both.folder == only_onnx.folder
+    assert set(both.artifacts.files) == {"onnx", "openvino"}
+    assert both.artifacts.sha256["onnx"] == only_onnx.artifacts.sha256["onnx"]
+    assert export_model(str(tiny_onnx), formats=("onnx",), cache_dir=cache).status == "cached"
+    assert export_model(str(both.folder / "model.xml"), formats=("openvino",), cache_dir=cache).status == ("prebuilt")
 
 
 @pytest.mark.openvino

@@ -44,11 +44,10 @@ def _describe(outcome: Any) -> list[str]:
     ]
     parity = manifest.get("parity", {})
     runtime_of = {"onnx": "onnxruntime", "openvino": "openvino"}
+    files = manifest.get("files", {})
     for fmt, path in arts.files.items():
-        files = manifest.get("files", {})
-        size = sum(files.get(name, {}).get("size", 0) for name in (path.name, path.with_suffix(".bin").name))
-        if fmt == "onnx":
-            size = files.get(path.name, {}).get("size", 0)
+        names = [path.name] if fmt == "onnx" else [path.name, path.with_suffix(".bin").name]
+        size = sum(files.get(name, {}).get("size", 0) for name in names)
         result = parity.get("results", {}).get(runtime_of[fmt], {})
         if "max_rel_error" in result:
             check = (
