@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
-import importlib.metadata
 import json
 import os
 import platform
 import re
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -308,6 +304,8 @@ def _os_name() -> str | None:
 
 def runtime_versions() -> dict[str, str | None]:
     """Installed versions of the runtimes and numeric libraries, from package metadata (nothing imported)."""
+    import importlib.metadata  # ~40 ms: only when metadata is collected, not for `effbench --help`
+
     versions: dict[str, str | None] = {}
     for name, distributions in RUNTIME_DISTRIBUTIONS.items():
         versions[name] = None
@@ -322,6 +320,8 @@ def runtime_versions() -> dict[str, str | None]:
 
 def effbench_version_info() -> dict[str, Any]:
     """effbench's version, and the git commit of its checkout (None when not installed from a git checkout)."""
+    import subprocess
+
     folder = Path(__file__).resolve().parent
     commit: str | None = None
     dirty: bool | None = None
@@ -358,6 +358,8 @@ def _pyperf_metadata() -> dict[str, Any]:
 
 def collect_machine_metadata(*, sys_root: Path = SYS_ROOT, proc_root: Path = PROC_ROOT) -> dict[str, Any]:
     """Everything about this machine a result should carry (takes about 1 s, for py-cpuinfo)."""
+    import socket
+
     info = _cpuinfo()
     for key, value in _proc_cpuinfo(proc_root).items():
         if not info.get(key):
@@ -447,6 +449,8 @@ def machine_id(metadata: dict[str, Any]) -> str:
     Hashes the CPU brand, logical core count, memory (rounded to GiB: MemTotal moves by a few MiB between
     kernels) and CPU flags; not the hostname, which changes between sessions on the project's machines.
     """
+    import hashlib
+
     cpu = metadata.get("cpu") or {}
     brand = str(cpu.get("brand") or "unknown")
     cores = (metadata.get("cores") or {}).get("logical")
