@@ -391,3 +391,13 @@ def test_export_pyperf_needs_a_file(capsys):
         main(["export-pyperf"])
     assert info.value.code == 2
     assert "the following arguments are required: FILE" in capsys.readouterr().err
+
+
+def test_export_pyperf_unwritable_output(doc, tmp_path, capsys):
+    source = write_result(doc, tmp_path / "r.json", tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["export-pyperf", str(source), "-o", str(blocker / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"effbench: error: cannot write {blocker / 'out.json'}: ")
+    assert err.rstrip().endswith("choose a writable folder")
