@@ -176,6 +176,7 @@ def export_model(
         if why:
             say(f"{plan.model_name}: cache entry {final} is not trusted ({why}); exporting again")
 
+    require_packages(plan)
     ensure_writable_folder(cache_dir, "cache folder", _CACHE_FIX)
     with entry_lock(cache_dir, folder_name, say):
         remove_leftover_staging(cache_dir, folder_name)
@@ -201,6 +202,36 @@ def export_model(
     say(f"{plan.model_name}: exported to {final}")
     arts = artifacts_from_manifest(final, manifest)
     return ExportOutcome(arts, "exported", time.perf_counter() - started, final)
+
+
+_INSTALL = {
+    "torch": "pip install 'effbench[torch]'",
+    "onnx": "pip install 'effbench[onnx]'",
+    "onnxruntime": "pip install 'effbench[onnx]'",
+    "openvino": "pip install 'effbench[openvino]'",
+}
+
+
+def require_packages(plan: _Plan) -> None:
+    """Name the missing package and how to get it, before anything is written (not needed on a cache hit)."""
+    import importlib.util
+
+    needed = {
+        "pytorch": ["torch", "onnx"],
+        "onnx-file": ["onnx"],
+        "openvino-ir": ["openvino"],
+    }[plan.fingerprint_inputs["source"]]
+    if "openvino" in plan.formats and "openvino" not in needed:
+        needed.append("openvino")
+    for name in needed:
+        if importlib.util.find_spec(name) is None:
+            if name == "openvino" and plan.fingerprint_inputs["source"] != "openvino-ir":
+                fix = f"{_INSTALL[name]}, or export only ONNX with --format onnx"
+            elif name == "torch":
+                fix = f"{_INSTALL[name]}, or pass an exported .onnx file or bundle instead of a zoo name"
+            else:
+                fix = _INSTALL[name]
+            raise EffbenchError(f"exporting {plan.model_name} needs {name}, which is not installed: {fix}")
 
 
 def normalize_formats(formats: Sequence[str] | str) -> tuple[str, ...]:

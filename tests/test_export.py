@@ -591,6 +591,9 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
     (tmp / "weights.pt").write_bytes(b"PK\x03\x04")
     (tmp / "a_file").write_text("not a folder")
     fixed8 = make_tiny_onnx(tmp / "batch8.onnx", shape=[8, 3, 16, 16])
+    (tmp / "broken.xml").write_text("<net><layers><layer id='0'")
+    (tmp / "broken.bin").write_bytes(b"")
+    (tmp / "lonely.xml").write_text("<net/>")
     return [
         (["--model", str(tmp / "missing.onnx")], "does not exist: check the path"),
         (["--model", str(tmp / "notes.onnx")], "is not a readable ONNX model: it looks like a text file"),
@@ -614,6 +617,9 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["--model", str(good), "--input-shape", "1,3,32,32"], "disagrees with"),
         (["--model", str(good), "--input-shape", "1,3,16"], "has 3 dims but"),
         (["--model", str(fixed8)], "has a fixed batch of 8"),
+        (["--model", str(tmp / "broken.xml")], "is not a readable OpenVINO IR"),
+        (["--model", str(tmp / "lonely.xml")], "has no weights file lonely.bin beside it"),
+        (["--model", str(tmp / "broken.xml"), "--format", "onnx"], "cannot be turned into ONNX"),
         (["--model", TINY, "--weights", str(tmp / "nope.safetensors")], "weights file"),
         (["--model", str(good), "--cache-dir", str(tmp / "a_file")], "is not writable"),
         (["--model", str(good), "--cache-dir", str(tmp / "a_file" / "sub")], "is not writable"),
@@ -636,6 +642,36 @@ def test_every_bad_input_is_one_line_exit_2_and_leaves_no_cache(
         assert expected in err, (argv, err)
         assert out == ""
         assert entries(cache) == [], argv
+
+
+def test_a_missing_runtime_is_named_with_the_fix(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['openvino'] = None\n"
+        "sys.modules['torch'] = None\n"
+        "from bench.errors import EffbenchError\n"
+        "from bench.export import ensure_artifacts\n"
+        "for model in ('b0:r=32', sys.argv[1]):\n"
+        "    try:\n"
+        "        ensure_artifacts(model, cache_dir=sys.argv[2])\n"
+        "    except EffbenchError as exc:\n"
+        "        print(exc)\n"
+    )
+    xml = tmp_path / "m.xml"
+    xml.write_text("<net/>")
+    xml.with_suffix(".bin").write_bytes(b"")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(xml), str(tmp_path / "cache")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert "needs torch, which is not installed: pip install 'effbench[torch]'" in first
+    assert "needs openvino, which is not installed: pip install 'effbench[openvino]'" in second
+    assert not (tmp_path / "cache").exists()
 
 
 def test_unknown_opset_fails_before_torch_is_imported() -> None:
