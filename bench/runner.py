@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -230,7 +231,7 @@ class CellRun:
 
 class Progress(Protocol):
     def process_started(self, cell: CellRun, index: int) -> None: ...
-    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None: ...
+    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None: ...
     def cell_finished(self, cell: CellRun) -> None: ...
 
 
@@ -238,7 +239,7 @@ class NullProgress:
     def process_started(self, cell: CellRun, index: int) -> None:
         pass
 
-    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None:
+    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None:
         pass
 
     def cell_finished(self, cell: CellRun) -> None:
@@ -257,10 +258,10 @@ class RichProgress:
         self._status = self.console.status(f"[bold]{cell.plan.label}[/] · process {index + 1}")
         self._status.start()
 
-    def process_finished(self, cell: CellRun, outcome: WorkerOutcome) -> None:
+    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None:
         with contextlib.suppress(AttributeError):
             self._status.stop()
-        index = len(cell.processes) + len(cell.failures)
+        index += 1
         if outcome.status == "ok" and outcome.record:
             samples = sorted(outcome.record["samples_ns"])
             median_ms = samples[len(samples) // 2] / 1e6
@@ -276,6 +277,33 @@ class RichProgress:
             self.console.print(f"  [green]done[/] {cell.plan.label}: {cell.stop_reason}")
         elif cell.status == "skipped":
             self.console.print(f"  [yellow]skipped[/] {cell.plan.label}: {cell.error}")
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def group_process_warnings(processes: Sequence[dict[str, Any]]) -> list[str]:
+    """Process warnings said once per kind, naming the processes. The same text with other figures ("got only
+    51% of its CPU", "got only 69% …") is one kind; the line shows the first process's figures."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for process in processes:
+        index = int(process.get("process_index", 0)) + 1
+        for warning in process.get("warnings", []):
+            groups.setdefault(_NUMBER.sub("#", warning), []).append((index, warning))
+    lines = []
+    for items in groups.values():
+        who = [index for index, _ in items]
+        if len(who) == len(processes) > 1:
+            prefix = "all processes"
+        elif len(who) == 1:
+            prefix = f"process {who[0]}"
+        else:
+            prefix = "processes " + ", ".join(map(str, who))
+        line = f"{prefix}: {items[0][1]}"
+        if len({text for _, text in items}) > 1:
+            line += " (figures of the first; each process's are in the result file)"
+        lines.append(line)
+    return lines
 
 
 @dataclass
@@ -400,10 +428,10 @@ class Runner:
         try:
             result = self.launcher.launch(job, self._timeout(cell))
         except KeyboardInterrupt:
-            self.progress.process_finished(cell, WorkerOutcome("failed", error="interrupted"))
+            self.progress.process_finished(cell, index, WorkerOutcome("failed", error="interrupted"))
             raise
         cell.elapsed_s += result.duration_s
-        self.progress.process_finished(cell, result)
+        self.progress.process_finished(cell, index, result)
         if result.status == "ok" and result.record is not None:
             cell.processes.append(result.record)
             return
@@ -424,17 +452,7 @@ class Runner:
             for warning in self._sample_warnings(cell.samples):
                 if warning not in cell.warnings:
                     cell.warnings.append(warning)
-            # The same warning from several processes is said once, naming the processes.
-            by_text: dict[str, list[int]] = {}
-            for process in cell.processes:
-                for warning in process.get("warnings", []):
-                    by_text.setdefault(warning, []).append(int(process.get("process_index", 0)) + 1)
-            for warning, indexes in by_text.items():
-                if len(indexes) == len(cell.processes) and len(indexes) > 1:
-                    who = "all processes"
-                else:
-                    who = ("process " if len(indexes) == 1 else "processes ") + ", ".join(map(str, indexes))
-                cell.warnings.append(f"{who}: {warning}")
+            cell.warnings.extend(group_process_warnings(cell.processes))
         if notify:
             self.progress.cell_finished(cell)
             if self.on_cell_finished is not None:

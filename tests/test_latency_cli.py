@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bench.backends
 from bench.cli import main
-from bench.commands.latency import choose_backends
+from bench.commands.latency import choose_backends, json_summary, table_rows
+from bench.runner import InProcessLauncher, WorkerOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,3 +158,98 @@ def test_unknown_precision_is_an_argparse_error(capsys: pytest.CaptureFixture[st
         main(["--config", str(config), "latency", "--model", "b0", "--precision", "fp16"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+class InterruptingLauncher(InProcessLauncher):
+    """Runs the first worker, then behaves as if the user pressed Ctrl-C."""
+
+    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+        if self.jobs:
+            raise KeyboardInterrupt
+        return super().launch(job, timeout_s)
+
+
+class FailingLauncher(InProcessLauncher):
+    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+        return WorkerOutcome("failed", error="worker killed by signal SIGSEGV", stderr_tail="Segmentation fault")
+
+
+def test_ctrl_c_writes_what_was_measured_and_exits_130(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bench.runner.SubprocessLauncher", InterruptingLauncher)
+    out = tmp_path / "run.json"
+    code = main(["--config", str(config), "latency", "--model", "b0:r=32", "--backend", "fake", "--fast",
+                 "--output", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 130
+    assert "interrupted: the finished cells are in the result file" in captured.err
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "interrupted"
+    (cell,) = doc["cells"]
+    assert cell["status"] == "interrupted" and len(cell["processes"]) == 1 and cell["summary"]["n"] > 0
+
+
+def test_failed_cell_exits_1(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bench.runner.SubprocessLauncher", FailingLauncher)
+    out = tmp_path / "run.json"
+    code = main(["--config", str(config), "latency", "--model", "b0:r=32", "--backend", "fake", "--fast", "--json",
+                 "--output", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    (summary,) = json.loads(captured.out)
+    assert summary["status"] == "failed" and summary["median_ms"] is None and summary["n"] == 0
+    assert "process 1 failed: worker killed by signal SIGSEGV: Segmentation fault" in summary["error"]
+    assert json.loads(out.read_text())["status"] == "complete"
+
+
+CELL = {
+    "model": "efficientnet_b1",
+    "backend": "openvino",
+    "precision": "fp32",
+    "threads": 1,
+    "cpus": [1],
+    "status": "ok",
+    "error": None,
+    "warnings": ["all processes: something to say"],
+    "summary": {
+        "median_ms": 19.912,
+        "p90_ms": 20.5,
+        "p99_ms": 23.25,
+        "median_ci95_ms": [19.85, 19.98],
+        "n": 480,
+        "processes": 3,
+    },
+    "processes": [
+        {
+            "effective": {"precision": "fp32", "runtime_precision": {"compute": {"f32": 200, "i32": 4}}},
+            "cold_start": {"import_s": 0.2, "load_s": 0.05, "compile_s": 0.3, "first_inference_s": 0.031},
+        }
+    ],
+}
+
+
+def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
+    (row,) = table_rows([CELL])
+    assert row == {
+        "model": "efficientnet_b1",
+        "backend": "openvino",
+        "precision": "fp32",
+        "threads": 1,
+        "cpus": "1",
+        "median": "19.91",
+        "p90": "20.50",
+        "p99": "23.25",
+        "ci": "19.85–19.98",
+        "samples": "480/3",
+        "cold": "350 ms + 31 ms",
+        "status": "",
+    }
+    (summary,) = json_summary([CELL])
+    assert summary["median_ms"] == 19.912 and summary["n"] == 480 and summary["cpus"] == [1]
+    assert summary["median_ci95_ms"] == [19.85, 19.98] and summary["status"] == "ok"
+    mixed = {**CELL, "processes": [{**CELL["processes"][0], "effective": {"precision": "fp32", "runtime_precision":
+             {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}}]}  # fmt: skip
+    assert table_rows([mixed])[0]["precision"] == "fp32 (f32 75%, bf16 25%)"

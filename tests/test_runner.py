@@ -202,3 +202,21 @@ def test_subprocess_hang_is_killed() -> None:
     cell = outcome.cells[0]
     assert cell.status == "failed"
     assert "timed out" in cell.error and "within 3 s" in cell.error
+
+
+def test_process_warnings_are_grouped_by_kind() -> None:
+    from bench.runner import group_process_warnings
+
+    processes = [
+        {"process_index": 0, "warnings": ["got only 51% of CPU [1]", "precision differs"]},
+        {"process_index": 1, "warnings": ["got only 69% of CPU [1]"]},
+        {"process_index": 2, "warnings": ["precision differs"]},
+    ]
+    assert group_process_warnings(processes) == [
+        "processes 1, 2: got only 51% of CPU [1] (figures of the first; each process's are in the result file)",
+        "processes 1, 3: precision differs",
+    ]
+    assert group_process_warnings(processes[:1]) == [
+        "process 1: got only 51% of CPU [1]",
+        "process 1: precision differs",
+    ]

@@ -201,6 +201,7 @@ def effective_precision(cell: dict[str, Any]) -> str:
     effective = cell["processes"][0].get("effective", {})
     precision = str(effective.get("precision", cell.get("precision")))
     compute = (effective.get("runtime_precision") or {}).get("compute") or {}
+    compute = {p: n for p, n in compute.items() if p in ("f32", "bf16", "f16")}  # not i32 shape arithmetic
     if len(compute) > 1:
         total = sum(compute.values())
         parts = sorted(compute.items(), key=lambda kv: -kv[1])
