@@ -3,6 +3,16 @@
 The IR is always converted from the very ONNX file that ONNX Runtime runs, so both runtimes see one graph.
 Heavy imports (torch, onnx, onnxruntime, openvino) happen inside the functions that need them: a cache hit, a
 bundle or a user ONNX file never imports torch (the latency harness measures in processes that must stay clean).
+
+Cache layout (bench.artifacts): CACHE/<model>-<fingerprint[:16]>/ holds model.onnx, model.xml + model.bin and
+manifest.json. The fingerprint is the sha256 of everything that determines the bytes: the recipe version, the
+model spec with its seed (or the weights file's sha256), the opset, the exporter and conversion settings, the
+sha256 of the model code (bench/nets.py and the zoo's blueprints) and the torch/onnx/openvino versions; for a user
+file, its sha256 and --input-shape. An entry is built in CACHE/.tmp-*, renamed into place under a per-fingerprint
+file lock (CACHE/.locks/), and every file is re-hashed against the manifest on each cache hit (not size+mtime):
+~0.3 s per 250 MB, and a tampered or bit-flipped file is exported again instead of trusted.
+Determinism: the ONNX file and the IR's .bin are byte-identical across exports; the IR's .xml may differ in
+auto-generated node names (OpenVINO numbers them with a process-wide counter).
 """
 
 from __future__ import annotations
@@ -174,9 +184,10 @@ def export_model(
             say(f"{plan.model_name}: cache hit {final}")
             return ExportOutcome(hit, "cached", time.perf_counter() - started, final)
         if why:
-            say(f"{plan.model_name}: cache entry {final} is not trusted ({why}); exporting again")
+            say(f"{plan.model_name}: cache entry {final} cannot be reused ({why}); exporting again")
 
     require_packages(plan)
+    plan.inspect_user_file()
     ensure_writable_folder(cache_dir, "cache folder", _CACHE_FIX)
     with entry_lock(cache_dir, folder_name, say):
         remove_leftover_staging(cache_dir, folder_name)
@@ -382,6 +393,8 @@ class _Plan:
     weights: Path | None = None
     opset: int | None = None
     user: UserModelInfo | None = None
+    user_model: Any = None  # the parsed onnx.ModelProto or ov.Model of a user file
+    user_inspect_s: float = 0.0
     user_path: Path | None = None
     user_sha256: str | None = None
     input_override: tuple[int, ...] | None = None
@@ -392,6 +405,26 @@ class _Plan:
 
     def build(self, staging: Path, formats: tuple[str, ...], say: Callable[[str], None]) -> dict[str, Any]:
         return self.build_entry(self, staging, formats, say)
+
+    def inspect_user_file(self) -> None:
+        """Validate a user file once, after a cache miss and before the cache is touched."""
+        if self.user_path is None or self.user is not None:
+            return
+        started = time.perf_counter()
+        if self.fingerprint_inputs["source"] == "onnx-file":
+            from bench.userfiles import inspect_onnx
+
+            self.user, self.user_model = inspect_onnx(self.user_path, self.input_override)
+            if self.opset is not None and self.opset != self.user.opset:
+                raise EffbenchError(
+                    f"--opset {self.opset} cannot apply to {self.user_path}, which is opset {self.user.opset} "
+                    "and is used as it is: drop --opset"
+                )
+        else:
+            from bench.userfiles import inspect_ir
+
+            self.user, self.user_model = inspect_ir(self.user_path, self.input_override)
+        self.user_inspect_s = time.perf_counter() - started
 
 
 def looks_like_path(model: str) -> bool:
@@ -631,21 +664,16 @@ def _build_from_torch(
 def _build_from_onnx_file(
     plan: _Plan, staging: Path, formats: tuple[str, ...], say: Callable[[str], None]
 ) -> dict[str, Any]:
-    from bench.userfiles import inspect_onnx, write_static_onnx
+    from bench.userfiles import write_static_onnx
 
-    assert plan.user_path is not None
-    path = plan.user_path
-    timings: dict[str, float] = {}
+    plan.inspect_user_file()
+    assert plan.user_path is not None and plan.user is not None
+    path, info = plan.user_path, plan.user
+    timings: dict[str, float] = {"inspect_s": plan.user_inspect_s}
     started = time.perf_counter()
-    info, proto = inspect_onnx(path, plan.input_override)
-    if plan.opset is not None and plan.opset != info.opset:
-        raise EffbenchError(
-            f"--opset {plan.opset} cannot apply to {path}, which is opset {info.opset} and is used as it is: "
-            "drop --opset"
-        )
     onnx_path = staging / "model.onnx"
-    write_static_onnx(info, proto, onnx_path)
-    del proto
+    write_static_onnx(info, plan.user_model, onnx_path)
+    plan.user_model = None
     outputs = validate_onnx_file(onnx_path, error=EffbenchError)
     timings["validate_onnx_s"] = time.perf_counter() - started
 
@@ -690,16 +718,16 @@ def _build_from_onnx_file(
 def _build_from_ir_file(
     plan: _Plan, staging: Path, formats: tuple[str, ...], say: Callable[[str], None]
 ) -> dict[str, Any]:
-    from bench.userfiles import inspect_ir, write_static_ir
+    from bench.userfiles import write_static_ir
 
-    assert plan.user_path is not None
-    path = plan.user_path
-    timings: dict[str, float] = {}
+    plan.inspect_user_file()
+    assert plan.user_path is not None and plan.user is not None
+    path, info = plan.user_path, plan.user
+    timings: dict[str, float] = {"inspect_s": plan.user_inspect_s}
     started = time.perf_counter()
-    info, model = inspect_ir(path, plan.input_override)
-    write_static_ir(info, model, staging / "model.xml")
-    del model
-    timings["validate_ir_s"] = time.perf_counter() - started
+    write_static_ir(info, plan.user_model, staging / "model.xml")
+    plan.user_model = None
+    timings["write_ir_s"] = time.perf_counter() - started
     x = parity_input(info.input_shape, plan.seed)
     started = time.perf_counter()
     parity = run_parity(
