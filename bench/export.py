@@ -1192,7 +1192,8 @@ def _bundle_readme(index: Mapping[str, Any]) -> str:
         "# effbench artifact bundle",
         "",
         "Exported models with their manifests (fingerprint, sha256 of every file, input shape, versions, parity",
-        "errors). Benchmark them on a machine without PyTorch by pointing `--model` at a file or folder here, e.g.",
+        "errors). Benchmark them on a machine without PyTorch by pointing `--model` at a file or folder here (paths",
+        "below are relative to this folder), e.g.",
         "",
     ]
     first = index["entries"][0] if index["entries"] else None
