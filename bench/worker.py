@@ -55,6 +55,65 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def read_cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int, int]]:
+    """(busy, steal, total) jiffies per CPU; {} where /proc/stat is unreadable."""
+    times: dict[int, tuple[int, int, int]] = {}
+    try:
+        with open(path, encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return times
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        try:
+            # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+            fields = ([int(x) for x in rest.split()] + [0] * 8)[:8]
+            cpu = int(name[3:])
+        except ValueError:
+            continue
+        total = sum(fields)
+        times[cpu] = (total - fields[3] - fields[4], fields[7], total)
+    return times
+
+
+def machine_activity(
+    before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], cpus: list[int]
+) -> dict[str, float | None]:
+    """How busy the other CPUs were, and how much time the hypervisor stole from ours, between two readings."""
+
+    def share(selected: list[int], index: int) -> float | None:
+        spent = sum(after[c][index] - before[c][index] for c in selected if c in before and c in after)
+        total = sum(after[c][2] - before[c][2] for c in selected if c in before and c in after)
+        return spent / total if total > 0 else None
+
+    others = [c for c in after if c not in cpus]
+    return {"other_cpus_busy": share(others, 0), "own_cpus_steal": share(cpus, 1)}
+
+
+# Above these, the machine around the measurement was not quiet enough to trust small differences.
+OTHER_CPUS_BUSY_WARN = 0.25
+STEAL_WARN = 0.02
+
+
+def activity_warnings(activity: dict[str, float | None], cpus: list[int]) -> list[str]:
+    found = []
+    busy = activity.get("other_cpus_busy")
+    if busy is not None and busy >= OTHER_CPUS_BUSY_WARN:
+        found.append(
+            f"the other CPUs were {busy:.0%} busy during the timed loop: CPUs that share a core, cache or memory "
+            "bandwidth (SMT siblings, VM vCPUs) slow this one even when it runs alone; measure on an idle machine"
+        )
+    steal = activity.get("own_cpus_steal")
+    if steal is not None and steal >= STEAL_WARN:
+        found.append(
+            f"the hypervisor took {steal:.0%} of CPU {cpus} (steal time) during the timed loop: this VM shares "
+            "its physical CPU; expect run-to-run variation"
+        )
+    return found
+
+
 def cpu_usage_warnings(ratio: float, threads: int, cpus: list[int]) -> list[str]:
     """Warnings when the timed loop used more or fewer CPUs than the threads asked for."""
     found: list[str] = []
@@ -127,6 +186,7 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
         samples: list[int] = []
         append = samples.append
         try:
+            stat_start = read_cpu_times()
             cpu_start = cpu()
             loop_start = wall()
             while True:
@@ -138,6 +198,7 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
                     break
             loop_end = wall()
             cpu_end = cpu()
+            activity = machine_activity(stat_start, read_cpu_times(), cpus or sorted(os.sched_getaffinity(0)))
         finally:
             gc.enable()
 
@@ -149,6 +210,8 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
     if pin and cpus and affinity != sorted(cpus):
         warnings.append(f"the worker ran on CPUs {affinity}, not the {sorted(cpus)} asked for")
     warnings.extend(cpu_usage_warnings(ratio, threads, cpus))
+    if pin:  # in-process test runs share the machine with the test runner: nothing to say about it
+        warnings.extend(activity_warnings(activity, cpus))
     warnings.extend(session.warnings(precision))
     if detector.cap_hit:
         warnings.append(
@@ -179,6 +242,7 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
         "cpu_time_s": cpu_time_s,
         "wall_time_s": wall_time_s,
         "cpu_wall_ratio": ratio,
+        "machine_activity": activity,
         "stop_reason": stop_rule.reason,
         "cap_hit": stop_rule.cap_hit,
         "warnings": warnings,

@@ -220,3 +220,20 @@ def test_process_warnings_are_grouped_by_kind() -> None:
         "process 1: got only 51% of CPU [1]",
         "process 1: precision differs",
     ]
+
+
+def test_machine_activity_from_proc_stat(tmp_path: Any) -> None:
+    from bench.worker import activity_warnings, machine_activity, read_cpu_times
+
+    before = tmp_path / "stat0"
+    after = tmp_path / "stat1"
+    before.write_text("cpu  1 2 3 4\ncpu0 100 0 0 100 0 0 0 0 0 0\ncpu1 100 0 0 100 0 0 0 0 0 0\nintr 5\n")
+    after.write_text("cpu  1 2 3 4\ncpu0 160 0 0 140 0 0 0 0 0 0\ncpu1 190 0 0 100 0 0 0 10 0 0\nintr 9\n")
+    a, b = read_cpu_times(str(before)), read_cpu_times(str(after))
+    assert a[1] == (100, 0, 200) and b[1] == (200, 10, 300)
+    activity = machine_activity(a, b, [1])
+    assert activity == {"other_cpus_busy": pytest.approx(0.6), "own_cpus_steal": pytest.approx(0.1)}
+    warnings = activity_warnings(activity, [1])
+    assert "other CPUs were 60% busy" in warnings[0] and "took 10% of CPU [1] (steal time)" in warnings[1]
+    assert activity_warnings({"other_cpus_busy": 0.05, "own_cpus_steal": 0.0}, [1]) == []
+    assert read_cpu_times(str(tmp_path / "missing")) == {}
