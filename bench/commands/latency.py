@@ -19,12 +19,41 @@ INSTALL_HINTS = {
 }
 
 
+SETTINGS_HELP = """\
+runtime settings (each worker records what the runtime reports back):
+  torch        set_num_threads(N), set_num_interop_threads(1), inference_mode, eval, flush denormals,
+               fp32 matmul precision "highest"; bf16 = torch.autocast("cpu", bfloat16)
+  onnxruntime  CPU execution provider, intra-op N, inter-op 1, sequential, ORT_ENABLE_ALL,
+               denormals as zero, intra-op spinning ON (ORT's default: lowest latency on dedicated CPUs,
+               costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)
+  openvino     INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT
+               f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),
+               ENABLE_HYPER_THREADING off, synchronous requests
+"""
+
+
+def presets_help() -> str:
+    from bench.policy import PRESETS
+
+    lines = ["presets (every cell also needs the MLPerf p90 minimum of samples in all):"]
+    for flag, policy in (("--fast", PRESETS["fast"]), ("default", PRESETS["default"]),
+                         ("--rigorous", PRESETS["rigorous"])):  # fmt: skip
+        lines.append(
+            f"  {flag:<11}  {policy.min_processes}-{policy.max_processes} processes of ≥ {policy.process_min_s:g} s "
+            f"(cap {policy.process_max_s:g} s), median CI target ±{policy.target_ci_rel:.1%}, "
+            f"cell cap {policy.cell_max_s:g} s"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "latency",
         help="measure batch-1 latency on torch, ONNX Runtime and OpenVINO",
         description="Measure batch-1 inference latency: each (model, backend) cell in several fresh worker "
         "processes, pinned to the chosen CPUs, each importing only its own runtime; fp32 unless asked.",
+        epilog=SETTINGS_HELP + presets_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--model",
@@ -121,6 +150,7 @@ def plan_cells(
     from bench.runner import CellPlan
 
     plans = []
+    seen: set[tuple[str, str | None]] = set()
     for model in models:
         formats = _needed_formats(model, backends)
         if not formats and _is_user_file(model):
@@ -139,6 +169,10 @@ def plan_cells(
             zoo_spec = resolve_model(model)
             spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
             input_name, input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
+        if (name, fingerprint) in seen:
+            say(f"{model}: {name} is already in this run; measured once")
+            continue
+        seen.add((name, fingerprint))
         target = LoadTarget(
             model_name=name,
             files={fmt: str(path) for fmt, path in files.items()},
