@@ -68,7 +68,7 @@ class OnnxRuntimeBackend(Backend):
             return None
         return (
             f"onnxruntime's CPU execution provider has no {precision} inference mode for fp32 models "
-            "(it would need a converted model): cell skipped"
+            "(it would need a converted model)"
         )
 
     def import_runtime(self) -> None:

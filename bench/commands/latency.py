@@ -291,14 +291,17 @@ def print_table(cells: list[dict[str, Any]], doc_warnings: list[str], console: A
         Column("status", "status", align="left"),
     ]
     console.print(rich_table(table_rows(cells), columns))
-    lines = list(doc_warnings)
+    lines = [("warning", w) for w in doc_warnings]
     for cell in cells:
         label = f"{cell['model']} · {cell['backend']}"
-        if cell.get("error"):
-            lines.append(f"{label}: {cell['status']}: {cell['error']}")
-        lines.extend(f"{label}: {w}" for w in cell.get("warnings", []))
-    for line in lines:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        if cell.get("status") == "skipped":
+            lines.append(("note", f"{label}: skipped: {cell['error']}"))
+        elif cell.get("error"):
+            lines.append(("warning", f"{label}: {cell['status']}: {cell['error']}"))
+        lines.extend(("warning", f"{label}: {w}") for w in cell.get("warnings", []))
+    for kind, line in lines:
+        style = "yellow" if kind == "warning" else "cyan"
+        console.print(f"[{style}]{kind}:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def json_summary(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
