@@ -32,6 +32,10 @@ THREAD_ENV_VARS = (
 CPU_RATIO_MARGIN = 0.25
 
 
+# Runtime modules a worker may have loaded, by backend name: exactly its own one belongs there.
+RUNTIME_MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+
+
 def thread_env(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in THREAD_ENV_VARS}
 
@@ -213,6 +217,13 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
     if pin:  # in-process test runs share the machine with the test runner: nothing to say about it
         warnings.extend(activity_warnings(activity, cpus))
     warnings.extend(session.warnings(precision))
+    loaded = [m for m in RUNTIME_MODULES if m in sys.modules]
+    foreign = [m for m in loaded if m != RUNTIME_MODULES.get(backend.name, backend.name)]
+    if foreign and backend.name != "fake":
+        warnings.append(
+            f"the {backend.name} worker also loaded {', '.join(foreign)}: another runtime in the process can slow "
+            "this one (torch slowed ONNX Runtime by 70% here); this is a bug in effbench, please report it"
+        )
     if detector.cap_hit:
         warnings.append(
             f"no steady state in warm-up ({detector.reason}): latency was still falling; use --rigorous "
@@ -247,6 +258,7 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
         "cap_hit": stop_rule.cap_hit,
         "warnings": warnings,
         "torch_imported": "torch" in sys.modules,
+        "runtimes_loaded": loaded,
     }
 
 

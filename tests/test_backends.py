@@ -101,6 +101,7 @@ def test_onnxruntime_settings_and_clean_worker(tiny_artifacts: Any) -> None:
         "session.set_denormal_as_zero": "1",
     }
     assert record["torch_imported"] is False
+    assert record["runtimes_loaded"] == ["onnxruntime"]
     assert "onnxruntime" in record["versions"]
 
 
@@ -121,6 +122,7 @@ def test_openvino_runs_fp32_when_asked(tiny_artifacts: Any) -> None:
     assert effective["precision"] == "fp32"
     assert not any("fp32 was asked" in w for w in record["warnings"])
     assert record["torch_imported"] is False
+    assert record["runtimes_loaded"] == ["openvino"]
 
 
 @pytest.mark.openvino
@@ -146,7 +148,7 @@ def test_torch_settings(tiny_artifacts: Any) -> None:
     assert effective["training"] is False and effective["inference_mode"] is True
     assert effective["float32_matmul_precision"] == "highest"
     assert effective["precision"] == "fp32" and effective["autocast"] is None
-    assert record["torch_imported"] is True
+    assert record["runtimes_loaded"] == ["torch"]
 
 
 def test_worker_reports_a_bad_artifact(tmp_path: Path) -> None:
