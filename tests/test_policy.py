@@ -89,6 +89,14 @@ def test_warmup_adapts_to_a_slow_model() -> None:
     assert detector.elapsed_ns / 1e9 == pytest.approx(4.0)
 
 
+def test_warmup_of_a_slow_model_gets_one_more_window() -> None:
+    # B7 as measured here: the first warm-up iteration is still slow; a fifth one shows the plateau.
+    detector = WarmupDetector.for_policy(PRESETS["default"])
+    used = feed(detector, [int(x * MS) for x in (893, 739, 766, 754, 760, 750, 755, 748, 752)])
+    assert used == 5 and not detector.cap_hit
+    assert detector.elapsed_ns / 1e9 < 4.5
+
+
 def test_warmup_window_capped_for_fast_models() -> None:
     detector = WarmupDetector(window_s=0.2, min_s=0.0, max_s=5.0, max_window=50)
     detector.add(20_000)  # 20 µs: 10,000 iterations would fill 0.2 s
@@ -113,19 +121,31 @@ def test_process_rule_needs_samples_and_time() -> None:
     assert not rule.cap_hit
 
 
-def test_process_rule_cap_for_slow_model() -> None:
-    policy = PRESETS["default"]
-    rule = ProcessStopRule.for_policy(policy, planned_processes=3, total_min_samples=64)
+def run_rule(rule: ProcessStopRule, latency_ms: float) -> list[int]:
     samples: list[int] = []
     elapsed = 0
     while True:
-        samples.append(1000 * MS)
-        elapsed += 1000 * MS
+        samples.append(int(latency_ms * MS))
+        elapsed += int(latency_ms * MS)
         if rule.done(samples, elapsed):
-            break
+            return samples
+
+
+def test_process_rule_cap_for_slow_model() -> None:
+    policy = PRESETS["default"]
+    # 2 s per inference: 22 samples would take 44 s, far beyond the stretched cap: stop at the cap.
+    rule = ProcessStopRule.for_policy(policy, planned_processes=3, total_min_samples=64)
+    samples = run_rule(rule, 2000)
     assert rule.cap_hit
-    assert len(samples) == math.ceil(policy.process_max_s)
+    assert len(samples) == math.ceil(policy.process_max_s / 2)
     assert rule.reason.startswith(CAP_PREFIX)
+
+
+def test_process_rule_stretches_its_cap_for_a_few_samples() -> None:
+    # B7 at 0.95 s: 22 samples take 20.9 s, within 1.5 × the 15 s cap: the process gets its share.
+    rule = ProcessStopRule.for_policy(PRESETS["default"], planned_processes=3, total_min_samples=64)
+    samples = run_rule(rule, 950)
+    assert len(samples) == 22 and not rule.cap_hit
 
 
 def test_process_rule_sample_cap() -> None:

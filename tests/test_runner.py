@@ -79,7 +79,7 @@ def test_slow_model_hits_the_process_cap_and_says_so() -> None:
     outcome, launcher = run([plan(base_ms=1000.0)], replace(POLICY, cell_max_s=12.0))
     cell = outcome.cells[0]
     assert all(p["cap_hit"] for p in cell.processes)
-    assert all(len(p["warmup_ns"]) <= 4 for p in cell.processes)  # warm-up adapts: ~4 s, not a minute
+    assert all(len(p["warmup_ns"]) <= 6 for p in cell.processes)  # warm-up adapts: 4-6 s, not a minute
     assert all(len(p["samples_ns"]) == 5 for p in cell.processes)
     assert cell.stop_reason.startswith(CAP_PREFIX) and "cell time cap 12 s" in cell.stop_reason
     assert "of 64 samples" in cell.stop_reason
