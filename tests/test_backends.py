@@ -116,6 +116,7 @@ def test_openvino_runs_fp32_when_asked(tiny_artifacts: Any) -> None:
     assert effective["PERFORMANCE_HINT"] == "LATENCY"
     assert effective["ENABLE_CPU_PINNING"] is False
     assert effective["ENABLE_HYPER_THREADING"] is False
+    assert effective["CPU_DENORMALS_OPTIMIZATION"] is True  # flushed, as at export parity and on the others
     compute = effective["runtime_precision"]["compute"]
     assert compute.get("f32", 0) > 0
     assert not {"bf16", "f16"} & set(compute), compute
