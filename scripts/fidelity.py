@@ -3,10 +3,11 @@
 For each model and backend, in interleaved rounds, pinned to the same CPU:
   effbench latency --backend B (its own workers and stopping rules),
   scripts/bare_loop.py (warm up 50, time 300 iterations in one process),
-  benchmark_app (OpenVINO only; the command from REFERENCE.md).
+  benchmark_app (OpenVINO only; the command from REFERENCE.md, plus CPU_DENORMALS_OPTIMIZATION=YES).
+All three run the same runtime settings (1 thread, f32, denormals flushed): the comparison is of harnesses.
 Prints a Markdown table of medians and effbench's ratio to each, and writes the raw figures as JSON.
 
-    .venv/bin/python scripts/fidelity.py --models b0 resnet50 --rounds 3 --cpu 1
+    .venv/bin/python scripts/fidelity.py --models b0 resnet50 --rounds 5 --cpu 1
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def run_bare(path: Path, backend: str, shape: tuple[int, ...], cpu: int) -> floa
     return float(json.loads(out.strip().splitlines()[-1])["median_ms"])
 
 
-def run_benchmark_app(path: Path, cpu: int, iterations: int) -> float:
+def run_benchmark_app(path: Path, cpu: int, iterations: int, config: Path) -> float:
     tool = shutil.which("benchmark_app") or str(Path(sys.executable).parent / "benchmark_app")
     cmd = ["taskset", "-c", str(cpu), tool, "-m", str(path), "-d", "CPU", "-hint", "none", "-nstreams", "1"]
     cmd += ["-nthreads", "1", "-nireq", "1", "-api", "sync", "-infer_precision", "f32", "-niter", str(iterations)]
+    cmd += ["-load_config", str(config)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     match = re.search(r"Median:\s+([\d.]+)\s*ms", out)
     if not match:
@@ -61,7 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["b0", "resnet50"])
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "openvino"])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cpu", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=300, help="benchmark_app -niter")
     parser.add_argument("--output", type=Path, default=None, help="JSON with every figure (default: results/_scratch)")
@@ -71,6 +73,10 @@ def main() -> int:
     from bench.export import ensure_artifacts
 
     config = load_config()
+    # benchmark_app with the REFERENCE.md command plus flushed denormals, the one setting effbench adds to it.
+    app_config = ROOT / "results" / "_scratch" / "benchmark_app_config.json"
+    app_config.parent.mkdir(parents=True, exist_ok=True)
+    app_config.write_text(json.dumps({"CPU": {"CPU_DENORMALS_OPTIMIZATION": "YES"}}))
     artifacts = {m: ensure_artifacts(model=m, cache_dir=config.cache_dir) for m in args.models}
     figures: dict[str, dict[str, list[float]]] = {}
     for round_index in range(args.rounds):
@@ -83,7 +89,7 @@ def main() -> int:
                 cell["effbench"].append(run_effbench(model, backend, args.cpu))
                 cell["bare"].append(run_bare(path, backend, arts.input_shape, args.cpu))
                 if backend == "openvino":
-                    cell["benchmark_app"].append(run_benchmark_app(path, args.cpu, args.iterations))
+                    cell["benchmark_app"].append(run_benchmark_app(path, args.cpu, args.iterations, app_config))
                 print(
                     f"round {round_index + 1}: {key}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in cell.items() if v),
                     file=sys.stderr,

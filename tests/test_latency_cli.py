@@ -91,6 +91,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tup
         (["--cpus", "1-x"], "--cpus '1-x': invalid CPU list item"),
         (["--processes", "0"], "--processes 0: must be at least 1"),
         (["--model", "b9"], "unknown model 'b9'"),
+        (["--weights", "/nonexistent/w.pt"], "weights file /nonexistent/w.pt does not exist"),
+        (["--input-shape", "1,x,3"], "--input-shape"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -253,3 +255,24 @@ def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
     mixed = {**CELL, "processes": [{**CELL["processes"][0], "effective": {"precision": "fp32", "runtime_precision":
              {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}}]}  # fmt: skip
     assert table_rows([mixed])[0]["precision"] == "fp32 (f32 75%, bf16 25%)"
+
+
+def test_weights_reach_the_torch_worker_and_the_document(tmp_path: Path) -> None:
+    from bench.commands.latency import plan_cells
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"checked by the torch worker, not here")
+    plans = plan_cells(
+        ["b0:r=32"],
+        ["torch"],
+        threads=1,
+        cpus=[0],
+        precision="fp32",
+        seed=3,
+        cache_dir=tmp_path / "cache",
+        say=lambda _message: None,
+        weights=weights,
+    )
+    assert [p.backend for p in plans] == ["torch"]
+    assert plans[0].target.weights == str(weights) and plans[0].target.seed == 3
+    assert not (tmp_path / "cache").exists()  # torch alone needs no export

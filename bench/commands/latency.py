@@ -28,7 +28,7 @@ runtime settings (each worker records what the runtime reports back):
                costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)
   openvino     INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT
                f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),
-               ENABLE_HYPER_THREADING off, synchronous requests
+               ENABLE_HYPER_THREADING off, CPU_DENORMALS_OPTIMIZATION on (flush denormals), synchronous requests
 """
 
 
@@ -80,6 +80,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
     parser.add_argument("--json", action="store_true", help="print only a JSON summary on stdout")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
+    parser.add_argument("--weights", metavar="FILE", help="state dict (.safetensors or torch.save) for zoo models")
+    parser.add_argument(
+        "--input-shape", metavar="N,C,H,W", help="input shape for a user ONNX file with dynamic dimensions"
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml [paths] cache_dir, or models/)"
+    )
     parser.set_defaults(func=run_latency)
 
 
@@ -142,6 +149,8 @@ def plan_cells(
     seed: int,
     cache_dir: Path,
     say: Any,
+    weights: Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> list[Any]:
     """Export (or reuse) every model and make one CellPlan per (model, backend)."""
     from bench.backends import get_backend
@@ -159,16 +168,24 @@ def plan_cells(
                 "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
             )
         if formats:
-            arts = ensure_artifacts(model, formats=formats, cache_dir=cache_dir, seed=seed, progress=say)
+            arts = ensure_artifacts(
+                model,
+                formats=formats,
+                cache_dir=cache_dir,
+                seed=seed,
+                weights=None if _is_user_file(model) else weights,
+                input_shape=input_shape if _is_user_file(model) else None,
+                progress=say,
+            )
             spec = arts.spec.to_dict() if arts.spec is not None else None
             name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
-            input_name, input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
+            input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
         else:  # torch only: nothing to export, the worker builds the module from the spec
             from bench.zoo import resolve_model
 
             zoo_spec = resolve_model(model)
             spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
-            input_name, input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
+            input_name, model_input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
         if (name, fingerprint) in seen:
             say(f"{model}: {name} is already in this run; measured once")
             continue
@@ -178,8 +195,9 @@ def plan_cells(
             files={fmt: str(path) for fmt, path in files.items()},
             model_spec=spec,
             input_name=input_name,
-            input_shape=input_shape,
+            input_shape=model_input_shape,
             seed=seed,
+            weights=str(weights) if weights is not None and spec is not None else None,
         )
         for backend_name in backends:
             backend = get_backend(backend_name)
@@ -368,6 +386,14 @@ def run_latency(args: argparse.Namespace) -> int:
         value = defaults["cpus"]
         cpus_text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     cpus = resolve_cpus(threads, cpus_text)
+    weights = Path(args.weights) if args.weights else None
+    if weights is not None and not weights.is_file():
+        raise EffbenchError(f"weights file {weights} does not exist: pass a .safetensors or .pt state dict")
+    input_shape = None
+    if args.input_shape:
+        from bench.userfiles import parse_input_shape
+
+        input_shape = parse_input_shape(args.input_shape)
     for note in notes:
         err.print(f"note: {note}")
 
@@ -378,8 +404,10 @@ def run_latency(args: argparse.Namespace) -> int:
         cpus=cpus,
         precision=precision,
         seed=args.seed,
-        cache_dir=config.cache_dir,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else config.cache_dir,
         say=lambda message: err.print(message),
+        weights=weights,
+        input_shape=input_shape,
     )
 
     from bench.machine import collect_machine_metadata, system_checks
@@ -396,6 +424,8 @@ def run_latency(args: argparse.Namespace) -> int:
         "backends": backends,
         "models": list(args.model),
         "seed": args.seed,
+        "weights": str(weights) if weights else None,
+        "input_shape": list(input_shape) if input_shape else None,
     }
     doc = new_document(machine, settings, ["effbench", *sys.argv[1:]])
     for check in system_checks(cpus):
