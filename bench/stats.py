@@ -328,35 +328,51 @@ def sample_warnings(per_process_samples_ns: Sequence[Sequence[int]]) -> list[str
                     "isolated CPU away from interrupts, or close other programs"
                 )
 
-    for index, drift, first, second in _drifts(groups):
-        if drift > 0:
-            cause = (
-                "another process may have started competing for the CPU, or the CPU is throttling; "
-                "close other programs or pin to an idle CPU (see `effbench system`)"
-            )
-        else:
-            cause = "the warm-up was too short for this model; use a longer warm-up or preset"
-        where = f" of process {index + 1}" if len(groups) > 1 else ""
-        warnings.append(
-            f"latency drifted {_pct(drift)} during the run{where} (median of the first half "
-            f"{first / NS_PER_MS:.3g} ms, second half {second / NS_PER_MS:.3g} ms): {cause}"
+    # One line per direction of drift and one for disagreeing processes, however many processes: a noisy
+    # machine should get a readable verdict, not a line per process (every figure is in the result file).
+    drifts = _drifts(groups)
+    for rising in (True, False):
+        found = [d for d in drifts if (d[1] > 0) == rising]
+        if not found:
+            continue
+        cause = (
+            "another process may have started competing for the CPU, or the CPU is throttling; "
+            "close other programs or pin to an idle CPU (see `effbench system`)"
+            if rising
+            else "the warm-up was too short for this model; use a longer warm-up or preset"
         )
+        if len(found) == 1:
+            index, drift, first, second = found[0]
+            where = f" of process {index + 1}" if len(groups) > 1 else ""
+            detail = f"{_pct(drift)} during the run{where} (median of the first half {first / NS_PER_MS:.3g} ms, "
+            detail += f"second half {second / NS_PER_MS:.3g} ms)"
+        else:
+            names = ", ".join(str(d[0] + 1) for d in found)
+            detail = f"during the runs of processes {names} ({', '.join(_pct(d[1]) for d in found)})"
+        warnings.append(f"latency drifted {detail}: {cause}")
 
     if len(groups) > 1:
         medians = np.array([np.median(g) for g in groups])
+        outliers = []
         for index, m in enumerate(medians):
             others = float(np.median(np.delete(medians, index)))
-            if others <= 0:
-                continue
-            rel = float(m) / others - 1.0
             # Fresh processes differ by memory layout (ASLR) and placement: 1-3% is normal, 5% is not.
-            if abs(rel) > PROCESS_DISAGREE_WARN:
-                warnings.append(
-                    f"process {index + 1}'s median ({m / NS_PER_MS:.3g} ms) is {_pct(rel)} away from the other "
-                    f"processes' ({others / NS_PER_MS:.3g} ms): the machine was busier during one of them or "
-                    "memory placement differs; re-run with more processes and check the load with "
-                    "`effbench system`"
-                )
+            if others > 0 and abs(float(m) / others - 1.0) > PROCESS_DISAGREE_WARN:
+                outliers.append((index, float(m), others))
+        remedy = (
+            "the machine was busier during one of them or memory placement differs; re-run with more processes "
+            "and check the load with `effbench system`"
+        )
+        if len(outliers) == 1:
+            index, m, others = outliers[0]
+            warnings.append(
+                f"process {index + 1}'s median ({m / NS_PER_MS:.3g} ms) is {_pct(m / others - 1.0)} away from "
+                f"the other processes' ({others / NS_PER_MS:.3g} ms): {remedy}"
+            )
+        elif outliers:
+            spread = float(medians.max() / medians.min() - 1.0)
+            listed = ", ".join(f"{m / NS_PER_MS:.3g}" for m in medians)
+            warnings.append(f"processes disagree: medians {listed} ms (max/min {1 + spread:.2f}): {remedy}")
     return warnings
 
 

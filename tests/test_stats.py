@@ -317,3 +317,16 @@ def test_thresholds_are_the_documented_ones():
         0.03,
         0.05,
     )
+
+
+def test_many_disagreeing_and_drifting_processes_give_one_line_each():
+    rng = np.random.default_rng(19)
+    groups = [_clean(rng, median_ms=m) for m in (10.0, 12.0, 8.0, 10.0, 13.0)]
+    base = np.array(_clean(rng, 400), dtype=float)
+    rising = (base * np.linspace(1.0, 1.10, base.size)).round().astype(int).tolist()
+    groups += [rising, list(rising)]
+    warnings = sample_warnings(groups)
+    disagree = [w for w in warnings if "disagree" in w or "away from the other" in w]
+    assert len(disagree) == 1 and disagree[0].startswith("processes disagree: medians 10, 12, 8, 10, 13,")
+    drift = [w for w in warnings if "drifted" in w]
+    assert len(drift) == 1 and drift[0].startswith("latency drifted during the runs of processes 6, 7 (+")
