@@ -74,6 +74,12 @@ OUTPUT_NAME = "logits"
 # wrong op, a lost layer or silent fp16/bf16.
 PARITY_RTOL = 1e-4
 PARITY_DEFINITION = "max|out - ref| / max|ref| over all outputs, float64 arithmetic"
+# Deep networks amplify fp32 rounding: ResNet-152's PyTorch fp32 output is itself 3e-4 away from the same model
+# run in float64, and ONNX Runtime lands 2e-4 from float64 (closer than PyTorch fp32) yet 3.6e-4 from PyTorch
+# fp32. So the tolerance is max(PARITY_RTOL, PARITY_CONDITIONING_FACTOR x PyTorch fp32's own error against
+# float64): a runtime passes when it is about as accurate as PyTorch fp32 on this model. bf16/fp16 or a wrong op
+# are off by 1e-2 or more and still fail.
+PARITY_CONDITIONING_FACTOR = 4.0
 
 # Bump when the export recipe changes in a way that changes the bytes (the old cache entries then miss).
 EXPORT_RECIPE = 1
@@ -597,6 +603,10 @@ def _build_from_torch(
         out = module(torch.from_numpy(x.copy()))
     reference = [_to_numpy(t) for t in (out if isinstance(out, (tuple, list)) else (out,))]
     timings["pytorch_reference_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    reference_fp64, torch_fp32_error = _float64_reference(module, x, reference)
+    tolerance = max(PARITY_RTOL, PARITY_CONDITIONING_FACTOR * torch_fp32_error)
+    timings["pytorch_float64_reference_s"] = time.perf_counter() - started
 
     onnx_path = staging / "model.onnx"
     say(f"{spec.name}: exporting ONNX (opset {opset}, TorchScript exporter)")
@@ -632,9 +642,12 @@ def _build_from_torch(
         error=ExportError,
         say=say,
         seed=plan.seed,
+        tolerance=tolerance,
+        reference_fp64=reference_fp64,
     )
     timings["parity_s"] = time.perf_counter() - started
     parity["denormals"]["pytorch"] = {"torch.set_flush_denormal(True)": torch_flush}
+    parity["pytorch_fp32_max_rel_error_vs_fp64"] = torch_fp32_error
     _fail_on_parity(spec.name, parity)
 
     source = {
@@ -964,7 +977,27 @@ def _ov_property(compiled: Any, name: str) -> Any:
     return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def compare_outputs(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray]) -> dict[str, Any]:
+def _float64_reference(module: Any, x: np.ndarray, reference: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """The model run in float64 on `x`, and PyTorch fp32's own relative error against it."""
+    import copy
+
+    import torch
+
+    module64 = copy.deepcopy(module).double()
+    with torch.inference_mode():
+        out = module64(torch.from_numpy(x.astype("float64")))
+    del module64
+    import numpy as np
+
+    tensors = out if isinstance(out, (tuple, list)) else (out,)
+    reference64 = [np.asarray(t.detach().cpu().numpy(), dtype=np.float64) for t in tensors]
+    error = compare_outputs(reference64, reference).get("max_rel_error")
+    return reference64, float(error) if error is not None else 0.0
+
+
+def compare_outputs(
+    reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], tolerance: float = PARITY_RTOL
+) -> dict[str, Any]:
     """Max absolute and relative error (see PARITY_DEFINITION) of `candidate` against `reference`."""
     import numpy as np
 
@@ -986,7 +1019,8 @@ def compare_outputs(reference: Sequence[np.ndarray], candidate: Sequence[np.ndar
         "max_abs_error": max_abs,
         "max_rel_error": max_rel,
         "reference_max_abs": scale,
-        "ok": bool(max_rel <= PARITY_RTOL),
+        "tolerance": tolerance,
+        "ok": bool(max_rel <= tolerance),
     }
 
 
@@ -1000,8 +1034,14 @@ def run_parity(
     error: type[EffbenchError],
     say: Callable[[str], None],
     seed: int = 0,
+    tolerance: float = PARITY_RTOL,
+    reference_fp64: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Run each artifact on `x` and compare with the reference (PyTorch; else ONNX Runtime; else none)."""
+    """Run each artifact on `x` and compare with the reference (PyTorch; else ONNX Runtime; else none).
+
+    `reference_fp64`, when given, is the same model run in float64: each runtime's error against it is recorded
+    too, as a measure of its own accuracy.
+    """
     import importlib.util
 
     results: dict[str, Any] = {}
@@ -1045,7 +1085,9 @@ def run_parity(
             else:
                 entry["note"] = "this runtime is the reference"
         else:
-            entry = {"reference": reference_name, **compare_outputs(reference, outputs)}
+            entry = {"reference": reference_name, **compare_outputs(reference, outputs, tolerance)}
+            if reference_fp64 is not None:
+                entry["max_rel_error_vs_fp64"] = compare_outputs(reference_fp64, outputs).get("max_rel_error")
         if runtime == "openvino" and effective.get("INFERENCE_PRECISION_HINT") != "f32":
             entry["ok"] = False
             entry["problem"] = f"OpenVINO ran at {effective.get('INFERENCE_PRECISION_HINT')}, not f32"
@@ -1055,7 +1097,12 @@ def run_parity(
     return {
         "reference": reference_name,
         "input": {"distribution": "standard normal", "generator": "numpy.random.default_rng", "seed": seed},
-        "tolerance": {"max_rel_error": PARITY_RTOL, "definition": PARITY_DEFINITION},
+        "tolerance": {
+            "max_rel_error": tolerance,
+            "floor": PARITY_RTOL,
+            "conditioning_factor": PARITY_CONDITIONING_FACTOR,
+            "definition": PARITY_DEFINITION,
+        },
         "results": results,
         "denormals": denormals,
         "_outputs": [{"name": None, "shape": list(o.shape)} for o in first[0]] if first else [],
@@ -1069,7 +1116,7 @@ def _fail_on_parity(name: str, parity: dict[str, Any]) -> None:
                 detail = entry["problem"]
             else:
                 detail = (
-                    f"max relative error {entry['max_rel_error']:.3g} > {PARITY_RTOL:g} "
+                    f"max relative error {entry['max_rel_error']:.3g} > {entry.get('tolerance', PARITY_RTOL):.3g} "
                     f"(max abs {entry['max_abs_error']:.3g}; relative = {PARITY_DEFINITION})"
                 )
             raise ExportError(
