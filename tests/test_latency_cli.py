@@ -247,8 +247,10 @@ def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
         "ci": "19.85–19.98",
         "samples": "480/3",
         "cold": "350 ms + 31 ms",
-        "status": "",
+        "status": "ok",
     }
+    capped = {**CELL, "stop_reason": "cap hit: cell time cap 20 s reached with median CI ±1.13% > ±1.00%"}
+    assert table_rows([capped])[0]["status"] == "cap hit"
     (summary,) = json_summary([CELL])
     assert summary["median_ms"] == 19.912 and summary["n"] == 480 and summary["cpus"] == [1]
     assert summary["median_ci95_ms"] == [19.85, 19.98] and summary["status"] == "ok"

@@ -261,6 +261,15 @@ def effective_precision(cell: dict[str, Any]) -> str:
     return precision
 
 
+def _status_text(status: str | None, stop_reason: str | None) -> str:
+    """'ok' when the precision target was met, 'cap hit' when a time or process cap stopped the cell first."""
+    from bench.policy import CAP_PREFIX
+
+    if status == "ok" and stop_reason and stop_reason.startswith(CAP_PREFIX):
+        return "cap hit"
+    return status or ""
+
+
 def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from bench.cpus import format_cpu_list
 
@@ -285,7 +294,7 @@ def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ci": f"{_ms(ci[0])}–{_ms(ci[1])}" if ci else None,
                 "samples": f"{summary['n']}/{summary['processes']}" if summary else None,
                 "cold": f"{_seconds(load)} + {_seconds(first)}" if processes else None,
-                "status": status if status != "ok" else "",
+                "status": _status_text(status, cell.get("stop_reason")),
             }
         )
     return rows
