@@ -67,6 +67,7 @@ def load_config(path: Path | None = None) -> Config:
                     raise EffbenchError(
                         f"invalid {source}: unknown key '{key}' in [{table}]; known keys: {', '.join(sorted(allowed))}"
                     )
+    _check_values(source, data)
     root = source.resolve().parent
     paths = data.get("paths", {})
     for key in ("cache_dir", "results_dir"):
@@ -83,3 +84,39 @@ def load_config(path: Path | None = None) -> Config:
         raw=data,
         source=source,
     )
+
+
+def _check_values(source: Path, data: dict[str, Any]) -> None:
+    """Type and range checks of the [latency] and [export] defaults, so a typo fails here with its key's name."""
+
+    def bad(table: str, key: str, want: str) -> EffbenchError:
+        return EffbenchError(f"invalid {source}: [{table}] {key} = {data[table][key]!r}; it must be {want}")
+
+    def is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    latency = data.get("latency", {})
+    if "threads" in latency and not (is_int(latency["threads"]) and latency["threads"] >= 1):
+        raise bad("latency", "threads", "a whole number >= 1")
+    if "precision" in latency and latency["precision"] not in ("fp32", "bf16"):
+        raise bad("latency", "precision", '"fp32" or "bf16"')
+    if "preset" in latency and latency["preset"] not in ("fast", "default", "rigorous"):
+        raise bad("latency", "preset", '"fast", "default" or "rigorous"')
+    backends = latency.get("backends")
+    if backends is not None and not (
+        isinstance(backends, str) or (isinstance(backends, list) and all(isinstance(b, str) for b in backends))
+    ):
+        raise bad("latency", "backends", 'a list of names, e.g. ["onnxruntime", "openvino"]')
+    cpus = latency.get("cpus")
+    if cpus is not None and not (
+        isinstance(cpus, str) or (isinstance(cpus, list) and all(is_int(c) and c >= 0 for c in cpus))
+    ):
+        raise bad("latency", "cpus", 'a CPU list such as "1" or "2-3", or a list of CPU ids')
+    export = data.get("export", {})
+    if "opset" in export and not (is_int(export["opset"]) and export["opset"] > 0):
+        raise bad("export", "opset", "a whole number such as 17")
+    formats = export.get("formats")
+    if formats is not None and not (
+        isinstance(formats, list) and formats and all(f in ("onnx", "openvino") for f in formats)
+    ):
+        raise bad("export", "formats", 'a list drawn from "onnx" and "openvino"')
