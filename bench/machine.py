@@ -106,15 +106,20 @@ def _cpu_dir(sys_root: Path) -> Path:
     return sys_root / "devices" / "system" / "cpu"
 
 
-def online_cpus(sys_root: Path = SYS_ROOT) -> list[int] | None:
-    """CPUs the kernel has online, or None if /sys does not say."""
-    text = _read_text(_cpu_dir(sys_root) / "online")
+def _sys_cpu_list(sys_root: Path, name: str) -> list[int] | None:
+    """A CPU list file under /sys/devices/system/cpu, parsed; None if it is missing or unreadable."""
+    text = _read_text(_cpu_dir(sys_root) / name)
     if text is None:
         return None
     try:
         return parse_cpu_list(text)
     except ValueError:
         return None
+
+
+def online_cpus(sys_root: Path = SYS_ROOT) -> list[int] | None:
+    """CPUs the kernel has online, or None if /sys does not say."""
+    return _sys_cpu_list(sys_root, "online")
 
 
 def _size_bytes(text: str) -> int | None:
@@ -240,13 +245,7 @@ def boost_state(sys_root: Path = SYS_ROOT) -> str:
 
 def isolated_cpus(sys_root: Path = SYS_ROOT) -> list[int] | None:
     """CPUs isolated from the scheduler (isolcpus=), [] if none, None if /sys does not say."""
-    text = _read_text(_cpu_dir(sys_root) / "isolated")
-    if text is None:
-        return None
-    try:
-        return parse_cpu_list(text)
-    except ValueError:
-        return None
+    return _sys_cpu_list(sys_root, "isolated")
 
 
 def cgroup_cpu_quota(proc_root: Path = PROC_ROOT, cgroup_root: Path = Path("/sys/fs/cgroup")) -> float | str:

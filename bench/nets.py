@@ -232,3 +232,35 @@ def load_weights(module: torch.nn.Module, path: Path) -> None:
             "pass a state dict of this exact architecture"
         )
     module.load_state_dict(state)
+
+
+def measured_macs(module: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
+    """MACs of one forward pass counted on the real module with hooks (conv incl. depthwise and SE, linear).
+
+    The same convention as the blueprint's count: the tests use it to check the two agree.
+    """
+    import torch
+
+    total = 0
+
+    def conv_hook(m: torch.nn.Conv2d, _inp: object, out: torch.Tensor) -> None:
+        nonlocal total
+        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    def linear_hook(m: torch.nn.Linear, _inp: object, _out: object) -> None:
+        nonlocal total
+        total += m.in_features * m.out_features
+
+    handles = []
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, torch.nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    try:
+        with torch.inference_mode():
+            module(torch.zeros(input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total

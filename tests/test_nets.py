@@ -12,32 +12,7 @@ from bench.zoo import REGISTRY, resolve_model
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from bench.nets import build_torch_model  # noqa: E402
-
-
-def _hook_macs(model: torch.nn.Module, resolution: int) -> int:
-    """MACs counted from the real module with forward hooks: conv (incl. depthwise and SE) and linear."""
-    total = 0
-
-    def conv_hook(m: torch.nn.Conv2d, _inp: object, out: torch.Tensor) -> None:
-        nonlocal total
-        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-
-    def linear_hook(m: torch.nn.Linear, _inp: object, _out: object) -> None:
-        nonlocal total
-        total += m.in_features * m.out_features
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, torch.nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    with torch.inference_mode():
-        model(torch.zeros(1, 3, resolution, resolution))
-    for h in handles:
-        h.remove()
-    return total
+from bench.nets import build_torch_model, measured_macs  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -45,7 +20,7 @@ def test_torch_module_matches_blueprint(name: str) -> None:
     spec = resolve_model(f"{name}:r=64")
     model = build_torch_model(spec)
     assert sum(p.numel() for p in model.parameters()) == spec.params == REGISTRY[name].params
-    assert _hook_macs(model, 64) == spec.macs
+    assert measured_macs(model, spec.input_shape) == spec.macs
     assert not model.training
 
 
