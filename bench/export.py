@@ -674,15 +674,19 @@ def _build_from_torch(
     )
 
 
+def _inspect_user_file(plan: _Plan) -> tuple[Path, UserModelInfo, dict[str, float]]:
+    """Validate the user's file (once) and start the entry's timings with the inspection time."""
+    plan.inspect_user_file()
+    assert plan.user_path is not None and plan.user is not None
+    return plan.user_path, plan.user, {"inspect_s": plan.user_inspect_s}
+
+
 def _build_from_onnx_file(
     plan: _Plan, staging: Path, formats: tuple[str, ...], say: Callable[[str], None]
 ) -> dict[str, Any]:
     from bench.userfiles import write_static_onnx
 
-    plan.inspect_user_file()
-    assert plan.user_path is not None and plan.user is not None
-    path, info = plan.user_path, plan.user
-    timings: dict[str, float] = {"inspect_s": plan.user_inspect_s}
+    path, info, timings = _inspect_user_file(plan)
     started = time.perf_counter()
     onnx_path = staging / "model.onnx"
     write_static_onnx(info, plan.user_model, onnx_path)
@@ -733,10 +737,7 @@ def _build_from_ir_file(
 ) -> dict[str, Any]:
     from bench.userfiles import write_static_ir
 
-    plan.inspect_user_file()
-    assert plan.user_path is not None and plan.user is not None
-    path, info = plan.user_path, plan.user
-    timings: dict[str, float] = {"inspect_s": plan.user_inspect_s}
+    path, info, timings = _inspect_user_file(plan)
     started = time.perf_counter()
     write_static_ir(info, plan.user_model, staging / "model.xml")
     plan.user_model = None
