@@ -7,7 +7,6 @@ machine metadata and settings common to all cells are stored once at the top, as
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import io
 import json
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import __version__
 from bench.errors import EffbenchError
+from bench.fsio import replace_file, write_new_file
 
 if TYPE_CHECKING:
     import pyperf
@@ -117,78 +117,6 @@ def _dumps(obj: Any, indent: int = 0) -> str:
     return json.dumps(_plain(obj), allow_nan=False)
 
 
-def _write_temp(folder: Path, text: str) -> Path:
-    """Write `text` to a new temporary file in `folder`, flushed to disk.
-
-    Created with mode 0o666 less the umask, like any file the user writes (tempfile.mkstemp would make it
-    private to the owner, and the renamed result would stay so).
-    """
-    name = folder / f".effbench-{uuid.uuid4().hex}.tmp"
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            fp.write(text)
-            fp.flush()
-            os.fsync(fp.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
-    return name
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _candidates(path: Path) -> Any:
-    yield path
-    stem, suffix = (path.name[: -len(".json")], ".json") if path.name.endswith(".json") else (path.name, "")
-    n = 1
-    while True:
-        yield path.with_name(f"{stem}-{n}{suffix}")
-        n += 1
-
-
-def write_new_file(path: Path, text: str) -> Path:
-    """Atomically create a file with `text` at `path`, or at `path` with -1, -2... if that name is taken.
-
-    Never overwrites: the complete temporary file is hard-linked to the new name, which fails if the name
-    exists (even if another process creates it meanwhile). Returns the path written.
-    """
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temp(folder, text)
-    except OSError as exc:
-        raise EffbenchError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
-    try:
-        for candidate in _candidates(path):
-            try:
-                os.link(tmp, candidate)
-            except FileExistsError:
-                continue
-            except OSError:
-                # A filesystem without hard links: exclusive check then atomic rename, racy only against a
-                # concurrent writer choosing the same new name in the same instant.
-                if candidate.exists():
-                    continue
-                os.replace(tmp, candidate)
-            _fsync_dir(folder)
-            return candidate
-        raise AssertionError("unreachable")  # pragma: no cover
-    except OSError as exc:
-        raise EffbenchError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
 def default_result_path(doc: dict[str, Any], results_dir: Path) -> Path:
     """results_dir/<machine id>/<UTC creation time>.json, e.g. results/intel-xeon-bf96a8ca/20261126T063000Z.json."""
     machine = doc.get("machine") or {}
@@ -259,15 +187,9 @@ def save_progress(doc: dict[str, Any], path: Path) -> None:
                 "overwritten): write this run's results to a new file"
             )
         try:
-            tmp = _write_temp(path.parent, text)
-            try:
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+            replace_file(path, text)
         except OSError as exc:
             raise EffbenchError(f"cannot update {path}: {exc.strerror or exc}") from None
-        _fsync_dir(path.parent)
         return
     written = write_new_file(path, text)
     if written != path:  # pragma: no cover - lost a race against another writer of that very name
