@@ -1,0 +1,120 @@
+"""Report plots with matplotlib: the paper's Figure 1 on measured latency, latency vs MACs, Table 4 speedups.
+
+Each plot function returns a matplotlib Figure built without pyplot (no global state, no display needed);
+`figure_bytes` renders it reproducibly: SVG with a fixed hash salt and no date, PNG without the software tag,
+so the same report data give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from bench.views.report_data import MeasuredCell, Table4Row
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _figure(width: float = 7.0, height: float = 4.5) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _series_style(series: Sequence[str]) -> dict[str, tuple[str, str]]:
+    colors = [f"C{i}" for i in range(10)]
+    return {s: (colors[i % len(colors)], MARKERS[i % len(MARKERS)]) for i, s in enumerate(series)}
+
+
+def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
+    """The paper's Figure 1 with measured batch-1 latency on x: paper top-1 on y, one series per runtime."""
+    from bench.zoo.paper import PAPER
+
+    points = [c for c in cells if c.measured and c.model in PAPER and PAPER[c.model].top1 is not None]
+    if not points:
+        return None
+    series = sorted({c.series for c in points})
+    style = _series_style(series)
+    fig = _figure()
+    ax = fig.add_subplot()
+    for s in series:
+        mine = sorted((c for c in points if c.series == s), key=lambda c: c.median_ms or 0.0)
+        color, marker = style[s]
+        xs = [c.median_ms for c in mine]
+        ys = [PAPER[c.model].top1 for c in mine]
+        ax.plot(xs, ys, marker=marker, color=color, linestyle="-" if len(mine) > 1 else "", label=s)
+        for c, x, y in zip(mine, xs, ys, strict=True):
+            ax.annotate(c.model.replace("efficientnet_", ""), (x, y), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7, color=color)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("measured batch-1 latency (ms, log scale)")
+    ax.set_ylabel("ImageNet top-1 (%, as printed in the paper)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
+    """Median latency against multiply-adds on log axes, one series per runtime and precision."""
+    points = [c for c in cells if c.measured and c.macs]
+    if not points:
+        return None
+    series = sorted({c.series for c in points})
+    style = _series_style(series)
+    fig = _figure()
+    ax = fig.add_subplot()
+    for s in series:
+        mine = sorted((c for c in points if c.series == s), key=lambda c: c.macs or 0)
+        color, marker = style[s]
+        ax.scatter([(c.macs or 0) / 1e9 for c in mine], [c.median_ms for c in mine], color=color, marker=marker,
+                   label=s)  # fmt: skip
+        for c in mine:
+            ax.annotate(c.model.replace("efficientnet_", ""), ((c.macs or 0) / 1e9, c.median_ms or 0.0),
+                        textcoords="offset points", xytext=(4, 2), fontsize=6, color=color)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("multiply-adds (G MACs)")
+    ax.set_ylabel("median batch-1 latency (ms)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def speedup_bars(rows: Sequence[Table4Row], title: str) -> Figure | None:
+    """Measured Table 4 speedups (with 95% CI) per runtime and precision, the paper's figure as a line."""
+    measured = [r for r in rows if r.speedup is not None]
+    if not measured:
+        return None
+    fig = _figure(7.0, 3.8)
+    ax = fig.add_subplot()
+    labels = [f"{r.slower}/{r.faster.replace('efficientnet_', '')}\n{r.series}" for r in measured]
+    values = [r.speedup.value for r in measured if r.speedup is not None]
+    low = [r.speedup.value - (r.speedup.ci_low or r.speedup.value) for r in measured if r.speedup is not None]
+    high = [(r.speedup.ci_high or r.speedup.value) - r.speedup.value for r in measured if r.speedup is not None]
+    xs = list(range(len(measured)))
+    ax.bar(xs, values, yerr=[low, high], capsize=4, color=[f"C{i % 10}" for i in xs])
+    for paper in sorted({r.paper_speedup for r in measured}):
+        ax.axhline(paper, color="black", linestyle="--", linewidth=1)
+        ax.annotate(f"paper {paper:g}x", (xs[-1] + 0.4, paper), fontsize=8, va="bottom", ha="right")
+    ax.set_xticks(xs, labels, fontsize=7)
+    ax.set_ylabel("speedup (x)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def figure_bytes(fig: Figure, fmt: str) -> bytes:
+    """The figure as SVG or PNG bytes, identical for identical figures (no dates, fixed SVG ids)."""
+    import matplotlib
+
+    buffer = io.BytesIO()
+    metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context({"svg.hashsalt": "effbench", "svg.fonttype": "none"}):
+        fig.savefig(buffer, format=fmt, metadata=metadata)
+    return buffer.getvalue()

@@ -1,0 +1,346 @@
+"""Renders ReportData as a terminal text, Markdown (with plot files beside it), CSV, self-contained HTML or JSON.
+
+Every format is deterministic: numbers are formatted here with fixed rules, and nothing reads a clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.tables import Column, format_csv, format_markdown_table
+from bench.views.report_data import MeasuredCell, Ratio, ReportData, Table2Row, Table4Row
+
+REPORT_FORMATS = ("term", "md", "csv", "html", "json")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered report: the main text and the files that go beside it (name relative to the main file)."""
+
+    text: str
+    files: dict[str, bytes]
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+
+
+def ms(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
+
+
+def _ratio(r: Ratio | None) -> str | None:
+    if r is None:
+        return None
+    if r.ci_low is None or r.ci_high is None:
+        return f"{r.value:.2f}x"
+    return f"{r.value:.2f}x [{r.ci_low:.2f}–{r.ci_high:.2f}]"
+
+
+def _num(value: float | None, fmt: str) -> str | None:
+    return None if value is None else fmt.format(value)
+
+
+# ------------------------------------------------------------------------------------------------- tables
+
+LATENCY_COLUMNS = [
+    Column("model", "model", align="left"),
+    Column("resolution", "res"),
+    Column("params_m", "params (M)"),
+    Column("macs_g", "MACs (G)"),
+    Column("backend", "backend", align="left"),
+    Column("precision", "precision", align="left"),
+    Column("threads", "threads"),
+    Column("median_ms", "median ms"),
+    Column("ci", "95% CI"),
+    Column("p90_ms", "p90 ms"),
+    Column("p99_ms", "p99 ms"),
+    Column("gflops", "GFLOP/s"),
+    Column("pct_peak", "% of peak"),
+    Column("status", "status", align="left"),
+    Column("warnings", "warnings"),
+]
+
+
+def latency_rows(cells: Sequence[MeasuredCell]) -> list[dict[str, Any]]:
+    rows = []
+    for c in cells:
+        ci = f"{ms(c.ci_low_ms)}–{ms(c.ci_high_ms)}" if c.ci_low_ms is not None and c.ci_high_ms is not None else None
+        rows.append(
+            {
+                "model": c.model,
+                "resolution": c.resolution,
+                "params_m": _num(c.params / 1e6 if c.params else None, "{:.2f}"),
+                "macs_g": _num(c.macs / 1e9 if c.macs else None, "{:.3f}"),
+                "backend": c.backend,
+                "precision": c.effective_precision,
+                "threads": c.threads,
+                "median_ms": ms(c.median_ms),
+                "ci": ci,
+                "p90_ms": ms(c.p90_ms),
+                "p99_ms": ms(c.p99_ms),
+                "gflops": _num(c.gflops, "{:.1f}"),
+                "pct_peak": _num(c.pct_peak, "{:.1f}"),
+                "status": c.status,
+                "warnings": len(c.warnings) or None,
+            }
+        )
+    return rows
+
+
+def _paper_columns(series: Sequence[str], with_params: bool) -> list[Column]:
+    columns = [Column("model", "model", align="left")]
+    if with_params:
+        columns += [Column("paper_params", "paper params (M)"), Column("params", "effbench params (M)")]
+    columns += [
+        Column("paper_flops", "paper FLOPs (B)"),
+        Column("flops", "effbench MACs (B)"),
+        Column("diff", "diff"),
+        Column("top1", "paper top-1"),
+    ]
+    columns += [Column(f"lat:{s}", f"{s} ms") for s in series]
+    return columns
+
+
+def paper_rows(rows: Sequence[Table2Row]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {
+            "model": r.model,
+            "paper_params": _num(r.paper_params_m, "{:g}"),
+            "params": _num(r.params_m, "{:.2f}"),
+            "paper_flops": _num(r.paper_flops_b, "{:g}"),
+            "flops": _num(r.flops_b, "{:.3f}"),
+            "diff": _num(r.flops_diff_pct, "{:+.1f}%"),
+            "top1": _num(r.paper_top1, "{:g}"),
+        }
+        for s, value in r.latency_ms.items():
+            row[f"lat:{s}"] = ms(value)
+        out.append(row)
+    return out
+
+
+TABLE4_COLUMNS = [
+    Column("pair", "pair", align="left"),
+    Column("paper", "paper (E5-2690, 1 core)", align="left"),
+    Column("series", "runtime", align="left"),
+    Column("faster_ms", "faster ms"),
+    Column("slower_ms", "slower ms"),
+    Column("speedup", "speedup [95% CI]"),
+    Column("note", "note", align="left"),
+]
+
+
+def table4_rows(rows: Sequence[Table4Row]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pair": f"{r.slower} / {r.faster}",
+            "paper": f"{r.paper_slower_s:g} s / {r.paper_faster_s:g} s = {r.paper_speedup:g}x",
+            "series": r.series,
+            "faster_ms": ms(r.faster_ms),
+            "slower_ms": ms(r.slower_ms),
+            "speedup": _ratio(r.speedup),
+            "note": r.note or None,
+        }
+        for r in rows
+    ]
+
+
+# ------------------------------------------------------------------------------------------------- header
+
+
+def _machine_lines(data: ReportData) -> list[str]:
+    lines = []
+    for machine in data.machines:
+        cpu = machine.get("cpu") or {}
+        flags = set(cpu.get("flags") or [])
+        isa = [
+            f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16") if f in flags
+        ]
+        cores = machine.get("cores") or {}
+        lines.append(
+            f"machine {machine.get('id')}: {cpu.get('brand', '?')}, {cores.get('logical', '?')} logical CPUs, "
+            f"ISA {' '.join(isa) or 'unknown'}, kernel {machine.get('kernel', '?')}"
+        )
+    if data.runtimes:
+        lines.append("runtimes: " + ", ".join(f"{k} {v}" for k, v in data.runtimes.items()))
+    calibration = data.calibration
+    if calibration:
+        for precision, peak in sorted((calibration.get("peaks") or {}).items()):
+            if peak.get("gflops"):
+                lines.append(
+                    f"measured peak {precision}: {peak['gflops']:.1f} GFLOP/s ({peak.get('method', 'matrix multiply')})"
+                )
+            elif peak.get("reason"):
+                lines.append(f"measured peak {precision}: unavailable ({peak['reason']})")
+        theory = calibration.get("theoretical") or {}
+        if theory.get("gflops"):
+            lines.append(
+                f"advertised-frequency peak fp32 (a label, not a measurement): {theory['gflops']:.1f} GFLOP/s "
+                f"({theory.get('basis', '')})"
+            )
+    else:
+        lines.append("measured peak: not calibrated in these documents (no % of peak)")
+    return lines
+
+
+def _provenance_lines(data: ReportData) -> list[str]:
+    return [
+        f"{s.name} (sha256 {s.sha256[:16]}…, {s.created}, effbench {s.effbench}): reproduce with `{s.command}`"
+        for s in data.sources
+    ]
+
+
+def _sections(data: ReportData) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
+    return [
+        ("Latency per cell", latency_rows(data.cells), LATENCY_COLUMNS,
+         "Batch 1, median of all samples; CI from the worker processes (the unit of evidence); "
+         "GFLOP/s = 2 x MACs / median; % of the measured matrix-multiply peak of the same CPUs and threads."),
+        ("Paper Table 2: EfficientNet and ResNet", paper_rows(data.table2), _paper_columns(data.series, True),
+         "The paper's params and FLOPs (multiply-adds) beside effbench's exact counts, with measured latency."),
+        ("Paper Table 3: scaled baselines", paper_rows(data.table3), _paper_columns(data.series, False),
+         "Rows measured in these documents."),
+        ("Paper Table 4: batch-1 latency ratios", table4_rows(data.table4), TABLE4_COLUMNS,
+         "Speedup = slower / faster, ratio of geometric means of process medians, 95% CI (Welch t on logs)."),
+    ]  # fmt: skip
+
+
+def _figures(data: ReportData) -> list[tuple[str, str, Any]]:
+    from bench.views import plots
+
+    title = ", ".join(str(m.get("id")) for m in data.machines)
+    made = [
+        ("figure1", "Paper Figure 1 on measured latency", plots.figure1(data.cells, f"Top-1 vs latency — {title}")),
+        ("latency-vs-macs", "Latency vs MACs", plots.latency_vs_macs(data.cells, f"Latency vs MACs — {title}")),
+        ("table4-speedups", "Table 4 speedups", plots.speedup_bars(data.table4, f"Table 4 speedups — {title}")),
+    ]
+    return [(slug, caption, fig) for slug, caption, fig in made if fig is not None]
+
+
+# ----------------------------------------------------------------------------------------------- formats
+
+
+def render_markdown(data: ReportData, stem: str | None) -> Rendered:
+    """Markdown; with `stem` (the output file's name without suffix) the plots are written beside it."""
+    from bench.views.plots import figure_bytes
+
+    out = [f"# effbench report: {', '.join(str(m.get('id')) for m in data.machines)}", ""]
+    out += [f"- {line}" for line in _machine_lines(data)] + [""]
+    out += ["## Provenance", ""] + [f"- {line}" for line in _provenance_lines(data)] + [""]
+    for title, rows, columns, note in _sections(data):
+        if rows:
+            out += [f"## {title}", "", note, "", format_markdown_table(rows, columns)]
+    files: dict[str, bytes] = {}
+    if stem is not None:
+        figures = _figures(data)
+        if figures:
+            out += ["## Figures", ""]
+        for slug, caption, fig in figures:
+            for fmt in ("svg", "png"):
+                files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)
+            out += [f"![{caption}]({stem}-{slug}.svg)", "", f"[{caption} (PNG)]({stem}-{slug}.png)", ""]
+    out += _warning_lines(data, "- ")
+    return Rendered("\n".join(out).rstrip() + "\n", files)
+
+
+def _warning_lines(data: ReportData, bullet: str) -> list[str]:
+    lines = [f"{bullet}{c.model} · {c.backend} · {c.effective_precision}: {w}" for c in data.cells for w in c.warnings]
+    return (["## Warnings", "", *lines, ""]) if lines else []
+
+
+def render_csv(data: ReportData) -> Rendered:
+    return Rendered(format_csv(latency_rows(data.cells), LATENCY_COLUMNS), {})
+
+
+def render_json(data: ReportData) -> Rendered:
+    return Rendered(json.dumps(data.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n", {})
+
+
+def render_term(data: ReportData, width: int = 200) -> Rendered:
+    from rich.console import Console
+
+    from bench.tables import rich_table
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, record=True)
+    for line in _machine_lines(data) + _provenance_lines(data):
+        console.print(line, soft_wrap=True)
+    for title, rows, columns, note in _sections(data):
+        if rows:
+            console.print(rich_table(rows, columns, title=title))
+            console.print(note, soft_wrap=True)
+    for line in _warning_lines(data, "")[2:]:
+        console.print(line, soft_wrap=True)
+    return Rendered(console.export_text(), {})
+
+
+def _html_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+    head = "".join(f"<th>{html.escape(c.title)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c.key)
+            text = "–" if value is None else str(value)
+            cls = ' class="l"' if c.align == "left" else ""
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
+    "font-size:13px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "td.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}code{background:#f6f6f6}"
+)
+
+
+def render_html(data: ReportData) -> Rendered:
+    """One self-contained HTML file: tables, and the plots embedded (SVG inline, PNG as a data URI link)."""
+    from bench.views.plots import figure_bytes
+
+    title = f"effbench report: {', '.join(str(m.get('id')) for m in data.machines)}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>"]  # fmt: skip
+    parts += [f"<li>{html.escape(line)}</li>" for line in _machine_lines(data)]
+    parts.append("</ul><h2>Provenance</h2><ul>")
+    parts += [f"<li>{html.escape(line)}</li>" for line in _provenance_lines(data)]
+    parts.append("</ul>")
+    for section, rows, columns, note in _sections(data):
+        if rows:
+            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{_html_table(rows, columns)}")
+    figures = _figures(data)
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for slug, caption, fig in figures:
+        svg = figure_bytes(fig, "svg").decode("utf-8")
+        svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype inside HTML
+        png = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
+        parts.append(
+            f"<figure id='{slug}'>{svg}<figcaption>{html.escape(caption)} "
+            f"(<a download='{slug}.png' href='data:image/png;base64,{png}'>PNG</a>)</figcaption></figure>"
+        )
+    warnings = _warning_lines(data, "")[2:]
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings if w) + "</ul>")
+    parts.append("</body></html>\n")
+    return Rendered("".join(parts), {})
+
+
+RENDERERS: dict[str, Callable[[ReportData, str | None], Rendered]] = {
+    "term": lambda data, stem: render_term(data),
+    "md": render_markdown,
+    "csv": lambda data, stem: render_csv(data),
+    "html": lambda data, stem: render_html(data),
+    "json": lambda data, stem: render_json(data),
+}
+
+
+def render_report(data: ReportData, fmt: str, stem: str | None = None) -> Rendered:
+    return RENDERERS[fmt](data, stem)
