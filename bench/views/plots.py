@@ -44,8 +44,8 @@ def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     for s in series:
         mine = sorted((c for c in points if c.series == s), key=lambda c: c.median_ms or 0.0)
         color, marker = style[s]
-        xs = [c.median_ms for c in mine]
-        ys = [PAPER[c.model].top1 for c in mine]
+        xs = [c.median_ms or 0.0 for c in mine]
+        ys = [PAPER[c.model].top1 or 0.0 for c in mine]
         ax.plot(xs, ys, marker=marker, color=color, linestyle="-" if len(mine) > 1 else "", label=s)
         for c, x, y in zip(mine, xs, ys, strict=True):
             ax.annotate(c.model.replace("efficientnet_", ""), (x, y), textcoords="offset points", xytext=(4, 3),
@@ -71,7 +71,7 @@ def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     for s in series:
         mine = sorted((c for c in points if c.series == s), key=lambda c: c.macs or 0)
         color, marker = style[s]
-        ax.scatter([(c.macs or 0) / 1e9 for c in mine], [c.median_ms for c in mine], color=color, marker=marker,
+        ax.scatter([(c.macs or 0) / 1e9 for c in mine], [c.median_ms or 0.0 for c in mine], color=color, marker=marker,
                    label=s)  # fmt: skip
         for c in mine:
             ax.annotate(c.model.replace("efficientnet_", ""), ((c.macs or 0) / 1e9, c.median_ms or 0.0),
