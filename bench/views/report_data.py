@@ -57,6 +57,10 @@ class MeasuredCell:
     peak_gflops: float | None
     pct_peak: float | None
     warnings: tuple[str, ...] = ()
+    artifact_sha256: str | None = None  # the exact model bytes the runtime loaded (None: torch built it)
+    fingerprint: str | None = None  # the export recipe
+    runtime_version: str | None = None  # the version of its own runtime the worker loaded
+    effbench_version: str | None = None
 
     @property
     def series(self) -> str:
@@ -173,7 +177,11 @@ def _peak_for(calibration: dict[str, Any] | None, precision: str) -> float | Non
 
 
 def measured_cell(
-    cell: dict[str, Any], source: str, machine_id: str, calibration: dict[str, Any] | None
+    cell: dict[str, Any],
+    source: str,
+    machine_id: str,
+    calibration: dict[str, Any] | None,
+    effbench_version: str | None = None,
 ) -> MeasuredCell:
     from bench.commands.latency import _status_text, effective_precision
     from bench.cpus import format_cpu_list
@@ -185,6 +193,9 @@ def measured_cell(
     effective = effective_precision(cell)
     gflops = 2 * macs / (median * 1e6) if macs and median else None
     peak = _peak_for(calibration, effective)
+    processes = cell.get("processes") or []
+    versions = (processes[0].get("versions") or {}) if processes else {}
+    backend = str(cell.get("backend"))
     return MeasuredCell(
         source=source,
         machine_id=machine_id,
@@ -192,7 +203,7 @@ def measured_cell(
         resolution=resolution,
         params=params,
         macs=macs,
-        backend=str(cell.get("backend")),
+        backend=backend,
         precision=str(cell.get("precision")),
         effective_precision=effective,
         threads=int(cell.get("threads") or 0),
@@ -208,6 +219,10 @@ def measured_cell(
         peak_gflops=peak,
         pct_peak=100 * gflops / peak if gflops and peak else None,
         warnings=tuple(cell.get("warnings") or ()),
+        artifact_sha256=(cell.get("artifact") or {}).get("sha256"),
+        fingerprint=cell.get("fingerprint"),
+        runtime_version=versions.get(backend),
+        effbench_version=effbench_version,
     )
 
 
@@ -241,7 +256,7 @@ def build_report(docs: Sequence[tuple[Path, dict[str, Any]]]) -> ReportData:
         for cell in doc.get("cells") or []:
             if cell.get("status") == "skipped":
                 continue
-            measured = measured_cell(cell, path.name, mid, doc.get("calibration"))
+            measured = measured_cell(cell, path.name, mid, doc.get("calibration"), info.get("version"))
             cells.append(measured)
             for process in cell.get("processes") or []:
                 for name, version in (process.get("versions") or {}).items():

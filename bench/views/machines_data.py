@@ -1,0 +1,231 @@
+"""The hardware report's data: result documents of several machines merged, cells compared only when the same
+model bytes ran, speedups against a reference machine with CIs, thread scaling where several thread counts ran.
+
+Pure and deterministic like bench.views.report_data, whose MeasuredCell and ratio_ci it builds on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import EffbenchError
+from bench.views.report_data import MeasuredCell, Ratio, ReportData, SourceDoc, Table4Row, build_report, ratio_ci
+
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")
+
+
+@dataclass(frozen=True)
+class MachineRow:
+    id: str
+    brand: str
+    family_model: str
+    logical_cpus: int | None
+    cpus_used: str
+    isa: tuple[str, ...]
+    peak_fp32_gflops: float | None
+    peak_bf16_gflops: float | None
+    ghz_advertised: float | None
+    virtual: str
+    governor: str
+    boost: str
+    runtimes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MachineCell:
+    """One model in one series on one machine, with its speedup against the reference machine."""
+
+    machine_id: str
+    median_ms: float | None
+    ci_low_ms: float | None
+    ci_high_ms: float | None
+    gflops: float | None
+    pct_peak: float | None
+    speedup: Ratio | None  # reference latency / this machine's latency (>1: faster than the reference)
+    labels: tuple[str, ...]  # why a reader should take care: versions differ, cap hit, warnings
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: str
+    macs: int | None
+    cells: dict[str, MachineCell]  # machine id -> cell
+
+
+@dataclass(frozen=True)
+class SeriesTable:
+    series: str
+    threads: int
+    rows: list[ModelRow]
+
+
+@dataclass(frozen=True)
+class Incomparable:
+    model: str
+    series: str
+    threads: int
+    machine_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    machine_id: str
+    model: str
+    series: str
+    threads: int
+    median_ms: float
+    speedup: float  # latency at the fewest threads measured / this latency
+    efficiency: float  # speedup / (threads / fewest threads)
+
+
+@dataclass(frozen=True)
+class MachinesReport:
+    reference: str
+    machines: list[MachineRow]
+    tables: list[SeriesTable]
+    incomparable: list[Incomparable]
+    table4: dict[str, list[Table4Row]]  # machine id -> rows
+    scaling: list[ScalingRow]
+    sources: list[SourceDoc]
+    per_machine: dict[str, ReportData] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["per_machine"] = sorted(self.per_machine)
+        return out
+
+
+def _machine_row(data: ReportData) -> MachineRow:
+    machine = data.machines[0]
+    cpu = machine.get("cpu") or {}
+    flags = set(cpu.get("flags") or [])
+    peaks = (data.calibration or {}).get("peaks") or {}
+    hz = cpu.get("hz_advertised")
+    used = sorted({c.cpus for c in data.cells})
+    return MachineRow(
+        id=str(machine.get("id")),
+        brand=str(cpu.get("brand", "?")),
+        family_model=f"{cpu.get('vendor', '?')} {cpu.get('family', '?')}/{cpu.get('model', '?')}",
+        logical_cpus=(machine.get("cores") or {}).get("logical"),
+        cpus_used=" ".join(used) or "–",
+        isa=tuple(f for f in ISA_FLAGS if f in flags),
+        peak_fp32_gflops=(peaks.get("fp32") or {}).get("gflops"),
+        peak_bf16_gflops=(peaks.get("bf16") or {}).get("gflops"),
+        ghz_advertised=hz / 1e9 if isinstance(hz, (int, float)) and hz else None,
+        virtual="VM" if "hypervisor" in flags else "bare metal",
+        governor=str(machine.get("governor", "?")),
+        boost=str(machine.get("boost", "?")),
+        runtimes=data.runtimes,
+    )
+
+
+def _labels(cell: MeasuredCell, reference: MeasuredCell | None) -> tuple[str, ...]:
+    labels = []
+    if reference is not None and cell.runtime_version != reference.runtime_version:
+        labels.append(f"{cell.backend} {cell.runtime_version} vs {reference.runtime_version} on the reference")
+    if reference is not None and cell.effbench_version != reference.effbench_version:
+        labels.append(f"effbench {cell.effbench_version} vs {reference.effbench_version}")
+    if cell.status == "cap hit":
+        labels.append("cap hit before the precision target")
+    if cell.warnings:
+        labels.append(f"{len(cell.warnings)} warning(s)")
+    return tuple(labels)
+
+
+def _same_bytes(cell: MeasuredCell, reference: MeasuredCell) -> str | None:
+    """None when the two cells ran the same model bytes, else why not."""
+    if cell.artifact_sha256 and reference.artifact_sha256:
+        if cell.artifact_sha256 != reference.artifact_sha256:
+            return (
+                f"artifact sha256 {cell.artifact_sha256[:12]} differs from the reference's "
+                f"{reference.artifact_sha256[:12]}: export once with --bundle and run the bundle everywhere"
+            )
+        return None
+    if cell.fingerprint != reference.fingerprint:
+        return "export recipe (fingerprint) differs from the reference's"
+    return None
+
+
+def build_machines_report(docs: Sequence[tuple[Path, dict[str, Any]]], reference: str | None = None) -> MachinesReport:
+    """Merge documents of several machines; `reference` is a machine id (default: the first document's)."""
+    by_machine: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for path, doc in docs:
+        by_machine.setdefault(str((doc.get("machine") or {}).get("id")), []).append((path, doc))
+    if not by_machine:
+        raise EffbenchError("no result documents given: pass the result files of each machine")
+    ids = list(by_machine)
+    ref = reference or ids[0]
+    if ref not in by_machine:
+        raise EffbenchError(f"--reference {ref}: no document of that machine; machines given: {', '.join(ids)}")
+    per_machine = {mid: build_report(items) for mid, items in by_machine.items()}
+    order = [ref, *sorted(m for m in ids if m != ref)]
+    machines = [_machine_row(per_machine[mid]) for mid in order]
+
+    groups: dict[tuple[str, int], dict[str, dict[str, MeasuredCell]]] = {}
+    for mid in order:
+        for cell in per_machine[mid].cells:
+            if cell.measured:
+                groups.setdefault((cell.series, cell.threads), {}).setdefault(cell.model, {})[mid] = cell
+    tables, incomparable = [], []
+    for series, threads in sorted(groups):
+        rows = []
+        models = groups[(series, threads)]
+        for model in sorted(models, key=lambda m: (_macs(models[m]), m)):
+            measured = models[model]
+            base = measured.get(ref)
+            cells: dict[str, MachineCell] = {}
+            for mid in order:
+                cell = measured.get(mid)
+                if cell is None:
+                    continue
+                why = _same_bytes(cell, base) if base is not None and mid != ref else None
+                if why is not None:
+                    incomparable.append(Incomparable(model, series, threads, mid, why))
+                    continue
+                speedup = None
+                if base is not None:
+                    speedup = ratio_ci(base.process_medians_ms, cell.process_medians_ms)
+                cells[mid] = MachineCell(
+                    mid, cell.median_ms, cell.ci_low_ms, cell.ci_high_ms, cell.gflops, cell.pct_peak, speedup,
+                    _labels(cell, base if mid != ref else None),
+                )  # fmt: skip
+            rows.append(ModelRow(model, next(iter(measured.values())).macs, cells))
+        tables.append(SeriesTable(series, threads, rows))
+    sources = [s for mid in order for s in per_machine[mid].sources]
+    return MachinesReport(
+        reference=ref,
+        machines=machines,
+        tables=tables,
+        incomparable=incomparable,
+        table4={mid: per_machine[mid].table4 for mid in order},
+        scaling=_scaling(per_machine, order),
+        sources=sources,
+        per_machine=per_machine,
+    )
+
+
+def _macs(cells: dict[str, MeasuredCell]) -> int:
+    return next((c.macs for c in cells.values() if c.macs), 0) or 0
+
+
+def _scaling(per_machine: dict[str, ReportData], order: Sequence[str]) -> list[ScalingRow]:
+    rows = []
+    for mid in order:
+        by_key: dict[tuple[str, str], dict[int, MeasuredCell]] = {}
+        for cell in per_machine[mid].cells:
+            if cell.measured and cell.median_ms:
+                by_key.setdefault((cell.model, cell.series), {})[cell.threads] = cell
+        for (model, series), cells in sorted(by_key.items()):
+            if len(cells) < 2:
+                continue
+            fewest = min(cells)
+            base = cells[fewest].median_ms or 0.0
+            for threads in sorted(cells):
+                median = cells[threads].median_ms or 0.0
+                speedup = base / median if median else 0.0
+                rows.append(ScalingRow(mid, model, series, threads, median, speedup, speedup / (threads / fewest)))
+    return rows

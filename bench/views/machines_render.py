@@ -1,0 +1,353 @@
+"""Renders the hardware report (bench.views.machines_data) as Markdown with plot files, self-contained HTML,
+or JSON; plots compare machines: grouped latency bars, latency vs MACs, % of peak per model family, scaling."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bench.tables import Column, format_markdown_table
+from bench.views.machines_data import MachinesReport, SeriesTable
+from bench.views.report_render import Rendered, _html_table, ms, table4_rows
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MACHINES_FORMATS = ("md", "html", "json")
+
+
+def _num(value: float | None, fmt: str) -> str | None:
+    return None if value is None else fmt.format(value)
+
+
+MACHINE_COLUMNS = [
+    Column("id", "machine", align="left"),
+    Column("brand", "CPU", align="left"),
+    Column("family_model", "vendor family/model", align="left"),
+    Column("cpus_used", "CPUs used", align="left"),
+    Column("isa", "ISA", align="left"),
+    Column("peak_fp32", "peak fp32 GFLOP/s"),
+    Column("peak_bf16", "peak bf16 GFLOP/s"),
+    Column("ghz", "GHz advertised"),
+    Column("virtual", "VM", align="left"),
+    Column("governor", "governor / boost", align="left"),
+    Column("runtimes", "runtimes", align="left"),
+]
+
+
+def machine_rows(report: MachinesReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id + (" (reference)" if m.id == report.reference else ""),
+            "brand": m.brand,
+            "family_model": m.family_model,
+            "cpus_used": m.cpus_used,
+            "isa": " ".join(m.isa) or None,
+            "peak_fp32": _num(m.peak_fp32_gflops, "{:.0f}"),
+            "peak_bf16": _num(m.peak_bf16_gflops, "{:.0f}"),
+            "ghz": _num(m.ghz_advertised, "{:.2f}"),
+            "virtual": m.virtual,
+            "governor": f"{m.governor} / {m.boost}",
+            "runtimes": ", ".join(f"{k} {v}" for k, v in m.runtimes.items()) or None,
+        }
+        for m in report.machines
+    ]
+
+
+def _series_columns(report: MachinesReport) -> list[Column]:
+    columns = [Column("model", "model", align="left")]
+    for m in report.machines:
+        columns.append(Column(f"lat:{m.id}", f"{m.id} ms [95% CI]"))
+        if m.id != report.reference:
+            columns.append(Column(f"x:{m.id}", f"{m.id} speedup"))
+        columns.append(Column(f"peak:{m.id}", f"{m.id} GFLOP/s (% peak)"))
+    return columns
+
+
+def series_rows(table: SeriesTable, report: MachinesReport) -> list[dict[str, Any]]:
+    rows = []
+    for model_row in table.rows:
+        row: dict[str, Any] = {"model": model_row.model}
+        for mid, cell in model_row.cells.items():
+            mark = " †" if cell.labels else ""
+            ci = f" [{ms(cell.ci_low_ms)}–{ms(cell.ci_high_ms)}]" if cell.ci_low_ms is not None else ""
+            row[f"lat:{mid}"] = f"{ms(cell.median_ms)}{ci}{mark}"
+            if mid != report.reference and cell.speedup is not None:
+                s = cell.speedup
+                ci_text = f" [{s.ci_low:.2f}–{s.ci_high:.2f}]" if s.ci_low is not None and s.ci_high is not None else ""
+                row[f"x:{mid}"] = f"{s.value:.2f}x{ci_text}"
+            if cell.gflops is not None:
+                pct = f" ({cell.pct_peak:.0f}%)" if cell.pct_peak is not None else ""
+                row[f"peak:{mid}"] = f"{cell.gflops:.1f}{pct}"
+        rows.append(row)
+    return rows
+
+
+SCALING_COLUMNS = [
+    Column("machine", "machine", align="left"),
+    Column("model", "model", align="left"),
+    Column("series", "runtime", align="left"),
+    Column("threads", "threads"),
+    Column("median", "median ms"),
+    Column("speedup", "speedup"),
+    Column("efficiency", "efficiency"),
+]
+
+
+def scaling_rows(report: MachinesReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "machine": r.machine_id,
+            "model": r.model,
+            "series": r.series,
+            "threads": r.threads,
+            "median": ms(r.median_ms),
+            "speedup": f"{r.speedup:.2f}x",
+            "efficiency": f"{100 * r.efficiency:.0f}%",
+        }
+        for r in report.scaling
+    ]
+
+
+def _notes(report: MachinesReport) -> list[str]:
+    lines = [
+        f"not compared: {i.model} · {i.series} · {i.threads} thread(s) on {i.machine_id}: {i.reason}"
+        for i in report.incomparable
+    ]
+    for table in report.tables:
+        for row in table.rows:
+            for mid, cell in row.cells.items():
+                lines.extend(f"† {row.model} · {table.series} · {mid}: {label}" for label in cell.labels)
+    return lines
+
+
+def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
+    sections = [("Machines", machine_rows(report), MACHINE_COLUMNS,
+                 "Peaks are measured (best sustained matrix multiply on the cells' CPUs and threads); the advertised "
+                 "frequency of a VM is not its real one.")]  # fmt: skip
+    for table in report.tables:
+        sections.append(
+            (
+                f"{table.series}, {table.threads} thread(s)",
+                series_rows(table, report),
+                _series_columns(report),
+                f"Median batch-1 latency; speedup = {report.reference}'s latency / the machine's (>1: faster), "
+                "95% CI from process medians; † see the notes.",
+            )
+        )
+    for mid, rows in report.table4.items():
+        if rows:
+            sections.append((f"Paper Table 4 ratios on {mid}", table4_rows(rows), _table4_columns(), ""))
+    if report.scaling:
+        sections.append(("Thread scaling", scaling_rows(report), SCALING_COLUMNS,
+                         "Speedup against the fewest threads measured; efficiency = speedup / thread ratio."))  # fmt: skip
+    return sections
+
+
+def _table4_columns() -> list[Column]:
+    from bench.views.report_render import TABLE4_COLUMNS
+
+    return TABLE4_COLUMNS
+
+
+# ----------------------------------------------------------------------------------------------------- plots
+
+
+def _grouped_bars(report: MachinesReport, table: SeriesTable) -> Figure | None:
+    from matplotlib.figure import Figure
+
+    models = [r.model for r in table.rows]
+    ids = [m.id for m in report.machines]
+    if not models or len(ids) < 1:
+        return None
+    fig = Figure(figsize=(max(6.0, 0.9 * len(models) + 2), 4.0), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(ids)
+    for i, mid in enumerate(ids):
+        xs, ys = [], []
+        for j, row in enumerate(table.rows):
+            cell = row.cells.get(mid)
+            if cell is not None and cell.median_ms:
+                xs.append(j + (i - (len(ids) - 1) / 2) * width)
+                ys.append(cell.median_ms)
+        ax.bar(xs, ys, width=width, label=mid, color=f"C{i % 10}")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(models)), [m.replace("efficientnet_", "") for m in models], fontsize=7, rotation=30)
+    ax.set_ylabel("median latency (ms, log)")
+    ax.set_title(f"{table.series}, {table.threads} thread(s)", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def _latency_vs_macs(report: MachinesReport, table: SeriesTable) -> Figure | None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    drawn = False
+    for i, m in enumerate(report.machines):
+        points = [(r.macs / 1e9, r.cells[m.id].median_ms) for r in table.rows if r.macs and m.id in r.cells]
+        points = [(x, y) for x, y in points if y]
+        if points:
+            drawn = True
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", linestyle="", color=f"C{i % 10}",
+                    label=m.id)  # fmt: skip
+    if not drawn:
+        return None
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("multiply-adds (G MACs)")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title(f"Latency vs MACs: {table.series}, {table.threads} thread(s)", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def _family(model: str) -> str:
+    for prefix in ("efficientnet", "resnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3"):
+        if model.startswith(prefix):
+            return prefix
+    return "other"
+
+
+def _peak_by_family(report: MachinesReport) -> Figure | None:
+    """Median % of the measured peak per model family and machine: depthwise/SE-heavy families run far below
+    peak, dense 3x3 convolutions near it. (Per-layer figures need a profiler; this is per family.)"""
+    from matplotlib.figure import Figure
+
+    values: dict[tuple[str, str], list[float]] = {}
+    for table in report.tables:
+        for row in table.rows:
+            for mid, cell in row.cells.items():
+                if cell.pct_peak is not None:
+                    values.setdefault((_family(row.model), mid), []).append(cell.pct_peak)
+    if not values:
+        return None
+    families = sorted({f for f, _ in values})
+    ids = [m.id for m in report.machines]
+    fig = Figure(figsize=(6.5, 3.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(ids)
+    for i, mid in enumerate(ids):
+        xs, ys = [], []
+        for j, fam in enumerate(families):
+            pct = sorted(values.get((fam, mid), []))
+            if pct:
+                xs.append(j + (i - (len(ids) - 1) / 2) * width)
+                ys.append(pct[len(pct) // 2])
+        ax.bar(xs, ys, width=width, label=mid, color=f"C{i % 10}")
+    ax.set_xticks(range(len(families)), families, fontsize=8)
+    ax.set_ylabel("% of measured peak (median over cells)")
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def _scaling_plot(report: MachinesReport) -> Figure | None:
+    from matplotlib.figure import Figure
+
+    if not report.scaling:
+        return None
+    fig = Figure(figsize=(6.5, 4.0), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    keys = sorted({(r.machine_id, r.model, r.series) for r in report.scaling})
+    top = max(r.threads for r in report.scaling)
+    for i, key in enumerate(keys):
+        rows = [r for r in report.scaling if (r.machine_id, r.model, r.series) == key]
+        ax.plot([r.threads for r in rows], [r.speedup for r in rows], marker="o", color=f"C{i % 10}",
+                label=" · ".join(key))  # fmt: skip
+    ax.plot([1, top], [1, top], linestyle=":", color="gray", label="linear")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("threads")
+    ax.set_ylabel("speedup vs fewest threads")
+    ax.legend(fontsize=6)
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def _figures(report: MachinesReport) -> list[tuple[str, str, Figure]]:
+    figures: list[tuple[str, str, Figure | None]] = []
+    main = [t for t in report.tables if len(t.rows) > 1]
+    for table in main:
+        slug = f"{table.series.replace(' ', '-')}-t{table.threads}"
+        figures.append((f"bars-{slug}", f"Latency per model and machine: {table.series}, {table.threads} thread(s)",
+                        _grouped_bars(report, table)))  # fmt: skip
+    if main:
+        widest = max(main, key=lambda t: len(t.rows))
+        figures.append(("latency-vs-macs", "Latency vs MACs per machine", _latency_vs_macs(report, widest)))
+    figures.append(("peak-by-family", "% of measured peak per model family", _peak_by_family(report)))
+    figures.append(("thread-scaling", "Thread scaling", _scaling_plot(report)))
+    return [(slug, caption, fig) for slug, caption, fig in figures if fig is not None]
+
+
+# --------------------------------------------------------------------------------------------------- formats
+
+
+def _provenance(report: MachinesReport) -> list[str]:
+    return [f"{s.name} (sha256 {s.sha256}): `{s.command}`" for s in report.sources]
+
+
+def render_machines_markdown(report: MachinesReport, stem: str | None) -> Rendered:
+    from bench.views.plots import figure_bytes
+
+    out = [f"# effbench hardware report ({len(report.machines)} machines, reference {report.reference})", ""]
+    for title, rows, columns, note in _sections(report):
+        if rows:
+            out += [f"## {title}", ""] + ([note, ""] if note else []) + [format_markdown_table(rows, columns)]
+    notes = _notes(report)
+    if notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    files: dict[str, bytes] = {}
+    if stem is not None:
+        figures = _figures(report)
+        if figures:
+            out += ["## Figures", ""]
+        for slug, caption, fig in figures:
+            for fmt in ("svg", "png"):
+                files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)
+            out += [f"![{caption}]({stem}-{slug}.svg)", ""]
+    out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(report)]
+    return Rendered("\n".join(out).rstrip() + "\n", files)
+
+
+def render_machines_html(report: MachinesReport) -> Rendered:
+    from bench.views.plots import figure_bytes
+    from bench.views.report_render import _CSS
+
+    title = f"effbench hardware report ({len(report.machines)} machines, reference {report.reference})"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
+    for section, rows, columns, note in _sections(report):
+        if rows:
+            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{_html_table(rows, columns)}")
+    notes = _notes(report)
+    if notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    for slug, caption, fig in _figures(report):
+        svg = figure_bytes(fig, "svg").decode("utf-8")
+        png = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
+        parts.append(
+            f"<figure id='{slug}'>{svg[svg.index('<svg') :]}<figcaption>{html.escape(caption)} "
+            f"(<a download='{slug}.png' href='data:image/png;base64,{png}'>PNG</a>)</figcaption></figure>"
+        )
+    parts.append("<h2>Provenance</h2><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in _provenance(report)))
+    parts.append("</ul></body></html>\n")
+    return Rendered("".join(parts), {})
+
+
+def render_machines(report: MachinesReport, fmt: str, stem: str | None = None) -> Rendered:
+    if fmt == "md":
+        return render_machines_markdown(report, stem)
+    if fmt == "html":
+        return render_machines_html(report)
+    return Rendered(json.dumps(report.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n", {})
+
+
+def machines_in(report: MachinesReport) -> Sequence[str]:
+    return [m.id for m in report.machines]
