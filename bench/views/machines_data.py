@@ -179,9 +179,9 @@ def build_machines_report(docs: Sequence[tuple[Path, dict[str, Any]]], reference
             base = measured.get(ref)
             cells: dict[str, MachineCell] = {}
             for mid in order:
-                cell = measured.get(mid)
-                if cell is None:
+                if mid not in measured:
                     continue
+                cell = measured[mid]
                 why = _same_bytes(cell, base) if base is not None and mid != ref else None
                 if why is not None:
                     incomparable.append(Incomparable(model, series, threads, mid, why))

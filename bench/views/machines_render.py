@@ -142,8 +142,8 @@ def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], l
         if rows:
             sections.append((f"Paper Table 4 ratios on {mid}", table4_rows(rows), _table4_columns(), ""))
     if report.scaling:
-        sections.append(("Thread scaling", scaling_rows(report), SCALING_COLUMNS,
-                         "Speedup against the fewest threads measured; efficiency = speedup / thread ratio."))  # fmt: skip
+        note = "Speedup against the fewest threads measured; efficiency = speedup / thread ratio."
+        sections.append(("Thread scaling", scaling_rows(report), SCALING_COLUMNS, note))
     return sections
 
 
@@ -190,8 +190,8 @@ def _latency_vs_macs(report: MachinesReport, table: SeriesTable) -> Figure | Non
     ax = fig.add_subplot()
     drawn = False
     for i, m in enumerate(report.machines):
-        points = [(r.macs / 1e9, r.cells[m.id].median_ms) for r in table.rows if r.macs and m.id in r.cells]
-        points = [(x, y) for x, y in points if y]
+        points = [(r.macs / 1e9, r.cells[m.id].median_ms or 0.0) for r in table.rows if r.macs and m.id in r.cells]
+        points = [(x, y) for x, y in points if y > 0]
         if points:
             drawn = True
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", linestyle="", color=f"C{i % 10}",
