@@ -30,6 +30,15 @@ def _series_style(series: Sequence[str]) -> dict[str, tuple[str, str]]:
     return {s: (colors[i % len(colors)], MARKERS[i % len(MARKERS)]) for i, s in enumerate(series)}
 
 
+def _plain_log_ticks(axis: Any) -> None:
+    """Log-axis tick labels as plain numbers (20, 50, 100), not 2x10^1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda _value, _pos: ""))
+
+
 def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     """The paper's Figure 1 with measured batch-1 latency on x: paper top-1 on y, one series per runtime."""
     from bench.zoo.paper import PAPER
@@ -42,15 +51,22 @@ def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     fig = _figure()
     ax = fig.add_subplot()
     for s in series:
-        mine = sorted((c for c in points if c.series == s), key=lambda c: c.median_ms or 0.0)
+        # One point per model (the last document's when several measured it); the EfficientNets joined by a
+        # line as in the paper's figure, the baselines as single points.
+        latest = {c.model: c for c in points if c.series == s}
+        mine = sorted(latest.values(), key=lambda c: c.median_ms or 0.0)
         color, marker = style[s]
-        xs = [c.median_ms or 0.0 for c in mine]
-        ys = [PAPER[c.model].top1 or 0.0 for c in mine]
-        ax.plot(xs, ys, marker=marker, color=color, linestyle="-" if len(mine) > 1 else "", label=s)
-        for c, x, y in zip(mine, xs, ys, strict=True):
-            ax.annotate(c.model.replace("efficientnet_", ""), (x, y), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7, color=color)  # fmt: skip
+        line = [c for c in mine if c.model.startswith("efficientnet_")]
+        ax.plot([c.median_ms or 0.0 for c in line], [PAPER[c.model].top1 or 0.0 for c in line], marker=marker,
+                color=color, label=s)  # fmt: skip
+        others = [c for c in mine if not c.model.startswith("efficientnet_")]
+        ax.plot([c.median_ms or 0.0 for c in others], [PAPER[c.model].top1 or 0.0 for c in others],
+                marker=marker, color=color, linestyle="", fillstyle="none", label=None if line else s)  # fmt: skip
+        for c in mine:
+            ax.annotate(c.model.replace("efficientnet_", ""), (c.median_ms or 0.0, PAPER[c.model].top1 or 0.0),
+                        textcoords="offset points", xytext=(4, 3), fontsize=7, color=color)  # fmt: skip
     ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlabel("measured batch-1 latency (ms, log scale)")
     ax.set_ylabel("ImageNet top-1 (%, as printed in the paper)")
     ax.set_title(title, fontsize=10)
@@ -69,7 +85,8 @@ def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     fig = _figure()
     ax = fig.add_subplot()
     for s in series:
-        mine = sorted((c for c in points if c.series == s), key=lambda c: c.macs or 0)
+        latest = {c.model: c for c in points if c.series == s}
+        mine = sorted(latest.values(), key=lambda c: c.macs or 0)
         color, marker = style[s]
         ax.scatter([(c.macs or 0) / 1e9 for c in mine], [c.median_ms or 0.0 for c in mine], color=color, marker=marker,
                    label=s)  # fmt: skip
@@ -78,6 +95,8 @@ def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
                         textcoords="offset points", xytext=(4, 2), fontsize=6, color=color)  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_ticks(ax.xaxis)
+    _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("multiply-adds (G MACs)")
     ax.set_ylabel("median batch-1 latency (ms)")
     ax.set_title(title, fontsize=10)

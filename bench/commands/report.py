@@ -1,0 +1,84 @@
+"""`effbench report`: result documents as tables, the paper's Tables 2-4 and plots; `--machines` merges machines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.errors import EffbenchError
+
+FORMATS = ("term", "md", "csv", "html", "json")
+MACHINE_FORMATS = ("md", "html", "json")
+SUFFIXES = {"md": ".md", "html": ".html", "json": ".json", "csv": ".csv", "term": ".txt"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="tables, the paper's Tables 2-4 and plots from result documents",
+        description="Render result documents: a latency table per cell with GFLOP/s and %% of the measured peak, "
+        "the paper's Tables 2-4 beside the measurement, and plots (Markdown writes them beside the file, HTML "
+        "embeds them). With --machines, documents of several machines become one hardware report. The same "
+        "documents give byte-identical output.",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULT.json", help="result documents")
+    parser.add_argument("--machines", action="store_true", help="merge documents of several machines")
+    parser.add_argument("--reference", metavar="MACHINE", help="with --machines: the machine id speedups are against")
+    parser.add_argument("--format", "-f", choices=FORMATS, help="term (default on stdout), md, csv, html or json")
+    parser.add_argument(
+        "--output", "-o", type=Path, metavar="PATH", help="write here (replaced if it exists: a report is a view)"
+    )
+    parser.set_defaults(func=run_report)
+
+
+def _format(args: argparse.Namespace) -> str:
+    fmt = args.format
+    if fmt is None and args.output is not None:
+        fmt = next((f for f, suffix in SUFFIXES.items() if args.output.suffix == suffix and f != "term"), None)
+    fmt = fmt or ("md" if args.machines else "term")
+    if args.machines and fmt not in MACHINE_FORMATS:
+        raise EffbenchError(f"--format {fmt} is not offered with --machines: use one of {', '.join(MACHINE_FORMATS)}")
+    return fmt
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from bench.fsio import replace_file
+    from bench.results import load_result
+
+    if args.reference and not args.machines:
+        raise EffbenchError("--reference needs --machines: add --machines, or drop --reference")
+    fmt = _format(args)
+    docs = [(path, load_result(path)) for path in args.results]
+    stem = args.output.stem if args.output is not None else None
+    if args.machines:
+        from bench.views.machines_data import build_machines_report
+        from bench.views.machines_render import render_machines
+
+        rendered = render_machines(build_machines_report(docs, args.reference), fmt, stem)
+    else:
+        machines = sorted({str((doc.get("machine") or {}).get("id")) for _, doc in docs})
+        if len(machines) > 1:
+            raise EffbenchError(
+                f"the documents come from {len(machines)} machines ({', '.join(machines)}): add --machines for a "
+                "hardware report, or pass one machine's documents"
+            )
+        from bench.views.report_data import build_report
+        from bench.views.report_render import render_report
+
+        rendered = render_report(build_report(docs), fmt, stem)
+    if args.output is None:
+        sys.stdout.write(rendered.text)
+        if fmt == "md":
+            print("effbench: note: plots are written only with --output", file=sys.stderr)
+        return 0
+    try:
+        replace_file(args.output, rendered.text)
+        for name, data in rendered.files.items():
+            replace_file(args.output.parent / name, data)
+    except OSError as exc:
+        raise EffbenchError(f"cannot write {args.output}: {exc.strerror or exc}; choose a writable folder") from None
+    extra = f" and {len(rendered.files)} plot files beside it" if rendered.files else ""
+    print(f"effbench: report written to {args.output}{extra}", file=sys.stderr)
+    return 0
