@@ -1,0 +1,186 @@
+"""effbench report: golden text for every format from the committed documents, plots present and reproducible,
+Table 4 ratios, the hardware report's same-bytes rule, and every bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cli import main
+from bench.results import load_result
+from bench.views.machines_data import build_machines_report
+from bench.views.report_data import build_report, ratio_ci
+from bench.views.report_render import REPORT_FORMATS, render_report
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = sorted((ROOT / "results" / "intel-xeon-bf96a8ca").glob("2026*.json"))
+GOLDEN = Path(__file__).parent / "golden" / "report"
+# EFFBENCH_UPDATE_GOLDEN=1 rewrites the expected files from the current code: review the diff before committing.
+UPDATE = os.environ.get("EFFBENCH_UPDATE_GOLDEN") == "1"
+FIGURE = re.compile(r"<figure id='[^']+'>.*?</figure>", re.S)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: run with EFFBENCH_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[tuple[Path, dict[str, Any]]]:
+    return [(p, load_result(p)) for p in COMMITTED]
+
+
+@pytest.mark.parametrize("fmt", [f for f in REPORT_FORMATS if f != "html"])
+def test_every_text_format_matches_its_golden_file(docs: list[tuple[Path, dict[str, Any]]], fmt: str) -> None:
+    rendered = render_report(build_report(docs), fmt, None)
+    _golden(f"xeon.{'txt' if fmt == 'term' else fmt}", rendered.text)
+
+
+def test_html_matches_golden_apart_from_the_plots_and_embeds_them(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    text = render_report(build_report(docs), "html").text
+    figures = FIGURE.findall(text)
+    assert [re.search(r"id='([^']+)'", f).group(1) for f in figures] == [  # type: ignore[union-attr]
+        "figure1",
+        "latency-vs-macs",
+        "table4-speedups",
+    ]
+    for figure in figures:  # self-contained: inline SVG and a PNG data URI, no external reference
+        assert "<svg" in figure and "data:image/png;base64," in figure and len(figure) > 20_000
+    assert "src='http" not in text and 'href="http' not in text
+    _golden("xeon.html", FIGURE.sub("<figure/>", text))
+
+
+def test_markdown_with_a_stem_writes_svg_and_png_plots_and_links_them(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    rendered = render_report(build_report(docs), "md", "paper")
+    assert sorted(rendered.files) == sorted(
+        f"paper-{slug}.{ext}" for slug in ("figure1", "latency-vs-macs", "table4-speedups") for ext in ("svg", "png")
+    )
+    for name, data in rendered.files.items():
+        assert len(data) > 5_000
+        assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:2_000]
+        assert f"({name})" in rendered.text
+
+
+def test_output_is_byte_identical_between_runs(docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+    outputs = []
+    for run in ("a", "b"):
+        out = tmp_path / run / "report.md"
+        assert main(["report", *map(str, COMMITTED), "--output", str(out)]) == 0
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.parent.iterdir())})
+    assert len(outputs[0]) == 7 and outputs[0] == outputs[1]
+
+
+def test_table4_speedup_is_the_ratio_of_process_medians_of_one_document(
+    docs: list[tuple[Path, dict[str, Any]]],
+) -> None:
+    data = build_report(docs)
+    row = next(r for r in data.table4 if r.series == "onnxruntime fp32")
+    cells = {c["model"]: c for c in docs[1][1]["cells"] if c["backend"] == "onnxruntime"}  # measured side by side
+    expected = ratio_ci(
+        cells["resnet152"]["summary"]["process_medians_ms"], cells["efficientnet_b1"]["summary"]["process_medians_ms"]
+    )
+    assert row.speedup == expected
+    assert expected is not None and expected.ci_low is not None and expected.ci_high is not None
+    assert expected.ci_low < expected.value < expected.ci_high
+    assert row.paper_speedup == 5.7 and row.faster_ms == cells["efficientnet_b1"]["summary"]["median_ms"]
+
+
+def test_ratio_ci_known_answers() -> None:
+    flat = ratio_ci([20.0, 20.0, 20.0], [10.0, 10.0, 10.0])
+    assert flat is not None and flat.value == pytest.approx(2.0) and flat.ci_low == pytest.approx(2.0)
+    spread = ratio_ci([18.0, 20.0, 22.0], [10.0, 10.0, 10.0])
+    assert spread is not None and spread.ci_low is not None and spread.ci_high is not None
+    assert spread.ci_low < spread.value < spread.ci_high and spread.value == pytest.approx(
+        (18 * 20 * 22) ** (1 / 3) / 10
+    )
+    single = ratio_ci([20.0], [10.0, 11.0])
+    assert single is not None and single.ci_low is None
+    assert ratio_ci([], [1.0]) is None
+
+
+def test_percent_of_peak_uses_the_documents_calibration(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    path, doc = docs[1]
+    calibrated = copy.deepcopy(doc)
+    calibrated["calibration"] = {"peaks": {"fp32": {"gflops": 200.0}, "bf16": {"gflops": 1000.0}}}
+    cell = next(c for c in build_report([(path, calibrated)]).cells if c.model == "resnet152")
+    assert cell.gflops == pytest.approx(2 * cell.macs / (cell.median_ms * 1e6))  # type: ignore[operator]
+    assert cell.pct_peak == pytest.approx(100 * cell.gflops / 200.0)  # type: ignore[operator]
+    assert build_report([(path, doc)]).cells[0].pct_peak is None
+
+
+def _second_machine(tmp_path: Path, doc: dict[str, Any], scale: float, **changes: Any) -> Path:
+    other = copy.deepcopy(doc)
+    other["machine"]["id"] = "amd-epyc-00000000"
+    for cell in other["cells"]:
+        summary = cell["summary"]
+        for key in ("median_ms", "p90_ms", "p99_ms"):
+            summary[key] *= scale
+        summary["median_ci95_ms"] = [v * scale for v in summary["median_ci95_ms"]]
+        summary["process_medians_ms"] = [v * scale for v in summary["process_medians_ms"]]
+        if cell["model"] in changes.get("other_bytes", ()):
+            cell["artifact"]["sha256"] = "0" * 64
+        if "version" in changes:
+            for process in cell["processes"]:
+                process["versions"] = {cell["backend"]: changes["version"]}
+    path = tmp_path / "amd.json"
+    path.write_text(json.dumps(other), encoding="utf-8")
+    return path
+
+
+def test_machines_report_compares_only_the_same_bytes_and_labels_version_changes(
+    docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    path, doc = docs[1]
+    amd = _second_machine(tmp_path, doc, 0.5, other_bytes=("resnet152",), version="9.9.9")
+    report = build_machines_report([(path, doc), (amd, load_result(amd))])
+    assert report.reference == "intel-xeon-bf96a8ca"
+    assert {(i.model, i.machine_id) for i in report.incomparable} == {("resnet152", "amd-epyc-00000000")}
+    table = next(t for t in report.tables if t.series == "onnxruntime fp32")
+    b1 = next(r for r in table.rows if r.model == "efficientnet_b1").cells["amd-epyc-00000000"]
+    assert b1.speedup is not None and b1.speedup.value == pytest.approx(2.0)
+    assert any("9.9.9" in label for label in b1.labels)
+    r152 = next(r for r in table.rows if r.model == "resnet152").cells
+    assert "amd-epyc-00000000" not in r152
+
+
+def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+    path, doc = docs[1]
+    amd = _second_machine(tmp_path, doc, 0.8)
+    report = build_machines_report([(path, doc), (amd, load_result(amd))], reference="amd-epyc-00000000")
+    assert [m.id for m in report.machines] == ["amd-epyc-00000000", "intel-xeon-bf96a8ca"]
+    out = tmp_path / "hw.md"
+    assert main(["report", "--machines", str(path), str(amd), "--reference", "amd-epyc-00000000", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8").replace(str(tmp_path), "TMP")
+    text = re.sub(r"amd\.json \(sha256 [0-9a-f]+\)", "amd.json (sha256 …)", text)
+    _golden("machines.md", text)
+    assert (tmp_path / "hw-bars-onnxruntime-fp32-t1.svg").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["report", "missing.json"], "does not exist"),
+        (["report", "--reference", "x", "R"], "--reference needs --machines"),
+        (["report", "--machines", "--format", "csv", "R"], "--format csv is not offered with --machines"),
+        (["report", "--machines", "--reference", "nowhere", "R"], "no document of that machine"),
+        (["report", "R", "AMD"], "come from 2 machines"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    amd = _second_machine(tmp_path, load_result(COMMITTED[1]), 1.0)
+    argv = [str(COMMITTED[1]) if a == "R" else str(amd) if a == "AMD" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
