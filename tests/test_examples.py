@@ -352,6 +352,7 @@ def simulate_job(
     step summary, later steps skipped after a failure unless `if: always()`), with a fake effbench on PATH."""
     workflow = load_yaml(path)
     job = workflow["jobs"][job_name]
+    assert set(step_ids) <= {s.get("id") for s in steps_of(job)}, f"{job_name} lacks a step among {step_ids}"
     bin_dir = fake_bin(workspace.parent)
     log = workspace.parent / "effbench-calls.jsonl"
     summary = workspace.parent / "summary.md"
@@ -611,11 +612,8 @@ def test_k8s_job_selects_nodes_by_cpu_feature_and_keeps_one_per_node() -> None:
     assert any(k.startswith(NFD_CPUID_PREFIX) for k in keys), "select nodes by a Node Feature Discovery cpuid label"
     (anti,) = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert anti["topologyKey"] == "kubernetes.io/hostname"
-    assert anti["labelSelector"]["matchLabels"].items() <= spec_labels().items()
-
-
-def spec_labels() -> dict[str, str]:
-    return dict(k8s_job()["spec"]["template"]["metadata"]["labels"])
+    pod_labels = k8s_job()["spec"]["template"]["metadata"]["labels"]
+    assert anti["labelSelector"]["matchLabels"].items() <= pod_labels.items(), "the rule must match effbench's pods"
 
 
 def test_k8s_job_runs_the_suite_from_a_read_only_bundle_into_a_results_volume() -> None:
