@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +92,34 @@ def test_system_table(fake_system, capsys, monkeypatch):
     except AttributeError:  # pragma: no cover - not Linux
         default = (os.cpu_count() or 1) - 1
     assert fake_system == [[default]]  # default: the highest-numbered CPU
+
+
+# The other branches of the machine rows: isolated CPUs, a numeric quota, per-CPU governors, no git checkout.
+OTHER_MACHINE = {
+    **FAKE_MACHINE,
+    "cpu": {**FAKE_MACHINE["cpu"], "hz_actual": None, "caches": []},
+    "cores": {"logical": 4, "physical": None, "online": "0-3", "affinity": None},
+    "governor": "0-1=performance; 2-3=powersave",
+    "boost": "on",
+    "isolated_cpus": [2, 3],
+    "cgroup_cpu_quota": 1.5,
+    "load_avg": None,
+    "effbench": {"version": "0.1.0", "git_commit": None, "git_dirty": None},
+}
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize(("machine", "golden"), [(FAKE_MACHINE, "system.txt"), (OTHER_MACHINE, "system-other.txt")])
+def test_system_output_is_unchanged(fake_system, capsys, monkeypatch, machine, golden):
+    """The whole `effbench system` text for a fixed machine at 120 columns; regenerate with EFFBENCH_REGOLD=1."""
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setattr(system_cmd, "collect_machine_metadata", lambda: machine)
+    assert main(["system", "--cpus", "1"]) == 0
+    out = capsys.readouterr().out
+    if os.environ.get("EFFBENCH_REGOLD"):
+        GOLDEN.mkdir(exist_ok=True)
+        (GOLDEN / golden).write_text(out)
+    assert out == (GOLDEN / golden).read_text()
 
 
 def test_system_json(fake_system, capsys):
