@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from bench.errors import EffbenchError
 from bench.machine import (
     FLAGS_OF_INTEREST,
     Check,
     collect_machine_metadata,
+    cpus_to_check,
     format_cpu_list,
-    online_cpus,
-    parse_cpu_list,
+    read_topology,
     system_checks,
 )
 
@@ -35,7 +33,8 @@ def register(subparsers: Any) -> None:
     system.add_argument(
         "--cpus",
         metavar="LIST",
-        help="CPUs to check, e.g. 1 or 2-3 (default: the highest-numbered CPU, where effbench pins by default)",
+        help="CPUs to check, e.g. 1 or 2-3 (default: the CPU `effbench latency --threads 1` measures on: an isolated "
+        "CPU if there is one, else the highest-numbered allowed one)",
     )
     system.set_defaults(func=run_system)
 
@@ -53,36 +52,8 @@ def register(subparsers: Any) -> None:
     export.set_defaults(func=run_export)
 
 
-def _default_cpus() -> list[int]:
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        allowed = online_cpus() or list(range(os.cpu_count() or 1))
-    return [allowed[-1]] if allowed else [0]
-
-
-def _chosen_cpus(text: str | None) -> list[int]:
-    if text is None:
-        return _default_cpus()
-    try:
-        cpus = parse_cpu_list(text)
-    except ValueError as exc:
-        raise EffbenchError(f"--cpus: {exc}") from None
-    if not cpus:
-        raise EffbenchError("--cpus is empty: give CPU ids like 1 or 0-3")
-    online = online_cpus()
-    if online is not None:
-        missing = [c for c in cpus if c not in online]
-        if missing:
-            raise EffbenchError(
-                f"--cpus: CPU {format_cpu_list(missing)} does not exist on this machine "
-                f"(online CPUs: {format_cpu_list(online)}); pick among those"
-            )
-    return cpus
-
-
 def run_system(args: argparse.Namespace) -> int:
-    cpus = _chosen_cpus(args.cpus)
+    cpus = cpus_to_check(args.cpus, read_topology())
     machine = collect_machine_metadata()
     checks = system_checks(cpus)
     if args.json:
