@@ -131,7 +131,7 @@ def test_git_commit_is_recorded_in_a_checkout(metadata):
 
 def test_metadata_imports_no_runtime():
     code = (
-        "import sys, bench.machine, bench.results, bench.stats, bench.commands.system\n"
+        "import sys, bench.machine, bench.results, bench.stats, bench.commands.system, bench.views.system\n"
         "bench.machine.collect_machine_metadata()\n"
         "bad = [name for name in ('torch', 'onnxruntime', 'openvino', 'onnx') if name in sys.modules]\n"
         "print(bad)\n"
