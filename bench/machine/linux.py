@@ -58,6 +58,16 @@ def format_cpu_list(cpus: Collection[int]) -> str:
     return ",".join(parts)
 
 
+def _cpu_list_or_none(text: str | None) -> list[int] | None:
+    """A CPU list read from a kernel file; None if the file was unreadable or the list garbled."""
+    if text is None:
+        return None
+    try:
+        return parse_cpu_list(text)
+    except ValueError:
+        return None
+
+
 def _size_bytes(text: str) -> int | None:
     match = re.fullmatch(r"(\d+)\s*([KMG]?)", text.strip())
     if not match:
@@ -117,13 +127,7 @@ class Kernel:
 
     def cpu_list(self, name: str) -> list[int] | None:
         """A CPU list file under devices/system/cpu ("online", "present", "isolated"...); None if unreadable."""
-        text = read_text(self.cpu_dir / name)
-        if text is None:
-            return None
-        try:
-            return parse_cpu_list(text)
-        except ValueError:
-            return None
+        return _cpu_list_or_none(read_text(self.cpu_dir / name))
 
     def online_cpus(self) -> list[int] | None:
         """CPUs the kernel has online, or None if /sys does not say."""
@@ -162,13 +166,7 @@ class Kernel:
 
     def thread_siblings(self, cpu: int) -> list[int] | None:
         """The CPUs sharing `cpu`'s core, itself included; None if /sys does not say."""
-        text = self.cpu_file(cpu, "topology", "thread_siblings_list")
-        if text is None:
-            return None
-        try:
-            return parse_cpu_list(text)
-        except ValueError:
-            return None
+        return _cpu_list_or_none(self.cpu_file(cpu, "topology", "thread_siblings_list"))
 
     def caches(self, cpu: int) -> list[dict[str, Any]]:
         """Per-core cache description of one CPU (py-cpuinfo sums some sizes over cores, this does not)."""
