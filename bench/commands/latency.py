@@ -271,7 +271,7 @@ def _status_text(status: str | None, stop_reason: str | None) -> str:
 
 
 def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from bench.cpus import format_cpu_list
+    from bench.machine import format_cpu_list
 
     rows = []
     for cell in cells:
@@ -372,7 +372,7 @@ def _console(stderr: bool) -> Any:
 
 def run_latency(args: argparse.Namespace) -> int:
     from bench.config import load_config
-    from bench.cpus import resolve_cpus
+    from bench.machine import resolve_cpus
     from bench.policy import get_policy
 
     err = _console(stderr=True)
