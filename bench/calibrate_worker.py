@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.machine import THIS_MACHINE
 from bench.worker import (
     activity_warnings,
     cpu_usage_warnings,
     error_record,
     machine_activity,
-    os_thread_count,
     prepare_process,
     read_cpu_times,
 )
@@ -274,7 +274,7 @@ def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, A
         "ok": True,
         "pid": os.getpid(),
         "affinity": affinity,
-        "os_threads": os_thread_count(),
+        "os_threads": THIS_MACHINE.os_thread_count(),
         "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "precisions": precisions,
         "duration_s": wall_s,

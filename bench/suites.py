@@ -259,12 +259,12 @@ class _Checker:
     def cpus(self) -> tuple[int, ...] | None:
         if "cpus" not in self.table:
             return None
-        from bench.cpus import parse_cpu_list
+        from bench.machine import parse_cpus_option
 
         value = self.table["cpus"]
         if isinstance(value, str):
             try:
-                return tuple(parse_cpu_list(value))
+                return tuple(parse_cpus_option(value))
             except EffbenchError:
                 raise self.bad("cpus") from None
         if isinstance(value, list) and value and all(type(c) is int and c >= 0 for c in value):
