@@ -53,10 +53,14 @@ class TorchSession(Session):
 class TorchBackend(Backend):
     name: ClassVar[str] = "torch"
     module: ClassVar[str] = "torch"
-    formats: ClassVar[tuple[str, ...]] = ()
-
-    def supports_precision(self, precision: str) -> str | None:
-        return None if precision in ("fp32", "bf16") else f"torch: precision {precision} is not offered"
+    install_extra: ClassVar[str | None] = "torch"
+    aliases: ClassVar[tuple[str, ...]] = ("pytorch",)
+    formats: ClassVar[tuple[str, ...]] = ()  # builds the module from the model spec; no exported file
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    settings: ClassVar[tuple[str, ...]] = (
+        "set_num_threads(N), set_num_interop_threads(1), inference_mode, eval, flush denormals,",
+        'fp32 matmul precision "highest"; bf16 = torch.autocast("cpu", bfloat16)',
+    )
 
     def import_runtime(self) -> None:
         import torch  # noqa: F401
