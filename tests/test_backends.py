@@ -156,6 +156,15 @@ def test_a_new_backend_is_one_class_and_one_registry_line(
     assert "toy" not in user_backends()
 
 
+def test_torch_backend_refuses_an_absurd_spec_before_building() -> None:
+    from bench.zoo import resolve_model
+
+    spec = resolve_model("efficientnet:phi=99")
+    target = LoadTarget(model_name=spec.name, model_spec=spec.to_dict(), input_shape=spec.input_shape)
+    with pytest.raises(EffbenchError, match=r"^efficientnet:phi=99 is too large to build here: about .* parameters"):
+        get_backend("torch").load(target, 1, "fp32")
+
+
 def test_cli_and_registry_import_no_runtime() -> None:
     code = (
         "import sys, bench.cli, bench.backends, bench.runner, bench.commands.latency;"
