@@ -155,7 +155,7 @@ def _estimate_or_refuse(spec: ModelSpec) -> SizeEstimate:
     except OverflowError:
         raise EffbenchError(
             f"{spec.name} is too large to estimate (width ×{spec.width:.3g}, depth ×{spec.depth:.3g}, "
-            f"resolution {spec.resolution}); {_fix(spec)}"
+            f"resolution {spec.resolution if spec.resolution < 10**9 else _scientific(spec.resolution)}); {_fix(spec)}"
         ) from None
 
 
