@@ -148,6 +148,7 @@ def test_glob_lists_matching_models() -> None:
         ("efficientnet:x=2", "is not KEY=VALUE"),
         ("efficientnet:w=nan", "must be finite"),
         ("efficientnet:phi=-1", "phi must be >= 0"),
+        ("efficientnet:phi=5000", "phi=5000 overflows the scaling coefficients; choose a smaller phi"),
         ("resnet50:phi=1", "phi applies to the EfficientNet family only"),
         ("efficientnet:phi=1,w=2", "either phi or w/d/r"),
         ("mobilenet_v3_large:d=2", "depth scaling is not defined for MobileNetV3"),
