@@ -30,9 +30,12 @@ def test_paths_are_relative_to_the_file_found_in_a_parent(tmp_path: Path, monkey
     assert config.latency == {"threads": 2}
 
 
-def test_the_project_bench_toml_is_valid() -> None:
-    config = load_config(Path(__file__).resolve().parent.parent / "bench.toml")
-    assert config.cache_dir.name == "models" and config.latency["precision"] == "fp32"
+def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)  # its paths are relative to the file, not to the current folder
+    config = load_config(root / "bench.toml")
+    assert (config.cache_dir, config.results_dir) == (root / "models", root / "results")
+    assert config.source == root / "bench.toml"
 
 
 @pytest.mark.parametrize(
