@@ -9,7 +9,6 @@ the reason, so every machine reports the same rows.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import EffbenchError
+from bench.vocab import PRECISIONS, did_you_mean
 
 if TYPE_CHECKING:
     from bench.config import Config
 
-PRECISIONS = ("fp32", "bf16")
 # bf16 = "if-supported": bf16 cells on a CPU without native bf16 are skipped with the reason (a runtime would
 # emulate it or silently run fp32, and the row would lie); "always": measured anyway, the runtime's effective
 # precision says what ran.
@@ -98,8 +97,7 @@ class Suite:
         `cpu_flags` (e.g. the machine metadata's cpu.flags) decides bf16 support; read from this machine when
         None and a bf16 cell needs it. `installed(backend)` defaults to bench.backends.is_installed.
         """
-        from bench.backends import get_backend, is_installed
-        from bench.commands.latency import INSTALL_HINTS
+        from bench.backends import get_backend, install_hint, is_installed
 
         present = installed or is_installed
         bf16_reason: str | None = None
@@ -113,7 +111,7 @@ class Suite:
             for precision in self.precisions_for(backend):
                 reason = None
                 if not present(backend):
-                    reason = f"{backend} is not installed ({INSTALL_HINTS.get(backend, 'install it')})"
+                    reason = f"{backend} is not installed ({install_hint(backend)})"
                 if reason is None:
                     reason = get_backend(backend).supports_precision(precision)
                 if reason is None and precision == "bf16":
@@ -166,11 +164,6 @@ def list_suites(config: Path | str | Config | None = None) -> list[str]:
     return list(_suite_tables(config)[0])
 
 
-def _nearest(word: str, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def load_suite(config: Path | str | Config | None, name: str) -> Suite:
     """The suite `name` from `config` (a bench.toml path, a loaded Config, or None: the nearest bench.toml)."""
     suites, root, source = _suite_tables(config)
@@ -179,7 +172,8 @@ def load_suite(config: Path | str | Config | None, name: str) -> Suite:
         if not suites:
             raise EffbenchError(f"{source or 'bench.toml'} defines no suites: add a [suite.{name}] table")
         raise EffbenchError(
-            f"unknown suite '{name}'{_nearest(name, suites)} ({source or 'bench.toml'} defines: {', '.join(suites)})"
+            f"unknown suite '{name}'{did_you_mean(name, suites)} "
+            f"({source or 'bench.toml'} defines: {', '.join(suites)})"
         )
     table = suites[name]
     if not isinstance(table, dict):
@@ -187,7 +181,7 @@ def load_suite(config: Path | str | Config | None, name: str) -> Suite:
     for key in table:
         if key not in SUITE_KEYS:
             raise EffbenchError(
-                f"{where} unknown key '{key}'{_nearest(key, SUITE_KEYS)} (known keys: {', '.join(SUITE_KEYS)})"
+                f"{where} unknown key '{key}'{did_you_mean(key, SUITE_KEYS)} (known keys: {', '.join(SUITE_KEYS)})"
             )
     check = _Checker(where, table)
     backends = check.backends()
@@ -235,7 +229,7 @@ class _Checker:
         value = self.string(key, default)
         if value not in allowed:
             options = ", ".join(f'"{a}"' for a in allowed)
-            raise self.bad(key, f"it must be one of {options}{_nearest(value, allowed)}")
+            raise self.bad(key, f"it must be one of {options}{did_you_mean(value, allowed)}")
         return value
 
     def strings(self, key: str, value: Any) -> list[str]:
@@ -272,16 +266,12 @@ class _Checker:
         raise self.bad("cpus")
 
     def backend_name(self, key: str, name: str) -> str:
-        from bench.backends import ALIASES, BACKENDS, canonical_name, user_backends
+        from bench.backends import canonical_name
 
         try:
             return canonical_name(name)
-        except EffbenchError:
-            raise self.bad(
-                key,
-                f"unknown backend '{name}'{_nearest(name.lower(), [*BACKENDS, *ALIASES])} "
-                f"(known: {', '.join(user_backends())})",
-            ) from None
+        except EffbenchError as exc:
+            raise self.bad(key, str(exc)) from None
 
     def backends(self) -> tuple[str, ...]:
         from bench.backends import user_backends
@@ -303,7 +293,9 @@ class _Checker:
             raise self.bad(key, "it is empty: list at least one of fp32, bf16")
         for name in names:
             if name not in PRECISIONS:
-                raise self.bad(key, f"unknown precision '{name}'{_nearest(name, PRECISIONS)} (known: fp32, bf16)")
+                raise self.bad(
+                    key, f"unknown precision '{name}'{did_you_mean(name, PRECISIONS)} (known: {', '.join(PRECISIONS)})"
+                )
         return tuple(dict.fromkeys(names))
 
     def precisions(self, backends: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -343,7 +335,9 @@ class _Checker:
             matched = [spec.name for spec in list_models(entry)]
             if not matched:
                 bare = entry.strip(GLOB_CHARS)
-                raise self.bad("models", f"'{entry}' matches no model{_nearest(bare, REGISTRY)} ('effbench models')")
+                raise self.bad(
+                    "models", f"'{entry}' matches no model{did_you_mean(bare, REGISTRY)} ('effbench models')"
+                )
             return matched
         try:
             return [resolve_model(entry).name]

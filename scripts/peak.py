@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibrate import DEFAULT_BUDGET_S, PeakCalibration, measure_peak
-from bench.cpus import parse_cpu_list
 from bench.errors import EffbenchError
+from bench.machine import parse_cpus_option
 
 
 def format_calibration(cal: PeakCalibration) -> str:
@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the calibration record as JSON")
     args = parser.parse_args()
     try:
-        cal = measure_peak(parse_cpu_list(args.cpus), args.threads, budget_s=args.budget)
+        cal = measure_peak(parse_cpus_option(args.cpus), args.threads, budget_s=args.budget)
     except EffbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
