@@ -470,9 +470,10 @@ def _torch_plan(
     weights: Path | None,
     override: tuple[int, ...] | None,
 ) -> _Plan:
-    from bench.zoo import resolve_model
+    from bench.zoo import check_buildable, resolve_model
 
     spec = resolve_model(model)
+    check_buildable(spec)  # an absurd spec (efficientnet:phi=99) stops here: before the cache, the lock and torch
     opset = check_opset(opset)
     if override is not None and override != tuple(spec.input_shape):
         raise EffbenchError(

@@ -9,27 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.backends import install_hint, settings_help
 from bench.errors import EffbenchError
-
-PRECISIONS = ("fp32", "bf16")
-INSTALL_HINTS = {
-    "torch": "pip install 'effbench[torch]'",
-    "onnxruntime": "pip install 'effbench[onnx]'",
-    "openvino": "pip install 'effbench[openvino]'",
-}
-
-
-SETTINGS_HELP = """\
-runtime settings (each worker records what the runtime reports back):
-  torch        set_num_threads(N), set_num_interop_threads(1), inference_mode, eval, flush denormals,
-               fp32 matmul precision "highest"; bf16 = torch.autocast("cpu", bfloat16)
-  onnxruntime  CPU execution provider, intra-op N, inter-op 1, sequential, ORT_ENABLE_ALL,
-               denormals as zero, intra-op spinning ON (ORT's default: lowest latency on dedicated CPUs,
-               costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)
-  openvino     INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT
-               f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),
-               ENABLE_HYPER_THREADING off, CPU_DENORMALS_OPTIMIZATION on (flush denormals), synchronous requests
-"""
+from bench.vocab import PRECISIONS
 
 
 def presets_help() -> str:
@@ -52,7 +34,7 @@ def register(subparsers: Any) -> None:
         help="measure batch-1 latency on torch, ONNX Runtime and OpenVINO",
         description="Measure batch-1 inference latency: each (model, backend) cell in several fresh worker "
         "processes, pinned to the chosen CPUs, each importing only its own runtime; fp32 unless asked.",
-        epilog=SETTINGS_HELP + presets_help(),
+        epilog=settings_help() + presets_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -110,7 +92,7 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
                 chosen.append(canonical)
         for name in chosen:
             if not is_installed(name):
-                hint = INSTALL_HINTS.get(name, "install it")
+                hint = install_hint(name)
                 raise EffbenchError(f"backend '{name}' is not installed: {hint}, or drop it from --backend")
         return chosen
     chosen = []
@@ -118,7 +100,7 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
         if is_installed(name):
             chosen.append(name)
         else:
-            notes.append(f"backend {name} is not installed, skipped ({INSTALL_HINTS.get(name, '')})")
+            notes.append(f"backend {name} is not installed, skipped ({install_hint(name)})")
     if not chosen:
         raise EffbenchError("no runtime is installed: pip install 'effbench[all]'")
     return chosen
@@ -271,7 +253,7 @@ def _status_text(status: str | None, stop_reason: str | None) -> str:
 
 
 def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from bench.cpus import format_cpu_list
+    from bench.machine import format_cpu_list
 
     rows = []
     for cell in cells:
@@ -372,7 +354,7 @@ def _console(stderr: bool) -> Any:
 
 def run_latency(args: argparse.Namespace) -> int:
     from bench.config import load_config
-    from bench.cpus import resolve_cpus
+    from bench.machine import resolve_cpus
     from bench.policy import get_policy
 
     err = _console(stderr=True)

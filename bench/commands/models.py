@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.errors import EffbenchError
 from bench.tables import FORMATS, Column, render
-from bench.zoo import ModelSpec, list_models, resolve_model
+from bench.zoo import ModelSpec, check_countable, list_models, resolve_model
 
 COLUMNS = (
     Column("name", "model", align="left"),
@@ -45,7 +45,9 @@ def model_row(spec: ModelSpec) -> dict[str, Any]:
 
 def _select(pattern: str | None) -> list[ModelSpec]:
     if pattern and ":" in pattern:
-        return [resolve_model(pattern)]
+        spec = resolve_model(pattern)
+        check_countable(spec)  # a spec a billion blocks deep is refused instead of counted for hours
+        return [spec]
     specs = list_models(pattern)
     if not specs:
         if pattern and not any(ch in pattern for ch in "*?["):
