@@ -184,7 +184,7 @@ def measured_cell(
     effbench_version: str | None = None,
 ) -> MeasuredCell:
     from bench.commands.latency import _status_text, effective_precision
-    from bench.cpus import format_cpu_list
+    from bench.machine import format_cpu_list
 
     summary = cell.get("summary") or {}
     resolution, params, macs = _spec_counts(cell)
