@@ -17,11 +17,11 @@ cell, 9 processes per arm unless said):
 - improvement `-`: the mirror image (significant and below 1 - threshold).
 - no change `~`: the whole (1 - α) CI inside [1 - threshold, 1 + threshold] (A/A at 3% spread: ~82% of cells).
 - inconclusive `?`: anything else, with "about N more processes per arm" from bench.compare.power.
-- noisy `!`: the measurement itself is suspect (busy CPU or steal time, or a cap hit before the precision target,
-  in either arm): whatever the effect, since a busy arm biases the ratio and the test assumes like conditions.
-  Or an inconclusive cell whose processes disagree (spread of log medians above NOISY_SPREAD, or the caller's
-  "processes disagree" warning): more processes would not help much, a quieter machine would. A large spread does
-  not hide a significant regression: Welch's test already pays for the spread.
+- noisy `!`: the conditions differed (a busy-CPU or steal-time warning in either arm): whatever the effect, since
+  a busy arm shifts its medians and the test assumes like conditions; re-run or use `effbench ab`. Or an
+  inconclusive cell that is imprecise: processes disagree (spread of log medians above NOISY_SPREAD, or the
+  caller's "processes disagree" warning) or a cap stopped an arm before its precision target. Imprecision does
+  not hide a significant regression: Welch's test already pays for the spread, so the verdict stands.
 - failed `x` (failed in NEW and not ok in BASE), newly failing `F` (ok in BASE, failed in NEW), not comparable
   `x` (skipped, missing or interrupted in an arm, failed only in BASE, or a reason given by the caller).
 The threshold has an absolute floor: a cell whose BASE geometric mean is m ms uses max(threshold, floor_ms / m),
@@ -242,10 +242,22 @@ def _status_verdict(cell: CellInput) -> tuple[Verdict, str] | None:
 
 
 def _suspect_conditions(cell: CellInput) -> list[str]:
+    """Why the two arms were not measured under like conditions (the test's assumption), if they were not."""
+    return [
+        f"busy CPU or steal time during {name}"
+        for arm, name in ((cell.base, "BASE"), (cell.new, "NEW"))
+        if arm.machine_busy
+    ]
+
+
+def _imprecision(cell: CellInput, spread: float, settings: CompareSettings) -> list[str]:
+    """Why the arms are less precise than the comparison needs: processes disagree, or a cap cut a cell short."""
     found = []
+    if spread > settings.noisy_spread:
+        found.append(f"between-process spread {spread:.1%} > {settings.noisy_spread:.0%}")
     for arm, name in ((cell.base, "BASE"), (cell.new, "NEW")):
-        if arm.machine_busy:
-            found.append(f"busy CPU or steal time during {name}")
+        if arm.processes_disagree and spread <= settings.noisy_spread:
+            found.append(f"the processes of {name} disagree")
         if arm.cap_hit:
             found.append(f"{name} stopped at a cap before its precision target")
     return found
@@ -269,21 +281,21 @@ def _judge(
     else:
         verdict, reason = Verdict.INCONCLUSIVE, f"{_ci_text(effect)} crosses {bound}, {test}"
 
-    spread = max(effect.base_spread, effect.new_spread)
-    have = min(effect.base_processes, effect.new_processes)
     more: int | None = None
-    advice = ""
-    if verdict in (Verdict.INCONCLUSIVE, Verdict.NOISY) or _suspect_conditions(cell):
+    if verdict is Verdict.INCONCLUSIVE:
+        have = min(effect.base_processes, effect.new_processes)
         needed = processes_needed(effect.pooled_spread, threshold, alpha=settings.alpha, power=settings.power)
         more = max(needed - have, 1)
-        advice = f"about {more} more processes per arm needed at {effect.pooled_spread:.1%} between-process spread"
-        if needed <= have:
-            advice = (
-                f"{have} processes per arm usually suffice at {effect.pooled_spread:.1%} spread but this estimate "
+        if needed > have:
+            reason += f"; about {more} more processes per arm needed at {effect.pooled_spread:.1%} spread"
+        else:
+            reason += (
+                f"; {have} processes per arm usually suffice at {effect.pooled_spread:.1%} spread but this estimate "
                 f"lies near a boundary: about {more} more per arm, or a re-run"
             )
     suspect = _suspect_conditions(cell)
     if suspect:
+        # A busy arm shifts its medians: the ratio measures the machine as much as the code, whatever its size.
         return (
             Verdict.NOISY,
             f"{'; '.join(suspect)}: measured {reason} ({verdict.value} if the conditions were alike); re-run on a "
@@ -291,15 +303,10 @@ def _judge(
             more,
             threshold,
         )
-    if verdict is Verdict.INCONCLUSIVE:
-        disagree = [name for arm, name in ((cell.base, "BASE"), (cell.new, "NEW")) if arm.processes_disagree]
-        if spread > settings.noisy_spread or disagree:
-            why = f"between-process spread {spread:.1%} > {settings.noisy_spread:.0%}"
-            if spread <= settings.noisy_spread:
-                why = f"the processes of {' and '.join(disagree)} disagree"
-            return Verdict.NOISY, f"{why}: {reason}; {advice}, or a quieter machine", more, threshold
-        return verdict, f"{reason}; {advice}", more, threshold
-    return verdict, reason, None, threshold
+    imprecise = _imprecision(cell, max(effect.base_spread, effect.new_spread), settings)
+    if verdict is Verdict.INCONCLUSIVE and imprecise:
+        return Verdict.NOISY, f"{'; '.join(imprecise)}: {reason}, or a quieter machine", more, threshold
+    return verdict, reason, more, threshold
 
 
 def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison:
@@ -367,7 +374,7 @@ def compare_cells(cells: Sequence[CellInput], settings: CompareSettings | None =
             effect = measure_effect(
                 cell.base.medians_ms,
                 cell.new.medians_ms,
-                confidence=1.0 - settings.alpha,
+                confidence=1.0 - 2.0 * settings.alpha,
                 exact_limit=settings.permutation_exact_limit,
                 resamples=settings.permutation_resamples,
                 seed=settings.seed,
