@@ -2,30 +2,8 @@
 
 Pure logic over per-process numbers, no I/O and no knowledge of the result document: the caller matches cells
 and hands in, per arm, one median (ms) per worker process and the cell's flags. Marks follow asv: `+` slower,
-`-` faster, `~` within the threshold, `x` not comparable.
-
-The decision rule, and why (numbers from scripts/compare_simulation.py, 2000 comparisons per row, Holm over one
-cell, 9 processes per arm unless said):
-- regression `+` when the cell is significant after the multiple-comparison correction (adjusted p < α, where p
-  is the larger of Welch's and the permutation test's) AND the point estimate NEW/BASE is above 1 + threshold.
-  Since p ≥ Welch's p, significance means the (1 - α) CI lies entirely above 1. A/A false regressions: 0.0% at 3%
-  spread, 0.0% at 5% (a false one needs both a fluke at α and a ≥ 5% estimate); a true 10% slowdown is caught
-  in 100% at 3% spread and 98% at 5% (8 processes: 97%).
-  The stricter rule "CI lower bound above 1 + threshold" catches the 10% slowdown in only 86% of cases at 3%
-  spread and 26% at 5%: the CI half-width (~3-5%) is eaten out of the 10% effect. The looser rule "CI above 1"
-  alone flags A/A cells at up to α/2 = 2.5% and would flag a significant but harmless 1% change.
-- improvement `-`: the mirror image (significant and below 1 - threshold).
-- no change `~`: the whole (1 - α) CI inside [1 - threshold, 1 + threshold] (A/A at 3% spread: ~82% of cells).
-- inconclusive `?`: anything else, with "about N more processes per arm" from bench.compare.power.
-- noisy `!`: the conditions differed (a busy-CPU or steal-time warning in either arm): whatever the effect, since
-  a busy arm shifts its medians and the test assumes like conditions; re-run or use `effbench ab`. Or an
-  inconclusive cell that is imprecise: processes disagree (spread of log medians above NOISY_SPREAD, or the
-  caller's "processes disagree" warning) or a cap stopped an arm before its precision target. Imprecision does
-  not hide a significant regression: Welch's test already pays for the spread, so the verdict stands.
-- failed `x` (failed in NEW and not ok in BASE), newly failing `F` (ok in BASE, failed in NEW), not comparable
-  `x` (skipped, missing or interrupted in an arm, failed only in BASE, or a reason given by the caller).
-The threshold has an absolute floor: a cell whose BASE geometric mean is m ms uses max(threshold, floor_ms / m),
-so a difference below floor_ms (0.02 ms) is never a regression, whatever its relative size.
+`-` faster, `~` within the threshold, `x` not comparable. The rule and the simulation behind it are above
+`_judge`.
 """
 
 from __future__ import annotations
@@ -242,7 +220,11 @@ def _status_verdict(cell: CellInput) -> tuple[Verdict, str] | None:
 
 
 def _suspect_conditions(cell: CellInput) -> list[str]:
-    """Why the two arms were not measured under like conditions (the test's assumption), if they were not."""
+    """Why the two arms were not measured under like conditions (the test's assumption), if they were not.
+
+    A busy-CPU or steal-time warning in either arm makes the cell noisy whatever its effect: a busy arm shifts
+    its medians, so the ratio measures the machine as much as the code. The remedy is a re-run or `effbench ab`.
+    """
     return [
         f"busy CPU or steal time during {name}"
         for arm, name in ((cell.base, "BASE"), (cell.new, "NEW"))
@@ -251,7 +233,11 @@ def _suspect_conditions(cell: CellInput) -> list[str]:
 
 
 def _imprecision(cell: CellInput, spread: float, settings: CompareSettings) -> list[str]:
-    """Why the arms are less precise than the comparison needs: processes disagree, or a cap cut a cell short."""
+    """Why the arms are less precise than the comparison needs: processes disagree, or a cap cut a cell short.
+
+    Makes an inconclusive cell noisy (more processes would help less than a quieter machine). It does not hide a
+    significant regression: Welch's test already pays for the spread, so the verdict stands.
+    """
     found = []
     if spread > settings.noisy_spread:
         found.append(f"between-process spread {spread:.1%} > {settings.noisy_spread:.0%}")
@@ -263,6 +249,28 @@ def _imprecision(cell: CellInput, spread: float, settings: CompareSettings) -> l
     return found
 
 
+# The decision rule. Shares from scripts/compare_simulation.py (seed 0, 2000 comparisons per row, one cell, so
+# the correction changes nothing; σ is the between-process spread of log medians, quiet runs 1-3%):
+# - regression `+`: one-sided p for "slower" < α after the correction, where p is the larger of Welch's and the
+#   permutation test's, AND the point estimate NEW/BASE above 1 + threshold. Unadjusted, significance is the
+#   (1 - 2α) CI's lower bound above 1. A/A false regressions with 8 / 9 / 10 processes per arm: 0.0-0.1% at
+#   σ 2-3%, 2.5 / 2.1 / 1.9% at σ 5% (a false one needs a fluke at α AND a ≥ 5% estimate). A true 10% slowdown:
+#   caught in 100 / 99.9 / 100% at σ 3% and 96.7 / 96.7 / 98.4% at σ 5%. Each process 15% slower with
+#   probability 0.1 (placement luck), 9 processes, σ 3%: 1.7% false, 96.8% caught. Smallest slowdown caught in
+#   ≥ 95% with 9 processes: 7% at σ 2%, 8% at 3%, 10% at 5%.
+#   Rejected: the same with two-sided tests at α (a 95% CI above 1): 93.3% caught at 8 processes and σ 5%.
+#   "CI lower bound above 1 + threshold": 89.5-96.1% caught at σ 3%, 54-63% at σ 5%, since the CI half-width is
+#   taken out of the effect. "CI above 1" alone: 4.7-5.5% A/A false regressions, and any significant 1% counts.
+#   Without the permutation guard: identical shares at 8-10 processes; it only bites with few processes, where
+#   a t-test on 3 values is a leap of faith (3 vs 3 can never pass it: 1/20 = α).
+# - improvement `-`: the mirror image. The correction keeps false regressions (and, separately, false
+#   improvements) at α over all cells: Holm by default.
+# - no change `~`: the whole (1 - 2α) CI inside [1 - threshold, 1 + threshold], i.e. both one-sided tests of
+#   "the change exceeds the threshold" reject at α (TOST, as in bioequivalence). A/A at σ 3%: 86.6 / 91.1 / 95.2%.
+# - inconclusive `?`: anything else, with "about N more processes per arm" from bench.compare.power.
+# - noisy `!`: see _suspect_conditions (whatever the effect) and _imprecision (only in place of inconclusive).
+# - the threshold has an absolute floor: max(threshold, floor_ms / BASE geometric mean), so a difference below
+#   floor_ms (0.02 ms) is never a regression or an improvement, whatever its relative size.
 def _judge(
     cell: CellInput, effect: Effect, p_adjusted: float, settings: CompareSettings
 ) -> tuple[Verdict, str, int | None, float]:
