@@ -209,7 +209,11 @@ def test_regression_improvement_and_no_change() -> None:
     assert regression.ci_low is not None and regression.ci_low > 1.0
     assert regression.p_adjusted is not None and regression.p_adjusted < 0.05
     assert regression.more_processes_needed is None
-    assert "+15.0%" in regression.reason and "beyond ±5.0%" in regression.reason
+    assert "+15.0% (90% CI +" in regression.reason and "beyond ±5.0%" in regression.reason
+    # one-sided tests at α go with the (1 - 2α) interval
+    strict = judge(base, Arm(evenly(9, 0.02, 11.5)), CompareSettings(alpha=0.025))
+    assert strict.effect is not None and strict.effect.confidence == pytest.approx(0.95)
+    assert strict.ci_low is not None and strict.ci_low < regression.ci_low
 
     improvement = judge(base, Arm(evenly(9, 0.02, 8.5)))
     assert (improvement.verdict, improvement.mark) == (Verdict.IMPROVEMENT, "-")

@@ -147,7 +147,10 @@ class CompareSettings:
 
 @dataclass(frozen=True)
 class CellComparison:
-    """The verdict on one cell. Ratios are NEW/BASE (above 1 is slower); p-values are None where no test ran."""
+    """The verdict on one cell. Ratios are NEW/BASE (above 1 is slower); [ci_low, ci_high] is the (1 - 2α) CI of
+    the ratio; p_value is one-sided in the direction of the observed change (the larger of Welch's and the
+    permutation test's) and p_adjusted the same after the correction over all tested cells; both None where no
+    test ran. more_processes_needed is set for inconclusive cells (and noisy ones that would be inconclusive)."""
 
     key: str
     verdict: Verdict
@@ -180,7 +183,7 @@ class ComparisonSummary:
         parts = [f"{count} {verdict.value}" for verdict, count in self.counts.items() if count]
         counts = ", ".join(parts) if parts else "no cells"
         return (
-            f"{counts} (threshold ±{self.threshold:.0%}, floor {self.floor_ms:g} ms, α = {self.alpha:g}, "
+            f"{counts} (threshold ±{self.threshold * 100:g}%, floor {self.floor_ms:g} ms, α = {self.alpha:g}, "
             f"{CORRECTIONS[self.correction]})"
         )
 
@@ -197,7 +200,7 @@ def _pct(ratio: float) -> str:
 
 
 def _ci_text(effect: Effect) -> str:
-    return f"{_pct(effect.ratio)} (CI {_pct(effect.ci_low)} to {_pct(effect.ci_high)})"
+    return f"{_pct(effect.ratio)} ({effect.confidence:.0%} CI {_pct(effect.ci_low)} to {_pct(effect.ci_high)})"
 
 
 def _status_verdict(cell: CellInput) -> tuple[Verdict, str] | None:
