@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bench.commands.latency",
     "bench.commands.system",
     "bench.commands.report",
+    "bench.commands.compare",
 )
 
 

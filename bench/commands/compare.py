@@ -24,7 +24,9 @@ def parse_fraction(text: str, what: str) -> float:
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise EffbenchError(f"{what} {text!r} is not a number: give a fraction like 0.05 or a percentage like 5%")
+        raise EffbenchError(
+            f"{what} {text!r} is not a number: give a fraction like 0.05 or a percentage like 5%"
+        ) from None
     return value
 
 
@@ -34,8 +36,12 @@ def add_verdict_options(parser: Any) -> None:
     parser.add_argument("--floor-ms", type=float, default=None, metavar="MS",
                         help="absolute floor: differences below it never count (default 0.02 ms)")  # fmt: skip
     parser.add_argument("--alpha", default="0.05", metavar="A", help="significance level per family (default 0.05)")
-    parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
-                        help="multiple-comparison control across cells: holm (family-wise, default), bh (FDR)")  # fmt: skip
+    parser.add_argument(
+        "--correction",
+        choices=("holm", "bh", "none"),
+        default="holm",
+        help="multiple-comparison control across cells: holm (family-wise, default), bh (FDR)",
+    )
     parser.add_argument("--format", "-f", choices=("term", "md", "json"), default="term", help="output format")
     parser.add_argument("--strict", action="store_true", help="exit 3 when a cell is inconclusive or noisy")
 

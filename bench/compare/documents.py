@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.compare.verdict import Arm, CellInput
-
 from bench.errors import EffbenchError
 
 ARMS = ("base", "new")

@@ -104,8 +104,10 @@ def render_comparison(comparison: Comparison, matched: Matched, fmt: str) -> str
 
     from bench.tables import rich_table
 
-    console = Console(file=io.StringIO(), width=220, color_system=None, highlight=False, record=True)
+    console = Console(file=io.StringIO(), width=200, color_system=None, highlight=False, record=True)
     console.print(_header(matched))
-    console.print(rich_table(rows, COLUMNS))
+    console.print(rich_table(rows, [c for c in COLUMNS if c.key != "reason"]))
+    for row in rows:  # the reasons are sentences: below the table, one line per cell
+        console.print(f"{row['mark']} {row['cell']}: {row['reason']}", soft_wrap=True)
     console.print(closing, soft_wrap=True)
     return console.export_text()
