@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import EffbenchError
+from bench.tables import Column
 
 PRECISIONS = ("fp32", "bf16")
 INSTALL_HINTS = {
@@ -300,24 +301,26 @@ def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def print_table(cells: list[dict[str, Any]], doc_warnings: list[str], console: Any) -> None:
-    from bench.tables import Column, rich_table
+LATENCY_COLUMNS = (
+    Column("model", "model", align="left"),
+    Column("backend", "backend", align="left"),
+    Column("precision", "precision", align="left"),
+    Column("threads", "threads"),
+    Column("cpus", "CPUs"),
+    Column("median", "median ms"),
+    Column("p90", "p90 ms"),
+    Column("p99", "p99 ms"),
+    Column("ci", "95% CI median"),
+    Column("samples", "n/procs"),
+    Column("cold", "cold: load+compile, 1st"),
+    Column("status", "status", align="left"),
+)
 
-    columns = [
-        Column("model", "model", align="left"),
-        Column("backend", "backend", align="left"),
-        Column("precision", "precision", align="left"),
-        Column("threads", "threads"),
-        Column("cpus", "CPUs"),
-        Column("median", "median ms"),
-        Column("p90", "p90 ms"),
-        Column("p99", "p99 ms"),
-        Column("ci", "95% CI median"),
-        Column("samples", "n/procs"),
-        Column("cold", "cold: load+compile, 1st"),
-        Column("status", "status", align="left"),
-    ]
-    console.print(rich_table(table_rows(cells), columns))
+
+def print_table(cells: list[dict[str, Any]], doc_warnings: list[str], console: Any) -> None:
+    from bench.tables import rich_table
+
+    console.print(rich_table(table_rows(cells), LATENCY_COLUMNS))
     lines = [("warning", w) for w in doc_warnings]
     for cell in cells:
         label = f"{cell['model']} · {cell['backend']}"
