@@ -6,14 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import bench.backends
 from bench.cli import main
 from bench.commands.latency import choose_backends, json_summary, table_rows
+from bench.document import CellRecord
+from bench.job import WorkerJob
 from bench.runner import InProcessLauncher, WorkerOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,14 +167,14 @@ def test_unknown_precision_is_an_argparse_error(capsys: pytest.CaptureFixture[st
 class InterruptingLauncher(InProcessLauncher):
     """Runs the first worker, then behaves as if the user pressed Ctrl-C."""
 
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         if self.jobs:
             raise KeyboardInterrupt
         return super().launch(job, timeout_s)
 
 
 class FailingLauncher(InProcessLauncher):
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         return WorkerOutcome("failed", error="worker killed by signal SIGSEGV", stderr_tail="Segmentation fault")
 
 
@@ -189,7 +191,8 @@ def test_ctrl_c_writes_what_was_measured_and_exits_130(
     doc = json.loads(out.read_text())
     assert doc["status"] == "interrupted"
     (cell,) = doc["cells"]
-    assert cell["status"] == "interrupted" and len(cell["processes"]) == 1 and cell["summary"]["n"] > 0
+    assert cell["status"] == "interrupted" and len(cell["processes"]) == 1
+    assert cell["summary"]["n"] == len(cell["processes"][0]["samples_ns"]) > 0
 
 
 def test_failed_cell_exits_1(
@@ -207,30 +210,33 @@ def test_failed_cell_exits_1(
     assert json.loads(out.read_text())["status"] == "complete"
 
 
-CELL = {
-    "model": "efficientnet_b1",
-    "backend": "openvino",
-    "precision": "fp32",
-    "threads": 1,
-    "cpus": [1],
-    "status": "ok",
-    "error": None,
-    "warnings": ["all processes: something to say"],
-    "summary": {
-        "median_ms": 19.912,
-        "p90_ms": 20.5,
-        "p99_ms": 23.25,
-        "median_ci95_ms": [19.85, 19.98],
-        "n": 480,
-        "processes": 3,
-    },
-    "processes": [
-        {
-            "effective": {"precision": "fp32", "runtime_precision": {"compute": {"f32": 200, "i32": 4}}},
-            "cold_start": {"import_s": 0.2, "load_s": 0.05, "compile_s": 0.3, "first_inference_s": 0.031},
-        }
-    ],
-}
+CELL = CellRecord.from_dict(
+    {
+        "model": "efficientnet_b1",
+        "backend": "openvino",
+        "precision": "fp32",
+        "threads": 1,
+        "cpus": [1],
+        "status": "ok",
+        "error": None,
+        "warnings": ["all processes: something to say"],
+        "summary": {
+            "median_ms": 19.912,
+            "p90_ms": 20.5,
+            "p99_ms": 23.25,
+            "median_ci95_ms": [19.85, 19.98],
+            "n": 480,
+            "processes": 3,
+        },
+        "processes": [
+            {
+                "effective": {"precision": "fp32", "runtime_precision": {"compute": {"f32": 200, "i32": 4}}},
+                "cold_start": {"import_s": 0.2, "load_s": 0.05, "compile_s": 0.3, "first_inference_s": 0.031},
+                "samples_ns": [],
+            }
+        ],
+    }
+)
 
 
 def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
@@ -249,14 +255,32 @@ def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
         "cold": "350 ms + 31 ms",
         "status": "ok",
     }
-    capped = {**CELL, "stop_reason": "cap hit: cell time cap 20 s reached with median CI ±1.13% > ±1.00%"}
+    capped = replace(CELL, stop_reason="cap hit: cell time cap 20 s reached with median CI ±1.13% > ±1.00%")
     assert table_rows([capped])[0]["status"] == "cap hit"
+    met = replace(CELL, stop_reason="target met: 3 processes, 480 samples, median CI ±0.33% ≤ ±1.00%")
+    assert table_rows([met])[0]["status"] == "ok"
     (summary,) = json_summary([CELL])
-    assert summary["median_ms"] == 19.912 and summary["n"] == 480 and summary["cpus"] == [1]
-    assert summary["median_ci95_ms"] == [19.85, 19.98] and summary["status"] == "ok"
-    mixed = {**CELL, "processes": [{**CELL["processes"][0], "effective": {"precision": "fp32", "runtime_precision":
-             {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}}]}  # fmt: skip
+    assert summary == {
+        "model": "efficientnet_b1",
+        "backend": "openvino",
+        "precision": "fp32",
+        "effective_precision": "fp32",
+        "threads": 1,
+        "cpus": [1],
+        "median_ms": 19.912,
+        "p90_ms": 20.5,
+        "p99_ms": 23.25,
+        "median_ci95_ms": [19.85, 19.98],
+        "n": 480,
+        "processes": 3,
+        "status": "ok",
+        "error": None,
+        "warnings": ["all processes: something to say"],
+    }
+    effective = {"precision": "fp32", "runtime_precision": {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}
+    mixed = replace(CELL, processes=(replace(CELL.processes[0], effective=effective),))
     assert table_rows([mixed])[0]["precision"] == "fp32 (f32 75%, bf16 25%)"
+    assert json_summary([mixed])[0]["effective_precision"] == "fp32 (f32 75%, bf16 25%)"
 
 
 def test_weights_reach_the_torch_worker_and_the_document(tmp_path: Path) -> None:

@@ -35,10 +35,10 @@ UPDATE = os.environ.get("EFFBENCH_UPDATE_GOLDEN") == "1"
 
 def render(path: Path, fmt: str) -> str:
     doc = load_result(path)
-    cells = doc["cells"]
+    cells = doc.cells
     if fmt == "term":
         console = Console(file=io.StringIO(), width=TERM_WIDTH, color_system=None, highlight=False)
-        print_table(cells, doc["warnings"], console)
+        print_table(cells, doc.warnings, console)
         return console.file.getvalue()  # type: ignore[attr-defined]
     if fmt == "md":
         return format_markdown_table(table_rows(cells), LATENCY_COLUMNS)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.document import CellRecord, Settings
 from bench.errors import EffbenchError
 from bench.tables import Column
 
@@ -156,6 +158,7 @@ def plan_cells(
     """Export (or reuse) every model and make one CellPlan per (model, backend)."""
     from bench.backends import get_backend
     from bench.backends.base import LoadTarget
+    from bench.document import Artifact
     from bench.export import ensure_artifacts
     from bench.runner import CellPlan
 
@@ -206,7 +209,7 @@ def plan_cells(
             artifact = None
             for fmt in backend.formats:
                 if fmt in files:
-                    artifact = {"format": fmt, "path": str(files[fmt]), "sha256": sha256.get(fmt)}
+                    artifact = Artifact(format=fmt, path=str(files[fmt]), sha256=sha256.get(fmt))
                 elif skip is None:
                     skip = f"{backend_name} needs a {fmt} file and {name} has none"
             if not backend.formats and spec is None and skip is None:
@@ -247,13 +250,13 @@ def _median(values: list[float]) -> float | None:
     return ordered[len(ordered) // 2] if ordered else None
 
 
-def effective_precision(cell: dict[str, Any]) -> str:
+def effective_precision(cell: CellRecord) -> str:
     """The precision the runtime reports (first process), with OpenVINO's per-layer count when mixed."""
-    if not cell.get("processes"):
-        return cell.get("precision", "?")
-    effective = cell["processes"][0].get("effective", {})
-    precision = str(effective.get("precision", cell.get("precision")))
-    compute = (effective.get("runtime_precision") or {}).get("compute") or {}
+    if not cell.processes:
+        return cell.precision
+    first = cell.processes[0]
+    precision = first.effective_precision or cell.precision
+    compute = first.compute_precisions
     compute = {p: n for p, n in compute.items() if p in ("f32", "bf16", "f16")}  # not i32 shape arithmetic
     if len(compute) > 1:
         total = sum(compute.values())
@@ -271,31 +274,30 @@ def _status_text(status: str | None, stop_reason: str | None) -> str:
     return status or ""
 
 
-def table_rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def table_rows(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
     from bench.cpus import format_cpu_list
 
     rows = []
     for cell in cells:
-        summary = cell.get("summary") or {}
-        processes = cell.get("processes") or []
-        ci = summary.get("median_ci95_ms")
-        load = _median([p["cold_start"]["load_s"] + p["cold_start"]["compile_s"] for p in processes])
-        first = _median([p["cold_start"]["first_inference_s"] for p in processes])
-        status = cell.get("status")
+        summary = cell.summary
+        colds = [p.cold_start for p in cell.processes if p.cold_start is not None]
+        load = _median([c.load_s + c.compile_s for c in colds])
+        first = _median([c.first_inference_s for c in colds])
+        ci = summary.median_ci95_ms if summary else None
         rows.append(
             {
-                "model": cell["model"],
-                "backend": cell["backend"],
-                "precision": effective_precision(cell) if processes else cell["precision"],
-                "threads": cell["threads"],
-                "cpus": format_cpu_list(cell["cpus"]),
-                "median": _ms(summary.get("median_ms")),
-                "p90": _ms(summary.get("p90_ms")),
-                "p99": _ms(summary.get("p99_ms")),
+                "model": cell.model,
+                "backend": cell.backend,
+                "precision": effective_precision(cell),
+                "threads": cell.threads,
+                "cpus": format_cpu_list(list(cell.cpus)),
+                "median": _ms(summary.median_ms if summary else None),
+                "p90": _ms(summary.p90_ms if summary else None),
+                "p99": _ms(summary.p99_ms if summary else None),
                 "ci": f"{_ms(ci[0])}–{_ms(ci[1])}" if ci else None,
-                "samples": f"{summary['n']}/{summary['processes']}" if summary else None,
-                "cold": f"{_seconds(load)} + {_seconds(first)}" if processes else None,
-                "status": _status_text(status, cell.get("stop_reason")),
+                "samples": f"{summary.n}/{summary.processes}" if summary else None,
+                "cold": f"{_seconds(load)} + {_seconds(first)}" if cell.processes else None,
+                "status": _status_text(cell.status, cell.stop_reason),
             }
         )
     return rows
@@ -317,44 +319,44 @@ LATENCY_COLUMNS = (
 )
 
 
-def print_table(cells: list[dict[str, Any]], doc_warnings: list[str], console: Any) -> None:
+def print_table(cells: Sequence[CellRecord], doc_warnings: Sequence[str], console: Any) -> None:
     from bench.tables import rich_table
 
     console.print(rich_table(table_rows(cells), LATENCY_COLUMNS))
     lines = [("warning", w) for w in doc_warnings]
     for cell in cells:
-        label = f"{cell['model']} · {cell['backend']}"
-        if cell.get("status") == "skipped":
-            lines.append(("note", f"{label}: skipped: {cell['error']}"))
-        elif cell.get("error"):
-            lines.append(("warning", f"{label}: {cell['status']}: {cell['error']}"))
-        lines.extend(("warning", f"{label}: {w}") for w in cell.get("warnings", []))
+        if cell.status == "skipped":
+            lines.append(("note", f"{cell.label}: skipped: {cell.error}"))
+        elif cell.error:
+            lines.append(("warning", f"{cell.label}: {cell.status}: {cell.error}"))
+        lines.extend(("warning", f"{cell.label}: {w}") for w in cell.warnings)
     for kind, line in lines:
         style = "yellow" if kind == "warning" else "cyan"
         console.print(f"[{style}]{kind}:[/] {line}", highlight=False, soft_wrap=True)
 
 
-def json_summary(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def json_summary(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
     out = []
     for cell in cells:
-        summary = cell.get("summary") or {}
+        summary = cell.summary
+        ci = summary.median_ci95_ms if summary else None
         out.append(
             {
-                "model": cell["model"],
-                "backend": cell["backend"],
-                "precision": cell["precision"],
+                "model": cell.model,
+                "backend": cell.backend,
+                "precision": cell.precision,
                 "effective_precision": effective_precision(cell),
-                "threads": cell["threads"],
-                "cpus": cell["cpus"],
-                "median_ms": summary.get("median_ms"),
-                "p90_ms": summary.get("p90_ms"),
-                "p99_ms": summary.get("p99_ms"),
-                "median_ci95_ms": summary.get("median_ci95_ms"),
-                "n": summary.get("n", 0),
-                "processes": summary.get("processes", 0),
-                "status": cell["status"],
-                "error": cell.get("error"),
-                "warnings": cell.get("warnings", []),
+                "threads": cell.threads,
+                "cpus": list(cell.cpus),
+                "median_ms": summary.median_ms if summary else None,
+                "p90_ms": summary.p90_ms if summary else None,
+                "p99_ms": summary.p99_ms if summary else None,
+                "median_ci95_ms": list(ci) if ci else None,
+                "n": summary.n if summary else 0,
+                "processes": summary.processes if summary else 0,
+                "status": cell.status,
+                "error": cell.error,
+                "warnings": list(cell.warnings),
             }
         )
     return out
@@ -427,48 +429,47 @@ def run_latency(args: argparse.Namespace) -> int:
     from bench.runner import RichProgress, Runner, SubprocessLauncher
 
     machine = collect_machine_metadata()
-    settings = {
-        "threads": threads,
-        "cpus": cpus,
-        "precision": precision,
-        "preset": policy.name,
-        "policy": policy.to_dict(),
-        "backends": backends,
-        "models": list(args.model),
-        "seed": args.seed,
-        "weights": str(weights) if weights else None,
-        "input_shape": list(input_shape) if input_shape else None,
-    }
+    settings = Settings(
+        threads=threads,
+        cpus=tuple(cpus),
+        precision=precision,
+        preset=policy.name,
+        policy=policy.to_dict(),
+        backends=tuple(backends),
+        models=tuple(args.model),
+        seed=args.seed,
+        weights=str(weights) if weights else None,
+        input_shape=tuple(input_shape) if input_shape else None,
+    )
     doc = new_document(machine, settings, ["effbench", *sys.argv[1:]])
-    for check in system_checks(cpus):
-        if check.status == "warn":
-            doc["warnings"].append(f"{check.message}: {check.remedy}" if check.remedy else check.message)
+    checks = [c for c in system_checks(cpus) if c.status == "warn"]
+    doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
     path = write_result(doc, args.output, config.results_dir)
     err.print(f"results: {path}")
 
-    finished: dict[int, dict[str, Any]] = {}
+    finished: dict[int, CellRecord] = {}
     order = {id(plan): i for i, plan in enumerate(plans)}
 
     def on_cell_finished(cell: Any) -> None:
-        finished[order[id(cell.plan)]] = cell.to_dict()
-        doc["cells"] = [finished[i] for i in sorted(finished)]
+        nonlocal doc
+        finished[order[id(cell.plan)]] = cell.record()
+        doc = replace(doc, cells=tuple(finished[i] for i in sorted(finished)))
         save_progress(doc, path)
 
     runner = Runner(policy, SubprocessLauncher(), progress=RichProgress(err), on_cell_finished=on_cell_finished)
     outcome = runner.run(plans)
 
-    cells = [cell.to_dict() for cell in outcome.cells]
-    doc["cells"] = cells
-    doc["status"] = "interrupted" if outcome.interrupted else "complete"
+    cells = tuple(cell.record() for cell in outcome.cells)
+    doc = replace(doc, cells=cells, status="interrupted" if outcome.interrupted else "complete")
     save_progress(doc, path)
 
     if args.json:
         sys.stdout.write(json.dumps(json_summary(cells), indent=2) + "\n")
-        print_table(cells, doc["warnings"], err)
+        print_table(cells, doc.warnings, err)
     else:
-        print_table(cells, doc["warnings"], _console(stderr=False))
+        print_table(cells, doc.warnings, _console(stderr=False))
     err.print(f"results written to {path}")
     if outcome.interrupted:
         err.print("interrupted: the finished cells are in the result file")
         return 130
-    return 1 if any(c["status"] == "failed" for c in cells) else 0
+    return 1 if any(c.status == "failed" for c in cells) else 0

@@ -198,7 +198,7 @@ def checks_table(checks: list[Check], cpus: list[int]) -> Any:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from bench.results import export_pyperf
+    from bench.pyperf_export import export_pyperf
 
     written = export_pyperf(args.file, args.output)
     print(f"wrote {written}")
