@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import bench.backends
 from bench.cli import main
-from bench.commands.latency import choose_backends, json_summary, table_rows
-from bench.document import CellRecord
+from bench.commands.latency import choose_backends
 from bench.job import WorkerJob
 from bench.runner import InProcessLauncher, WorkerOutcome
 
@@ -208,79 +206,6 @@ def test_failed_cell_exits_1(
     assert summary["status"] == "failed" and summary["median_ms"] is None and summary["n"] == 0
     assert "process 1 failed: worker killed by signal SIGSEGV: Segmentation fault" in summary["error"]
     assert json.loads(out.read_text())["status"] == "complete"
-
-
-CELL = CellRecord.from_dict(
-    {
-        "model": "efficientnet_b1",
-        "backend": "openvino",
-        "precision": "fp32",
-        "threads": 1,
-        "cpus": [1],
-        "status": "ok",
-        "error": None,
-        "warnings": ["all processes: something to say"],
-        "summary": {
-            "median_ms": 19.912,
-            "p90_ms": 20.5,
-            "p99_ms": 23.25,
-            "median_ci95_ms": [19.85, 19.98],
-            "n": 480,
-            "processes": 3,
-        },
-        "processes": [
-            {
-                "effective": {"precision": "fp32", "runtime_precision": {"compute": {"f32": 200, "i32": 4}}},
-                "cold_start": {"import_s": 0.2, "load_s": 0.05, "compile_s": 0.3, "first_inference_s": 0.031},
-                "samples_ns": [],
-            }
-        ],
-    }
-)
-
-
-def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
-    (row,) = table_rows([CELL])
-    assert row == {
-        "model": "efficientnet_b1",
-        "backend": "openvino",
-        "precision": "fp32",
-        "threads": 1,
-        "cpus": "1",
-        "median": "19.91",
-        "p90": "20.50",
-        "p99": "23.25",
-        "ci": "19.85–19.98",
-        "samples": "480/3",
-        "cold": "350 ms + 31 ms",
-        "status": "ok",
-    }
-    capped = replace(CELL, stop_reason="cap hit: cell time cap 20 s reached with median CI ±1.13% > ±1.00%")
-    assert table_rows([capped])[0]["status"] == "cap hit"
-    met = replace(CELL, stop_reason="target met: 3 processes, 480 samples, median CI ±0.33% ≤ ±1.00%")
-    assert table_rows([met])[0]["status"] == "ok"
-    (summary,) = json_summary([CELL])
-    assert summary == {
-        "model": "efficientnet_b1",
-        "backend": "openvino",
-        "precision": "fp32",
-        "effective_precision": "fp32",
-        "threads": 1,
-        "cpus": [1],
-        "median_ms": 19.912,
-        "p90_ms": 20.5,
-        "p99_ms": 23.25,
-        "median_ci95_ms": [19.85, 19.98],
-        "n": 480,
-        "processes": 3,
-        "status": "ok",
-        "error": None,
-        "warnings": ["all processes: something to say"],
-    }
-    effective = {"precision": "fp32", "runtime_precision": {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}
-    mixed = replace(CELL, processes=(replace(CELL.processes[0], effective=effective),))
-    assert table_rows([mixed])[0]["precision"] == "fp32 (f32 75%, bf16 25%)"
-    assert json_summary([mixed])[0]["effective_precision"] == "fp32 (f32 75%, bf16 25%)"
 
 
 def test_weights_reach_the_torch_worker_and_the_document(tmp_path: Path) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.document import CellRecord, Settings
 from bench.errors import EffbenchError
-from bench.tables import Column
+from bench.views.console import emit, make_console
+from bench.views.latency import render_latency_table
 
 PRECISIONS = ("fp32", "bf16")
 INSTALL_HINTS = {
@@ -230,149 +229,7 @@ def plan_cells(
     return plans
 
 
-# ------------------------------------------------------------------------------------------------ output
-
-
-def _ms(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _median(values: list[float]) -> float | None:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2] if ordered else None
-
-
-def effective_precision(cell: CellRecord) -> str:
-    """The precision the runtime reports (first process), with OpenVINO's per-layer count when mixed."""
-    if not cell.processes:
-        return cell.precision
-    first = cell.processes[0]
-    precision = first.effective_precision or cell.precision
-    compute = first.compute_precisions
-    compute = {p: n for p, n in compute.items() if p in ("f32", "bf16", "f16")}  # not i32 shape arithmetic
-    if len(compute) > 1:
-        total = sum(compute.values())
-        parts = sorted(compute.items(), key=lambda kv: -kv[1])
-        precision += " (" + ", ".join(f"{p} {n * 100 // total}%" for p, n in parts) + ")"
-    return precision
-
-
-def _status_text(status: str | None, stop_reason: str | None) -> str:
-    """'ok' when the precision target was met, 'cap hit' when a time or process cap stopped the cell first."""
-    from bench.policy import CAP_PREFIX
-
-    if status == "ok" and stop_reason and stop_reason.startswith(CAP_PREFIX):
-        return "cap hit"
-    return status or ""
-
-
-def table_rows(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
-    from bench.cpus import format_cpu_list
-
-    rows = []
-    for cell in cells:
-        summary = cell.summary
-        colds = [p.cold_start for p in cell.processes if p.cold_start is not None]
-        load = _median([c.load_s + c.compile_s for c in colds])
-        first = _median([c.first_inference_s for c in colds])
-        ci = summary.median_ci95_ms if summary else None
-        rows.append(
-            {
-                "model": cell.model,
-                "backend": cell.backend,
-                "precision": effective_precision(cell),
-                "threads": cell.threads,
-                "cpus": format_cpu_list(list(cell.cpus)),
-                "median": _ms(summary.median_ms if summary else None),
-                "p90": _ms(summary.p90_ms if summary else None),
-                "p99": _ms(summary.p99_ms if summary else None),
-                "ci": f"{_ms(ci[0])}–{_ms(ci[1])}" if ci else None,
-                "samples": f"{summary.n}/{summary.processes}" if summary else None,
-                "cold": f"{_seconds(load)} + {_seconds(first)}" if cell.processes else None,
-                "status": _status_text(cell.status, cell.stop_reason),
-            }
-        )
-    return rows
-
-
-LATENCY_COLUMNS = (
-    Column("model", "model", align="left"),
-    Column("backend", "backend", align="left"),
-    Column("precision", "precision", align="left"),
-    Column("threads", "threads"),
-    Column("cpus", "CPUs"),
-    Column("median", "median ms"),
-    Column("p90", "p90 ms"),
-    Column("p99", "p99 ms"),
-    Column("ci", "95% CI median"),
-    Column("samples", "n/procs"),
-    Column("cold", "cold: load+compile, 1st"),
-    Column("status", "status", align="left"),
-)
-
-
-def print_table(cells: Sequence[CellRecord], doc_warnings: Sequence[str], console: Any) -> None:
-    from bench.tables import rich_table
-
-    console.print(rich_table(table_rows(cells), LATENCY_COLUMNS))
-    lines = [("warning", w) for w in doc_warnings]
-    for cell in cells:
-        if cell.status == "skipped":
-            lines.append(("note", f"{cell.label}: skipped: {cell.error}"))
-        elif cell.error:
-            lines.append(("warning", f"{cell.label}: {cell.status}: {cell.error}"))
-        lines.extend(("warning", f"{cell.label}: {w}") for w in cell.warnings)
-    for kind, line in lines:
-        style = "yellow" if kind == "warning" else "cyan"
-        console.print(f"[{style}]{kind}:[/] {line}", highlight=False, soft_wrap=True)
-
-
-def json_summary(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
-    out = []
-    for cell in cells:
-        summary = cell.summary
-        ci = summary.median_ci95_ms if summary else None
-        out.append(
-            {
-                "model": cell.model,
-                "backend": cell.backend,
-                "precision": cell.precision,
-                "effective_precision": effective_precision(cell),
-                "threads": cell.threads,
-                "cpus": list(cell.cpus),
-                "median_ms": summary.median_ms if summary else None,
-                "p90_ms": summary.p90_ms if summary else None,
-                "p99_ms": summary.p99_ms if summary else None,
-                "median_ci95_ms": list(ci) if ci else None,
-                "n": summary.n if summary else 0,
-                "processes": summary.processes if summary else 0,
-                "status": cell.status,
-                "error": cell.error,
-                "warnings": list(cell.warnings),
-            }
-        )
-    return out
-
-
 # ------------------------------------------------------------------------------------------------ command
-
-
-def _console(stderr: bool) -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        # Piped or captured: do not squeeze the table into 80 columns.
-        console = Console(stderr=stderr, highlight=False, width=max(console.width, 180))
-    return console
 
 
 def run_latency(args: argparse.Namespace) -> int:
@@ -380,7 +237,7 @@ def run_latency(args: argparse.Namespace) -> int:
     from bench.cpus import resolve_cpus
     from bench.policy import get_policy
 
-    err = _console(stderr=True)
+    err = make_console(stderr=True)
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
     defaults = config.latency
     notes: list[str] = []
@@ -464,10 +321,10 @@ def run_latency(args: argparse.Namespace) -> int:
     save_progress(doc, path)
 
     if args.json:
-        sys.stdout.write(json.dumps(json_summary(cells), indent=2) + "\n")
-        print_table(cells, doc.warnings, err)
+        emit(render_latency_table(cells, "json"))
+        emit(render_latency_table(cells, "table", doc.warnings), err)
     else:
-        print_table(cells, doc.warnings, _console(stderr=False))
+        emit(render_latency_table(cells, "table", doc.warnings), make_console())
     err.print(f"results written to {path}")
     if outcome.interrupted:
         err.print("interrupted: the finished cells are in the result file")

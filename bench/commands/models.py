@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from bench.errors import EffbenchError
-from bench.tables import FORMATS, Column, render
+from bench.views.console import emit, make_console
+from bench.views.tables import FORMATS, Column, render_rows
 from bench.zoo import ModelSpec, list_models, resolve_model
 
 COLUMNS = (
@@ -56,7 +57,8 @@ def _select(pattern: str | None) -> list[ModelSpec]:
 
 def run(args: argparse.Namespace) -> int:
     rows = [model_row(spec) for spec in _select(args.pattern)]
-    render(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
+    view = render_rows(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
+    emit(view, make_console(highlight=True, min_width=160))
     return 0
 
 
