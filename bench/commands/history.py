@@ -71,7 +71,7 @@ def run_show(args: argparse.Namespace) -> int:
     from bench.history.changes import find_changes
     from bench.history.db import open_database
     from bench.history.query import group_series, query_points
-    from bench.history.views import SERIES_COLUMNS, series_rows
+    from bench.history.views import SERIES_COLUMNS, SERIES_CSV_COLUMNS, series_rows
 
     if args.last is not None and args.last < 1:
         raise EffbenchError(f"invalid --last {args.last}: give a positive number of runs")
@@ -88,7 +88,7 @@ def run_show(args: argparse.Namespace) -> int:
     shown = {key: points[-args.last :] if args.last else points for key, points in series.items()}
     if args.format in ("csv", "json"):
         rows = [row for key, points in shown.items() for row in series_rows(key, points, changes_at)]
-        _render(rows, SERIES_COLUMNS, args.format, None)
+        _render(rows, SERIES_CSV_COLUMNS, args.format, None)
     else:
         for key, points in shown.items():
             _render(series_rows(key, points, changes_at), SERIES_COLUMNS, args.format, key.title())
@@ -106,7 +106,7 @@ def run_changes(args: argparse.Namespace) -> int:
     from bench.history.changes import find_changes, parse_threshold
     from bench.history.db import open_database
     from bench.history.query import group_series, parse_since, query_points
-    from bench.history.views import CHANGE_COLUMNS, change_rows, change_text
+    from bench.history.views import CHANGE_COLUMNS, CHANGE_CSV_COLUMNS, change_rows, change_text
 
     threshold = parse_threshold(args.threshold)
     since = parse_since(args.since) if args.since else None
@@ -121,7 +121,7 @@ def run_changes(args: argparse.Namespace) -> int:
     rows = change_rows(changes, threshold)
     slowdowns = [c for c in changes if c.is_slowdown(threshold)]
     if args.format in ("csv", "json"):
-        _render(rows, CHANGE_COLUMNS, args.format, None)
+        _render(rows, CHANGE_CSV_COLUMNS, args.format, None)
     elif args.format == "md":
         if rows:
             _render(rows, CHANGE_COLUMNS, args.format, f"changes in {len(series)} series")

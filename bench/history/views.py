@@ -24,6 +24,22 @@ SERIES_COLUMNS = (
     Column("change", "change", align="left"),
 )
 
+# CSV keeps raw values and says which series each row belongs to (one file may hold several).
+SERIES_CSV_COLUMNS = tuple(
+    Column(key, key)
+    for key in ("model", "backend", "precision", "threads", "machine", "created", "run_id", "label",
+                "commit_under_test", "median_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "processes", "samples",
+                "status", "effective_precision", "versions", "effbench", "change", "path")
+)  # fmt: skip
+
+CHANGE_CSV_COLUMNS = tuple(
+    Column(key, key)
+    for key in ("mark", "model", "backend", "precision", "threads", "machine", "before_run_id", "before_created",
+                "after_run_id", "after_created", "ratio", "ratio_low", "ratio_high", "median_before_ms",
+                "median_after_ms", "runs_before", "runs_after", "p_value", "slowdown", "context", "before_path",
+                "after_path")
+)  # fmt: skip
+
 CHANGE_COLUMNS = (
     Column("mark", "", align="left"),
     Column("series", "series", align="left"),
