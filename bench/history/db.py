@@ -107,7 +107,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 def _drop_everything(conn: sqlite3.Connection) -> None:
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
+    for name in _user_tables(conn):  # a list, not a live cursor: SQLite refuses DROP under an open SELECT
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')  # drops the table's indexes too
     conn.execute("PRAGMA user_version = 0")
 

@@ -113,8 +113,10 @@ class _Reader:
         self.path = path
 
     def fail(self, where: str, expected: str, value: Any) -> EffbenchError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         return EffbenchError(
-            f"{self.path} is not a valid effbench result: {where} is {value!r}, expected {expected}; "
+            f"{self.path} is not a valid effbench result: {where} is {shown}, expected {expected}; "
             "re-run the measurement or move the file out of the results folder"
         )
 
@@ -210,7 +212,7 @@ def _checked_effective_precision(cell: Mapping[str, Any], reader: _Reader, where
 def _cell_rows(index: int, cell: Any, reader: _Reader) -> tuple[CellRow, list[ProcessRow]]:
     where = f"cells[{index}]"
     if not isinstance(cell, Mapping):
-        raise reader.fail(where, "an object", type(cell).__name__)
+        raise reader.fail(where, "an object", cell)
     model = reader.text(cell, "model", where)
     backend = reader.text(cell, "backend", where)
     if not model or not backend:
@@ -227,7 +229,7 @@ def _cell_rows(index: int, cell: Any, reader: _Reader) -> tuple[CellRow, list[Pr
     for position, process in enumerate(reader.items(cell, "processes", where)):
         pwhere = f"{where}.processes[{position}]"
         if not isinstance(process, Mapping):
-            raise reader.fail(pwhere, "an object", type(process).__name__)
+            raise reader.fail(pwhere, "an object", process)
         samples = reader.items(process, "samples_ns", pwhere)
         median, p90 = _quantiles(samples, reader, f"{pwhere}.samples_ns")
         ok = process.get("ok", True) is not False
