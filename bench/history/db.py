@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from bench.errors import EffbenchError
@@ -75,6 +75,14 @@ def _columns(cls: type) -> list[str]:
 
 def _insert_sql(table: str, names: Sequence[str], prefix: str = "INSERT") -> str:
     return f"{prefix} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+
+
+_COLUMNS = {cls: tuple(_columns(cls)) for cls in (RunRow, CellRow, ProcessRow)}
+
+
+def _values(row: RunRow | CellRow | ProcessRow) -> tuple[object, ...]:
+    # Not dataclasses.astuple: it deep-copies every value, a third of the indexing time on 1,000 documents.
+    return tuple(getattr(row, name) for name in _COLUMNS[type(row)])
 
 
 _RUN_SQL = _insert_sql("runs", _columns(RunRow), "INSERT OR IGNORE")
@@ -257,9 +265,9 @@ def insert_document(conn: sqlite3.Connection, rows: DocumentRows) -> str:
                 for table in ("processes", "cells", "runs"):
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run.run_id,))
                 outcome = "replaced"
-        if outcome in ("added", "replaced") and conn.execute(_RUN_SQL, astuple(run)).rowcount == 1:
-            conn.executemany(_CELL_SQL, [(run.run_id, *astuple(cell)) for cell in rows.cells])
-            conn.executemany(_PROCESS_SQL, [(run.run_id, *astuple(p)) for p in rows.processes])
+        if outcome in ("added", "replaced") and conn.execute(_RUN_SQL, _values(run)).rowcount == 1:
+            conn.executemany(_CELL_SQL, [(run.run_id, *_values(cell)) for cell in rows.cells])
+            conn.executemany(_PROCESS_SQL, [(run.run_id, *_values(p)) for p in rows.processes])
         elif outcome in ("added", "replaced"):
             outcome = "unchanged"  # another indexer got there first
     except BaseException:
