@@ -173,8 +173,9 @@ def open_database(path: Path, *, create: bool = False, rebuild: bool = False) ->
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         # WAL: readers never wait for an indexer, and a commit costs no fsync of the main file. The index can
         # always be rebuilt, so synchronous=NORMAL (a power cut may lose the last commits, never corrupt) is enough.
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if create or rebuild:  # the journal mode is stored in the file: readers leave it alone
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         if rebuild:
             conn.execute("BEGIN IMMEDIATE")
             _drop_everything(conn)
