@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from bench import export as export_mod
-from bench.artifacts import LOCKS_FOLDER, STAGING_PREFIX, read_manifest, sha256_file, sha256_files
 from bench.cli import main
 from bench.errors import EffbenchError, ExportError
 from bench.export import (
@@ -25,6 +23,9 @@ from bench.export import (
     make_plan,
     normalize_formats,
 )
+from bench.export import build as build_mod
+from bench.export import parity as parity_mod
+from bench.export.cache import LOCKS_FOLDER, STAGING_PREFIX, read_manifest, sha256_file, sha256_files
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
@@ -216,13 +217,13 @@ def test_parity_failure_fails_the_export_and_caches_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _need("torch", "onnx", "onnxruntime", "openvino")
-    real = export_mod.run_onnxruntime
+    real = parity_mod.run_onnxruntime
 
     def off_by_a_bit(path: Path, name: str, x: Any) -> Any:
         outputs, effective = real(path, name, x)
         return [o + 1e-2 * float(abs(o).max()) for o in outputs], effective
 
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by_a_bit)
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by_a_bit)
     cache = tmp_path / "cache"
     code, _out, err = run_cli(["export", "--model", "b0:w=0.25,d=0.25,r=32", "--cache-dir", str(cache), "-q"], capsys)
     assert code == 1
@@ -240,8 +241,8 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     # A deep model whose PyTorch fp32 output is 1e-3 from float64 (as ResNet-152's is 3e-4) gets a tolerance of
     # 4e-3: a runtime 2e-3 from PyTorch fp32 is as accurate as PyTorch itself and passes; 1e-2 still fails.
     _need("torch", "onnx", "onnxruntime", "openvino")
-    real_reference = export_mod._float64_reference
-    real_ort = export_mod.run_onnxruntime
+    real_reference = build_mod.float64_reference
+    real_ort = parity_mod.run_onnxruntime
 
     def poorly_conditioned(module: Any, x: Any, reference: Any) -> Any:
         reference64, _error = real_reference(module, x, reference)
@@ -254,8 +255,8 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
 
         return run
 
-    monkeypatch.setattr(export_mod, "_float64_reference", poorly_conditioned)
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by(2e-3))
+    monkeypatch.setattr(build_mod, "float64_reference", poorly_conditioned)
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(2e-3))
     cache = tmp_path / "cache"
     model = "b0:w=0.25,d=0.25,r=32"
     code, _out, err = run_cli(["export", "--model", model, "--cache-dir", str(cache), "-q"], capsys)
@@ -267,7 +268,7 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     assert parity["results"]["onnxruntime"]["ok"] is True
     assert parity["results"]["openvino"]["max_rel_error_vs_fp64"] < 1e-4
 
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by(1e-2))
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(1e-2))
     code, _out, err = run_cli(
         ["export", "--model", model, "--cache-dir", str(tmp_path / "other"), "--force", "-q"], capsys
     )
@@ -497,13 +498,13 @@ def test_user_onnx_parity_failure_exits_1(
     tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _need("onnxruntime", "openvino")
-    real = export_mod.run_openvino
+    real = parity_mod.run_openvino
 
     def drifting(xml: Path, x: Any) -> Any:
         outputs, effective = real(xml, x)
         return [o * 1.01 for o in outputs], effective
 
-    monkeypatch.setattr(export_mod, "run_openvino", drifting)
+    monkeypatch.setattr(parity_mod, "run_openvino", drifting)
     cache = tmp_path / "cache"
     with pytest.raises(ExportError, match=r"openvino output differs from onnxruntime: max relative error"):
         export_model(str(tiny_onnx), cache_dir=cache)
@@ -518,7 +519,7 @@ def test_crash_mid_export_leaves_nothing_half_written(
     _need("onnxruntime", "openvino")
     cache = tmp_path / "cache"
     plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
-    from bench.artifacts import entry_folder_name
+    from bench.export.cache import entry_folder_name
 
     folder = entry_folder_name(plan.model_name, plan.fingerprint)
     cache.mkdir()
@@ -527,7 +528,7 @@ def test_crash_mid_export_leaves_nothing_half_written(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(export_mod, "convert_to_openvino", boom)
+    monkeypatch.setattr(build_mod, "convert_to_openvino", boom)
     with pytest.raises(RuntimeError, match="boom"):
         export_model(str(tiny_onnx), cache_dir=cache)
     assert entries(cache) == []  # neither the new temp folder nor the old leftover remains
@@ -573,7 +574,7 @@ def test_an_export_waits_for_the_lock_held_by_another(tiny_onnx: Path, tmp_path:
     _need("onnxruntime", "openvino")
     import filelock
 
-    from bench.artifacts import entry_folder_name
+    from bench.export.cache import entry_folder_name
 
     cache = tmp_path / "cache"
     plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
@@ -737,7 +738,7 @@ def test_export_help_and_import_do_not_load_runtimes() -> None:
     code = (
         "import sys\n"
         "from bench.cli import build_parser\n"
-        "import bench.export, bench.artifacts, bench.userfiles\n"
+        "import bench.export, bench.export.build, bench.export.convert, bench.export.parity, bench.export.userfiles\n"
         "build_parser()\n"
         "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

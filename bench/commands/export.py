@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else None
     input_shape = None
     if args.input_shape:
-        from bench.userfiles import parse_input_shape
+        from bench.export import parse_input_shape
 
         input_shape = parse_input_shape(args.input_shape)
 
