@@ -482,6 +482,9 @@ def test_user_ir_runs_only_in_openvino(tmp_path: Path, tiny_onnx: Path) -> None:
     result = arts.manifest["parity"]["results"]["openvino"]
     assert result["reference"] is None and "only run in OpenVINO" in result["note"]
     assert arts.manifest["parity"]["reference"] is None
+    assert "_outputs" not in arts.manifest["parity"]
+    # The IR's outputs are named from the file and shaped by the parity run.
+    assert arts.manifest["outputs"] == [{"name": "y", "shape": [1, 16]}]
     assert arts.manifest["source"]["kind"] == "openvino-ir"
     reshaped = ov.Core().read_model(str(arts.files["openvino"]))
     assert list(reshaped.inputs[0].get_shape()) == [1, 3, 16, 16]
@@ -745,6 +748,39 @@ def test_export_help_and_import_do_not_load_runtimes() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_parity_check_names_the_failing_runtime_and_keeps_the_manifest_format() -> None:
+    from bench.export.parity import ParityCheck
+
+    passing = {"reference": "pytorch", "max_abs_error": 1e-7, "max_rel_error": 1e-7, "tolerance": 1e-4, "ok": True}
+    failing = {**passing, "max_abs_error": 0.5, "max_rel_error": 2e-3, "ok": False}
+    check = ParityCheck(
+        reference="pytorch",
+        tolerance=1e-4,
+        seed=3,
+        results={"onnxruntime": passing, "openvino": failing},
+        denormals={"onnxruntime": {"session.set_denormal_as_zero": "1"}},
+        output_shapes=((1, 1000),),
+        reference_fp32_error=2e-5,
+    )
+    why = check.failure("m")
+    assert why is not None
+    assert why.startswith("m: openvino output differs from pytorch: max relative error 0.002 > 0.0001")
+    assert why.endswith("nothing was cached")
+    assert ParityCheck("pytorch", 1e-4, 3, {"onnxruntime": passing}, {}, ()).failure("m") is None
+    block = check.to_manifest()
+    assert list(block) == [
+        "reference",
+        "input",
+        "tolerance",
+        "results",
+        "denormals",
+        "pytorch_fp32_max_rel_error_vs_fp64",
+    ]
+    assert block["input"]["seed"] == 3 and block["tolerance"]["max_rel_error"] == 1e-4
+    assert block["pytorch_fp32_max_rel_error_vs_fp64"] == 2e-5
+    assert "pytorch_fp32_max_rel_error_vs_fp64" not in ParityCheck(None, 1e-4, 0, {}, {}, ()).to_manifest()
 
 
 def test_formats_are_normalized() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from bench.export.convert import convert_to_openvino
 from bench.export.parity import (
     PARITY_CONDITIONING_FACTOR,
     PARITY_RTOL,
-    fail_on_parity,
+    ParityCheck,
     float64_reference,
     parity_input,
     run_parity,
@@ -43,6 +44,12 @@ def build_entry(
     """Write the artifacts of `plan` in `formats` into `staging`, check their parity; returns the manifest."""
     builder = {"pytorch": _build_from_torch, "onnx-file": _build_from_onnx_file, "openvino-ir": _build_from_ir_file}
     return builder[plan.source.name](plan, staging, formats, say)
+
+
+def _fail_on_parity(name: str, parity: ParityCheck) -> None:
+    why = parity.failure(name)
+    if why:
+        raise ExportError(why)
 
 
 def _build_from_torch(
@@ -111,9 +118,12 @@ def _build_from_torch(
         reference_fp64=reference_fp64,
     )
     timings["parity_s"] = time.perf_counter() - started
-    parity["denormals"]["pytorch"] = {"torch.set_flush_denormal(True)": torch_flush}
-    parity["pytorch_fp32_max_rel_error_vs_fp64"] = torch_fp32_error
-    fail_on_parity(spec.name, parity)
+    parity = replace(
+        parity,
+        denormals={**parity.denormals, "pytorch": {"torch.set_flush_denormal(True)": torch_flush}},
+        reference_fp32_error=torch_fp32_error,
+    )
+    _fail_on_parity(spec.name, parity)
 
     source = {
         "kind": "pytorch",
@@ -171,7 +181,7 @@ def _build_from_onnx_file(
     started = time.perf_counter()
     parity = run_parity(None, None, staging, formats, x, info.input_name, error=EffbenchError, say=say, seed=plan.seed)
     timings["parity_s"] = time.perf_counter() - started
-    fail_on_parity(path.name, parity)
+    _fail_on_parity(path.name, parity)
     source = {
         "kind": "onnx-file",
         "path": str(path.resolve()),
@@ -213,9 +223,10 @@ def _build_from_ir_file(
         None, None, staging, ("openvino",), x, info.input_name, error=EffbenchError, say=say, seed=plan.seed
     )
     timings["parity_s"] = time.perf_counter() - started
-    fail_on_parity(path.name, parity)
-    shapes = parity.pop("_outputs", [])
-    outputs = [{**o, "name": name} for o, name in zip(shapes, info.outputs, strict=False)]
+    _fail_on_parity(path.name, parity)
+    outputs = [
+        {"name": name, "shape": list(shape)} for shape, name in zip(parity.output_shapes, info.outputs, strict=False)
+    ]
     source = {
         "kind": "openvino-ir",
         "path": str(path.resolve()),
@@ -251,10 +262,9 @@ def _manifest(
     opset: int | None,
     exporter: dict[str, Any] | None,
     openvino: dict[str, Any] | None,
-    parity: dict[str, Any],
+    parity: ParityCheck,
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    parity.pop("_outputs", None)
     artifacts: dict[str, Any] = {}
     names: list[str] = []
     if "onnx" in formats:
@@ -284,7 +294,7 @@ def _manifest(
         "files": describe_files(staging, names),
         "artifacts": artifacts,
         "exporter": exporter,
-        "parity": parity,
+        "parity": parity.to_manifest(),
         "versions": {
             "effbench": __version__,
             "python": platform.python_version(),

@@ -7,10 +7,11 @@ f32 (its default is bf16 on CPUs with AVX-512 BF16/AMX) with denormals flushed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import EffbenchError, ExportError, first_line
+from bench.errors import EffbenchError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,6 +28,56 @@ PARITY_DEFINITION = "max|out - ref| / max|ref| over all outputs, float64 arithme
 # float64): a runtime passes when it is about as accurate as PyTorch fp32 on this model. bf16/fp16 or a wrong op
 # are off by 1e-2 or more and still fail.
 PARITY_CONDITIONING_FACTOR = 4.0
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """What the parity check found: each runtime's errors against the reference (or why there are none), the
+    tolerance they were held to, the denormal settings each runtime ran with, and the shapes of the outputs."""
+
+    reference: str | None  # "pytorch", "onnxruntime" or None (a single runtime: nothing to compare with)
+    tolerance: float  # max relative error allowed (see PARITY_DEFINITION)
+    seed: int  # of the input, see parity_input
+    results: dict[str, dict[str, Any]]  # per runtime, as the manifest records it
+    denormals: dict[str, dict[str, Any]]  # per runtime (and PyTorch), the flush-to-zero settings in effect
+    output_shapes: tuple[tuple[int, ...], ...]
+    reference_fp32_error: float | None = None  # PyTorch fp32's own error against float64, when it is the reference
+
+    def failure(self, name: str) -> str | None:
+        """The one-line reason this check fails the export of `name`, or None when every runtime passed."""
+        for runtime, entry in self.results.items():
+            if entry.get("ok") is False:
+                if "problem" in entry:
+                    detail = entry["problem"]
+                else:
+                    detail = (
+                        f"max relative error {entry['max_rel_error']:.3g} > "
+                        f"{entry.get('tolerance', PARITY_RTOL):.3g} "
+                        f"(max abs {entry['max_abs_error']:.3g}; relative = {PARITY_DEFINITION})"
+                    )
+                return (
+                    f"{name}: {runtime} output differs from {entry.get('reference') or 'what is expected'}: "
+                    f"{detail}; nothing was cached"
+                )
+        return None
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest's "parity" block (manifest format 1)."""
+        block: dict[str, Any] = {
+            "reference": self.reference,
+            "input": {"distribution": "standard normal", "generator": "numpy.random.default_rng", "seed": self.seed},
+            "tolerance": {
+                "max_rel_error": self.tolerance,
+                "floor": PARITY_RTOL,
+                "conditioning_factor": PARITY_CONDITIONING_FACTOR,
+                "definition": PARITY_DEFINITION,
+            },
+            "results": self.results,
+            "denormals": self.denormals,
+        }
+        if self.reference_fp32_error is not None:
+            block["pytorch_fp32_max_rel_error_vs_fp64"] = self.reference_fp32_error
+        return block
 
 
 def parity_input(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -152,7 +203,7 @@ def run_parity(
     seed: int = 0,
     tolerance: float = PARITY_RTOL,
     reference_fp64: list[np.ndarray] | None = None,
-) -> dict[str, Any]:
+) -> ParityCheck:
     """Run each artifact on `x` and compare with the reference (PyTorch; else ONNX Runtime; else none).
 
     `reference_fp64`, when given, is the same model run in float64: each runtime's error against it is recorded
@@ -210,32 +261,11 @@ def run_parity(
         entry["effective"] = effective
         results[runtime] = entry
     first = next(iter(runs.values()), None)
-    return {
-        "reference": reference_name,
-        "input": {"distribution": "standard normal", "generator": "numpy.random.default_rng", "seed": seed},
-        "tolerance": {
-            "max_rel_error": tolerance,
-            "floor": PARITY_RTOL,
-            "conditioning_factor": PARITY_CONDITIONING_FACTOR,
-            "definition": PARITY_DEFINITION,
-        },
-        "results": results,
-        "denormals": denormals,
-        "_outputs": [{"name": None, "shape": list(o.shape)} for o in first[0]] if first else [],
-    }
-
-
-def fail_on_parity(name: str, parity: dict[str, Any]) -> None:
-    for runtime, entry in parity["results"].items():
-        if entry.get("ok") is False:
-            if "problem" in entry:
-                detail = entry["problem"]
-            else:
-                detail = (
-                    f"max relative error {entry['max_rel_error']:.3g} > {entry.get('tolerance', PARITY_RTOL):.3g} "
-                    f"(max abs {entry['max_abs_error']:.3g}; relative = {PARITY_DEFINITION})"
-                )
-            raise ExportError(
-                f"{name}: {runtime} output differs from {entry.get('reference') or 'what is expected'}: {detail}; "
-                "nothing was cached"
-            )
+    return ParityCheck(
+        reference=reference_name,
+        tolerance=tolerance,
+        seed=seed,
+        results=results,
+        denormals=denormals,
+        output_shapes=tuple(tuple(o.shape) for o in first[0]) if first else (),
+    )
