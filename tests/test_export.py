@@ -22,6 +22,7 @@ from bench.export import (
     export_model,
     make_plan,
     normalize_formats,
+    write_bundle,
 )
 from bench.export import build as build_mod
 from bench.export import parity as parity_mod
@@ -389,6 +390,66 @@ def test_cli_export_prints_parity_and_bundle_works_without_torch(
     (bundle / entry["folder"] / "model.onnx").write_bytes(b"tampered")
     with pytest.raises(EffbenchError, match="cannot be trusted"):
         ensure_artifacts(str(bundle / entry["folder"] / "model.onnx"), cache_dir=tmp_path / "unused")
+
+
+def _modes(root: Path) -> tuple[set[int], set[int]]:
+    """The permission bits of every file and every folder under `root` (root included)."""
+    files, folders = set(), {root.stat().st_mode & 0o777}
+    for path in root.rglob("*"):
+        (folders if path.is_dir() else files).add(path.stat().st_mode & 0o777)
+    return files, folders
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+@pytest.mark.parametrize(("umask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)])
+def test_cache_entries_and_bundles_get_the_permissions_the_umask_gives(
+    tiny_onnx: Path, tmp_path: Path, umask: int, file_mode: int, folder_mode: int
+) -> None:
+    _need("torch", "onnx", "onnxruntime", "openvino")
+    cache, bundle = tmp_path / "models", tmp_path / "bundle"
+    previous = os.umask(umask)
+    try:
+        arts = [ensure_artifacts(str(tiny_onnx), cache_dir=cache)]  # a user file: static copy and the IR
+        if umask == 0o022:  # the PyTorch export once is enough: its writers are the same for any umask
+            arts.append(ensure_artifacts(TINY, formats=("onnx",), cache_dir=cache))
+        write_bundle(arts, bundle)
+        write_bundle(arts[:1], bundle)  # updating a bundle keeps it clean too
+    finally:
+        os.umask(previous)
+    for entry in arts:
+        assert entry.files["onnx"].parent.parent == cache
+    assert _modes(cache) == ({file_mode}, {folder_mode})  # the entries, and the cache's lock files and folders
+    assert _modes(bundle) == ({file_mode}, {folder_mode})
+    # A bundle is meant to be copied: no lock files, no staging folders, only the entries and the index.
+    names = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*"))
+    assert not [n for n in names if n.endswith(".lock") or ".locks" in n or n.startswith(".")], names
+    folders = [p.name for p in bundle.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in bundle.iterdir() if p.is_file()) == ["README.md", "index.json"]
+    assert len(folders) == len(arts)
+
+
+def test_bundle_writers_take_turns_without_a_lock_file(tmp_path: Path) -> None:
+    import fcntl
+
+    from bench.export.bundle import _folder_lock
+
+    def can_lock() -> bool:
+        fd = os.open(tmp_path, os.O_RDONLY)  # another open file description, as another process would have
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with _folder_lock(tmp_path):
+        assert not can_lock()
+        assert list(tmp_path.iterdir()) == []
+    assert can_lock()
+    assert not (tmp_path.parent / f".{tmp_path.name}.lock").exists()
 
 
 # ---------------------------------------------------------------- user ONNX and IR files

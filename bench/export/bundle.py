@@ -3,8 +3,10 @@ machine without torch can benchmark."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,21 +16,26 @@ from bench.errors import EffbenchError
 from bench.export.cache import (
     MANIFEST_NAME,
     STAGING_PREFIX,
+    TRASH_PREFIX,
     ArtifactSet,
     ensure_writable_folder,
     entry_folder_name,
+    new_staging_folder,
     publish_folder,
     read_manifest,
     slugify,
     verify_entry,
-    write_json_atomic,
+    write_json,
 )
+from bench.fsio import replace_file
 
 BUNDLE_INDEX_NAME = "index.json"
 BUNDLE_FORMAT = "effbench-bundle"
 # Bundle index format history:
 #   1: first version (entries: model_name, folder, fingerprint, files per format, input).
 BUNDLE_VERSION = 1
+# The lock file earlier versions kept inside the bundle; removed when a bundle is updated.
+_LEGACY_LOCK = ".index.lock"
 
 
 def _quiet(message: str) -> None:
@@ -60,14 +67,14 @@ def write_bundle(
 ) -> Path:
     """Copy entries into a self-contained folder (entry folders + index.json + README.md) that a machine
     without torch can benchmark: point --model at BUNDLE/<entry>/model.onnx, model.xml or BUNDLE/<entry>."""
-    import filelock
-
     say = progress or _quiet
     bundle = Path(bundle)
     ensure_writable_folder(bundle, "bundle folder", "pass --bundle a folder you can write to")
-    with filelock.FileLock(str(bundle / ".index.lock")):
-        for leftover in bundle.glob(f"{STAGING_PREFIX}*"):  # from a killed bundle write (writers hold this lock)
+    with _folder_lock(bundle):
+        # Left by a killed bundle write (writers hold this lock), and the lock file older versions kept here.
+        for leftover in [*bundle.glob(f"{STAGING_PREFIX}*"), *bundle.glob(f"{TRASH_PREFIX}*")]:
             shutil.rmtree(leftover, ignore_errors=True)
+        (bundle / _LEGACY_LOCK).unlink(missing_ok=True)
         index = read_bundle_index(bundle)
         entries = {e["folder"]: e for e in index.get("entries", [])}
         for arts in artifact_sets:
@@ -80,7 +87,7 @@ def write_bundle(
             if current and current.get("fingerprint") == arts.fingerprint and not verify_entry(dest, current, ()):
                 say(f"{arts.model_name}: already in the bundle as {dest}")
             else:
-                staging = Path(_mkdtemp(bundle, f"{STAGING_PREFIX}{folder}-"))
+                staging = new_staging_folder(bundle, folder)
                 try:
                     for name in [*arts.manifest["files"], MANIFEST_NAME]:
                         shutil.copyfile(source / name, staging / name)
@@ -111,29 +118,34 @@ def write_bundle(
             "effbench": __version__,
             "entries": sorted(entries.values(), key=lambda e: e["folder"]),
         }
-        write_json_atomic(bundle / BUNDLE_INDEX_NAME, index)
-        _write_text_atomic(bundle / "README.md", _bundle_readme(index))
+        write_json(bundle / BUNDLE_INDEX_NAME, index)
+        replace_file(bundle / "README.md", _bundle_readme(index))
     return bundle
 
 
-def _mkdtemp(folder: Path, prefix: str) -> str:
-    import tempfile
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself, so that two processes adding to one bundle take turns.
 
-    return tempfile.mkdtemp(dir=folder, prefix=prefix)
+    flock on the folder's own descriptor leaves no lock file in the bundle, which is meant to be copied to other
+    machines. Where the file system refuses flock on a folder (NFS emulates flock with byte-range locks, which
+    need a file open for writing), the lock is a file beside the bundle, never inside it.
+    """
+    import fcntl
 
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            import filelock
+
+            with filelock.FileLock(str(folder.parent / f".{folder.name}.lock")):
+                yield
+            return
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _bundle_readme(index: Mapping[str, Any]) -> str:

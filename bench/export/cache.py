@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import EffbenchError
+from bench.fsio import make_staging_dir, replace_file
 
 if TYPE_CHECKING:
     from bench.zoo import ModelSpec
@@ -140,20 +140,9 @@ def entry_folder_name(model_name: str, fingerprint: str) -> str:
     return f"{slugify(model_name)}-{fingerprint[:16]}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file in the same folder, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write `data` as indented JSON at `path` (a manifest or a bundle index), umask permissions."""
+    replace_file(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -202,8 +191,7 @@ def ensure_writable_folder(folder: Path, what: str, fix: str) -> None:
     """Create `folder` (and parents) or raise one clear EffbenchError saying why it cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)  # noqa: SIM115
-        probe.close()
+        make_staging_dir(folder, ".probe-").rmdir()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise EffbenchError(f"{what} {folder} is not writable ({reason}): {fix}") from None
@@ -234,9 +222,10 @@ def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) ->
         lock.release()
 
 
-def new_staging_folder(cache_dir: Path, folder_name: str) -> Path:
-    """A fresh temp folder inside the cache (same file system, so the final rename is atomic)."""
-    return Path(tempfile.mkdtemp(dir=cache_dir, prefix=f"{STAGING_PREFIX}{folder_name}-"))
+def new_staging_folder(parent: Path, folder_name: str) -> Path:
+    """A fresh staging folder for entry `folder_name` inside `parent` (a cache or a bundle: the same file system,
+    so the final rename is atomic), with the permissions the umask gives, as the published entry will have."""
+    return make_staging_dir(parent, f"{STAGING_PREFIX}{folder_name}-")
 
 
 def remove_leftover_staging(cache_dir: Path, folder_name: str) -> None:

@@ -30,7 +30,7 @@ from bench.export.cache import (
     read_manifest,
     remove_leftover_staging,
     verify_entry,
-    write_json_atomic,
+    write_json,
 )
 from bench.export.plans import ExportPlan, make_plan, normalize_formats
 
@@ -142,7 +142,7 @@ def export_model(
         staging = new_staging_folder(cache_dir, folder_name)
         try:
             manifest = build_entry(plan, staging, tuple(f for f in FORMATS if f in build_formats), say)
-            write_json_atomic(staging / MANIFEST_NAME, manifest)
+            write_json(staging / MANIFEST_NAME, manifest)
             publish_folder(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
