@@ -394,7 +394,8 @@ def test_cli_export_prints_parity_and_bundle_works_without_torch(
 
 def _modes(root: Path) -> tuple[set[int], set[int]]:
     """The permission bits of every file and every folder under `root` (root included)."""
-    files, folders = set(), {root.stat().st_mode & 0o777}
+    files: set[int] = set()
+    folders = {root.stat().st_mode & 0o777}
     for path in root.rglob("*"):
         (folders if path.is_dir() else files).add(path.stat().st_mode & 0o777)
     return files, folders
@@ -803,6 +804,7 @@ def test_export_help_and_import_do_not_load_runtimes() -> None:
         "import sys\n"
         "from bench.cli import build_parser\n"
         "import bench.export, bench.export.build, bench.export.convert, bench.export.parity, bench.export.userfiles\n"
+        "import bench.export.inventory, bench.commands.cache\n"
         "build_parser()\n"
         "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -197,9 +197,7 @@ def ensure_writable_folder(folder: Path, what: str, fix: str) -> None:
         raise EffbenchError(f"{what} {folder} is not writable ({reason}): {fix}") from None
 
 
-@contextlib.contextmanager
-def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) -> Iterator[None]:
-    """Hold the per-fingerprint lock, so that concurrent exports of the same thing run one after the other."""
+def _entry_filelock(cache_dir: Path, folder_name: str) -> Any:
     import filelock
 
     locks = cache_dir / LOCKS_FOLDER
@@ -210,14 +208,42 @@ def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) ->
             f"cache folder {cache_dir} is not writable ({exc.strerror or exc}): pass --cache-dir DIR "
             "or set [paths] cache_dir in bench.toml"
         ) from None
-    lock = filelock.FileLock(str(locks / f"{folder_name}.lock"))
+    # Lock files stay after release: deleting one while another process waits on it would let a third take
+    # the "same" lock on a new file (filelock before 4.0 does not detect that).
+    return filelock.FileLock(str(locks / f"{folder_name}.lock"))
+
+
+@contextlib.contextmanager
+def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold the per-fingerprint lock, so that concurrent exports of the same thing run one after the other."""
+    import filelock
+
+    lock = _entry_filelock(cache_dir, folder_name)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        say(f"waiting for another process exporting the same artifacts ({locks / folder_name}.lock)")
+        say(f"waiting for another process exporting the same artifacts ({lock.lock_file})")
         lock.acquire()
     try:
         yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def try_entry_lock(cache_dir: Path, folder_name: str) -> Iterator[bool]:
+    """Hold the per-fingerprint lock if nobody does: yields False at once, without waiting, while an export
+    holds it (so `effbench cache prune` never removes an entry being written or read under the lock)."""
+    import filelock
+
+    lock = _entry_filelock(cache_dir, folder_name)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
     finally:
         lock.release()
 
@@ -242,9 +268,21 @@ def publish_folder(staging: Path, final: Path) -> None:
     A reader either sees the old complete folder, no folder (and then waits on the lock), or the new one.
     """
     if final.exists():
-        trash = final.parent / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        trash = _trash_path(final)
         os.rename(final, trash)
         os.rename(staging, final)
         shutil.rmtree(trash, ignore_errors=True)
     else:
         os.rename(staging, final)
+
+
+def discard_folder(folder: Path) -> None:
+    """Remove an entry (call while holding its lock): renamed aside first, so a reader sees it whole or not at
+    all, then deleted. OSError propagates when it cannot be moved."""
+    trash = _trash_path(folder)
+    os.rename(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _trash_path(folder: Path) -> Path:
+    return folder.parent / f"{TRASH_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
