@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,20 @@ from bench.export import (
     export_model,
     make_plan,
     normalize_formats,
+    plans,
     write_bundle,
 )
 from bench.export import build as build_mod
 from bench.export import parity as parity_mod
-from bench.export.cache import LOCKS_FOLDER, STAGING_PREFIX, read_manifest, sha256_file, sha256_files
+from bench.export.cache import (
+    LOCKS_FOLDER,
+    STAGING_PREFIX,
+    library_versions,
+    read_manifest,
+    sha256_file,
+    sha256_files,
+)
+from bench.export.plans import MODEL_CODE_FILES, model_code_digest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
@@ -132,7 +142,10 @@ def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
     assert manifest["artifacts"]["onnx"]["opset"] == 17
     assert manifest["exporter"]["dynamo"] is False
     assert manifest["exporter"]["supported_opsets"] == list(SUPPORTED_OPSETS)
-    assert manifest["versions"]["torch"] and manifest["versions"]["openvino"] and manifest["exported_at"]
+    installed = library_versions(("torch", "onnx", "onnxruntime", "openvino", "numpy"))
+    assert {k: manifest["versions"][k] for k in installed} == installed and None not in installed.values()
+    exported_at = datetime.fromisoformat(manifest["exported_at"])
+    assert exported_at.tzinfo is not None and exported_at <= datetime.now(UTC)
     ov = manifest["artifacts"]["openvino"]
     assert ov["compress_to_fp16"] is False and "f16" not in ov["constant_element_types"]
     assert ov["converted_from"] == "model.onnx"
@@ -145,7 +158,10 @@ def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
     assert parity["results"]["openvino"]["effective"]["INFERENCE_PRECISION_HINT"] == "f32"
     assert parity["denormals"]["openvino"]["CPU_DENORMALS_OPTIMIZATION"] is True
     assert parity["denormals"]["onnxruntime"] == {"session.set_denormal_as_zero": "1"}
-    assert parity["denormals"]["pytorch"]
+    # What torch reported when the export asked it to flush denormals (it was asked in this process already).
+    import torch
+
+    assert parity["denormals"]["pytorch"] == {"torch.set_flush_denormal(True)": torch.set_flush_denormal(True)}
     assert any("exporting ONNX" in m for m in messages)
     assert entries(cache) == [folder.name]  # no temp folders left behind
 
@@ -299,7 +315,7 @@ def test_export_from_a_weights_file_matches_the_seeded_export(tmp_path: Path) ->
     assert seeded.sha256["onnx"] == from_file.sha256["onnx"]  # same weights, same bytes
 
 
-def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
+def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = make_plan(TINY, ("onnx", "openvino"), opset=None, seed=0, weights=None, input_shape=None)
     assert base.fingerprint == make_plan("efficientnet_b0:r=32", ("onnx",), 17, 0, None, None).fingerprint
     assert base.fingerprint != make_plan(TINY, ("onnx",), 13, 0, None, None).fingerprint
@@ -312,7 +328,12 @@ def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
     assert with_weights.fingerprint != make_plan(TINY, ("onnx",), None, 0, weights, None).fingerprint
     assert base.fingerprint_inputs["versions"].keys() == {"torch", "onnx", "openvino"}
     assert base.fingerprint_inputs["exporter"]["dynamo"] is False
-    assert base.fingerprint_inputs["model_code_sha256"]
+    # The model code is fingerprinted: every file it names exists (a renamed one would silently drop out of the
+    # digest), and a change to it is another fingerprint.
+    assert all((REPO / "bench" / name).is_file() for name in MODEL_CODE_FILES)
+    assert base.fingerprint_inputs["model_code_sha256"] == model_code_digest()
+    monkeypatch.setattr(plans, "model_code_digest", lambda: "0" * 64)
+    assert make_plan(TINY, ("onnx",), None, 0, None, None).fingerprint != base.fingerprint
 
 
 @pytest.mark.torch
@@ -353,7 +374,9 @@ def test_cli_export_prints_parity_and_bundle_works_without_torch(
     code, out, err = run_cli(["export", "--model", TINY, "--cache-dir", str(cache), "--bundle", str(bundle)], capsys)
     assert code == 0, err
     assert "efficientnet_b0:r=32: cache hit" in out
-    assert "parity vs pytorch" in out and "openvino" in out and "onnx" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert set(rows) == {"onnx", "openvino"}
+    assert all("parity vs pytorch" in row for row in rows.values())
     index = json.loads((bundle / "index.json").read_text())
     assert index["format"] == "effbench-bundle"
     (entry,) = index["entries"]
@@ -414,7 +437,7 @@ def test_cache_entries_and_bundles_get_the_permissions_the_umask_gives(
     try:
         arts = [ensure_artifacts(str(tiny_onnx), cache_dir=cache)]  # a user file: static copy and the IR
         if umask == 0o022:  # the PyTorch export once is enough: its writers are the same for any umask
-            arts.append(ensure_artifacts(TINY, formats=("onnx",), cache_dir=cache))
+            arts.append(ensure_artifacts("b0:w=0.25,d=0.25,r=32", formats=("onnx",), cache_dir=cache))
         write_bundle(arts, bundle)
         write_bundle(arts[:1], bundle)  # updating a bundle keeps it clean too
     finally:
