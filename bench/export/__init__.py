@@ -2,7 +2,8 @@
 
 One module per step (see docs/DESIGN.md): plans (what to export, the fingerprint), build (torch → ONNX, the
 entry's manifest), convert (ONNX → IR), parity (runtimes against PyTorch), cache (entry layout, hashing, locks),
-bundle (self-contained copies), userfiles (.onnx/.xml given by the user) and pipeline (the orchestration).
+inventory (which entries the current code still hits; pruning), bundle (self-contained copies), userfiles
+(.onnx/.xml given by the user) and pipeline (the orchestration).
 Importing this package imports no runtime.
 """
 

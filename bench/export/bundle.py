@@ -22,6 +22,7 @@ from bench.export.cache import (
     entry_folder_name,
     new_staging_folder,
     publish_folder,
+    quiet,
     read_manifest,
     slugify,
     verify_entry,
@@ -36,10 +37,6 @@ BUNDLE_FORMAT = "effbench-bundle"
 BUNDLE_VERSION = 1
 # The lock file earlier versions kept inside the bundle; removed when a bundle is updated.
 _LEGACY_LOCK = ".index.lock"
-
-
-def _quiet(message: str) -> None:
-    return None
 
 
 def read_bundle_index(bundle: Path) -> dict[str, Any]:
@@ -67,7 +64,7 @@ def write_bundle(
 ) -> Path:
     """Copy entries into a self-contained folder (entry folders + index.json + README.md) that a machine
     without torch can benchmark: point --model at BUNDLE/<entry>/model.onnx, model.xml or BUNDLE/<entry>."""
-    say = progress or _quiet
+    say = progress or quiet
     bundle = Path(bundle)
     ensure_writable_folder(bundle, "bundle folder", "pass --bundle a folder you can write to")
     with _folder_lock(bundle):

@@ -89,6 +89,11 @@ def artifacts_from_manifest(folder: Path, manifest: Mapping[str, Any]) -> Artifa
     )
 
 
+def quiet(message: str) -> None:
+    """A progress callback that says nothing (the default of the export and bundle functions)."""
+    return None
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of one file, streamed (about 0.3 s per 250 MB here)."""
     with open(path, "rb") as fh:

@@ -27,6 +27,7 @@ from bench.export.cache import (
     entry_lock,
     new_staging_folder,
     publish_folder,
+    quiet,
     read_manifest,
     remove_leftover_staging,
     verify_entry,
@@ -45,10 +46,6 @@ class ExportOutcome:
     status: str
     seconds: float
     folder: Path
-
-
-def _quiet(message: str) -> None:
-    return None
 
 
 # ---------------------------------------------------------------- public entry points
@@ -95,7 +92,7 @@ def export_model(
 ) -> ExportOutcome:
     """Like `ensure_artifacts`, and also says whether the cache was hit and how long it took."""
     started = time.perf_counter()
-    say = progress or _quiet
+    say = progress or quiet
     wanted = normalize_formats(formats)
     if cache_dir is None:
         from bench.config import load_config
