@@ -382,7 +382,7 @@ def run_latency(args: argparse.Namespace) -> int:
         raise EffbenchError(f"weights file {weights} does not exist: pass a .safetensors or .pt state dict")
     input_shape = None
     if args.input_shape:
-        from bench.userfiles import parse_input_shape
+        from bench.export import parse_input_shape
 
         input_shape = parse_input_shape(args.input_shape)
     for note in notes:
