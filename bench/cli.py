@@ -15,8 +15,10 @@ from bench.errors import EffbenchError
 COMMAND_MODULES = (
     "bench.commands.models",
     "bench.commands.export",
+    "bench.commands.cache",
     "bench.commands.latency",
     "bench.commands.system",
+    "bench.commands.history",
 )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.errors import EffbenchError
+from bench.vocab import FORMATS, PRECISIONS, did_you_mean, preset_names
 
 CONFIG_NAME = "bench.toml"
 
@@ -57,7 +59,10 @@ def load_config(path: Path | None = None) -> Config:
         raise EffbenchError(f"invalid {source}: {exc}; fix the TOML syntax") from None
     for table, value in data.items():
         if table not in _KNOWN:
-            raise EffbenchError(f"invalid {source}: unknown table [{table}]; known tables: {', '.join(sorted(_KNOWN))}")
+            raise EffbenchError(
+                f"invalid {source}: unknown table [{table}]{did_you_mean(table, _KNOWN)}; "
+                f"known tables: {', '.join(sorted(_KNOWN))}"
+            )
         if not isinstance(value, dict):
             raise EffbenchError(f"invalid {source}: '{table}' must be a table ([{table}])")
         allowed = _KNOWN[table]
@@ -65,7 +70,8 @@ def load_config(path: Path | None = None) -> Config:
             for key in value:
                 if key not in allowed:
                     raise EffbenchError(
-                        f"invalid {source}: unknown key '{key}' in [{table}]; known keys: {', '.join(sorted(allowed))}"
+                        f"invalid {source}: unknown key '{key}' in [{table}]{did_you_mean(key, allowed)}; "
+                        f"known keys: {', '.join(sorted(allowed))}"
                     )
     _check_values(source, data)
     root = source.resolve().parent
@@ -86,27 +92,39 @@ def load_config(path: Path | None = None) -> Config:
     )
 
 
-def _check_values(source: Path, data: dict[str, Any]) -> None:
-    """Type and range checks of the [latency] and [export] defaults, so a typo fails here with its key's name."""
+def _one_of(words: tuple[str, ...], conjunction: str = "or") -> str:
+    """'"a", "b" or "c"': the allowed words as a message lists them."""
+    quoted = [f'"{w}"' for w in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
 
-    def bad(table: str, key: str, want: str) -> EffbenchError:
-        return EffbenchError(f"invalid {source}: [{table}] {key} = {data[table][key]!r}; it must be {want}")
+
+def _check_values(source: Path, data: dict[str, Any]) -> None:
+    """Type and range checks of the [latency] and [export] defaults, so a typo fails here with its key's name.
+
+    The allowed words come from bench.vocab and the backend registry, the same lists the command line uses.
+    """
+
+    def bad(table: str, key: str, want: str, guess: str = "") -> EffbenchError:
+        return EffbenchError(f"invalid {source}: [{table}] {key} = {data[table][key]!r}{guess}; it must be {want}")
 
     def is_int(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
+    def guess(value: Any, words: tuple[str, ...] | list[str]) -> str:
+        return did_you_mean(value, words) if isinstance(value, str) else ""
+
     latency = data.get("latency", {})
     if "threads" in latency and not (is_int(latency["threads"]) and latency["threads"] >= 1):
         raise bad("latency", "threads", "a whole number >= 1")
-    if "precision" in latency and latency["precision"] not in ("fp32", "bf16"):
-        raise bad("latency", "precision", '"fp32" or "bf16"')
-    if "preset" in latency and latency["preset"] not in ("fast", "default", "rigorous"):
-        raise bad("latency", "preset", '"fast", "default" or "rigorous"')
+    if "precision" in latency and latency["precision"] not in PRECISIONS:
+        # No "did you mean" here: the nearest spelling of fp16 is bf16, a different number format.
+        raise bad("latency", "precision", _one_of(PRECISIONS))
+    presets = preset_names()
+    if "preset" in latency and latency["preset"] not in presets:
+        raise bad("latency", "preset", _one_of(presets), guess(latency["preset"], presets))
     backends = latency.get("backends")
-    if backends is not None and not (
-        isinstance(backends, str) or (isinstance(backends, list) and all(isinstance(b, str) for b in backends))
-    ):
-        raise bad("latency", "backends", 'a list of names, e.g. ["onnxruntime", "openvino"]')
+    if backends is not None:
+        _check_backends(backends, bad)
     cpus = latency.get("cpus")
     if cpus is not None and not (
         isinstance(cpus, str) or (isinstance(cpus, list) and all(is_int(c) and c >= 0 for c in cpus))
@@ -116,7 +134,30 @@ def _check_values(source: Path, data: dict[str, Any]) -> None:
     if "opset" in export and not (is_int(export["opset"]) and export["opset"] > 0):
         raise bad("export", "opset", "a whole number such as 17")
     formats = export.get("formats")
-    if formats is not None and not (
-        isinstance(formats, list) and formats and all(f in ("onnx", "openvino") for f in formats)
-    ):
-        raise bad("export", "formats", 'a list drawn from "onnx" and "openvino"')
+    if formats is not None:
+        want = f"a list drawn from {_one_of(FORMATS, 'and')}"
+        if not (isinstance(formats, list) and formats and all(isinstance(f, str) for f in formats)):
+            raise bad("export", "formats", want)
+        for fmt in formats:
+            if fmt not in FORMATS:
+                raise bad("export", "formats", want, f" ('{fmt}' is not a format{did_you_mean(fmt, FORMATS)})")
+
+
+def _check_backends(backends: Any, bad: Callable[..., EffbenchError]) -> None:
+    """[latency] backends: a list of names (or one comma-separated string) that the backend registry knows."""
+    from bench.backends import canonical_name, user_backends
+
+    want = f'a list of names drawn from {", ".join(user_backends())}, e.g. ["onnxruntime", "openvino"]'
+    if isinstance(backends, str):
+        names = [part.strip() for part in backends.split(",") if part.strip()]
+    elif isinstance(backends, list) and all(isinstance(b, str) for b in backends):
+        names = list(backends)
+    else:
+        raise bad("latency", "backends", want)
+    for name in names:
+        try:
+            canonical_name(name)
+        except EffbenchError:
+            raise bad(
+                "latency", "backends", want, f" ('{name}' is not a backend{did_you_mean(name, user_backends())})"
+            ) from None

@@ -8,20 +8,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.backends.base import PRECISIONS
+from bench.backends import install_hint
 from bench.document import Settings
 from bench.errors import EffbenchError
 from bench.policy import MeasurePolicy
+from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
     from bench.config import Config
     from bench.runner import CellPlan
-
-INSTALL_HINTS = {
-    "torch": "pip install 'effbench[torch]'",
-    "onnxruntime": "pip install 'effbench[onnx]'",
-    "openvino": "pip install 'effbench[openvino]'",
-}
 
 # Artifact formats in the order they are exported (OpenVINO's IR is converted from the ONNX file).
 _FORMAT_ORDER = ("onnx", "openvino")
@@ -86,7 +81,7 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
                 chosen.append(canonical)
         for name in chosen:
             if not is_installed(name):
-                hint = INSTALL_HINTS.get(name, "install it")
+                hint = install_hint(name)
                 raise EffbenchError(f"backend '{name}' is not installed: {hint}, or drop it from --backend")
         return chosen
     chosen = []
@@ -94,7 +89,7 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
         if is_installed(name):
             chosen.append(name)
         else:
-            notes.append(f"backend {name} is not installed, skipped ({INSTALL_HINTS.get(name, '')})")
+            notes.append(f"backend {name} is not installed, skipped ({install_hint(name)})")
     if not chosen:
         raise EffbenchError("no runtime is installed: pip install 'effbench[all]'")
     return chosen
@@ -120,7 +115,7 @@ def resolve_settings(
 
     Every bad value is an EffbenchError naming it; the checks run in the order the options are listed in --help.
     """
-    from bench.cpus import resolve_cpus
+    from bench.machine import resolve_cpus
     from bench.policy import get_policy
 
     defaults = config.latency
@@ -145,7 +140,7 @@ def resolve_settings(
         raise EffbenchError(f"weights file {weights_path} does not exist: pass a .safetensors or .pt state dict")
     shape = None
     if input_shape:
-        from bench.userfiles import parse_input_shape
+        from bench.export import parse_input_shape
 
         shape = tuple(parse_input_shape(input_shape))
     return LatencySettings(

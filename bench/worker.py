@@ -2,8 +2,8 @@
 
 Run as `python -m bench.worker` with a JSON job on stdin; the result goes, as JSON, to the file named by the
 job's `result_path` (stdout is left to whatever the runtimes print), or to stdout when the job names no file.
-Only the standard library is imported at module level: affinity and thread variables must be in place before
-numpy (OpenBLAS) or any runtime starts its thread pools.
+Only the standard library (and bench.machine, which uses nothing else) is imported at module level: affinity
+and thread variables must be in place before numpy (OpenBLAS) or any runtime starts its thread pools.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bench.machine import THIS_MACHINE, activity_warnings, machine_activity, read_cpu_times
 
 if TYPE_CHECKING:
     from bench.document import ProcessRecord, WorkerFailure
@@ -52,75 +54,9 @@ def prepare_process(cpus: list[int], threads: int) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def os_thread_count() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return -1
-
-
 def peak_rss_bytes() -> int:
     # Linux reports ru_maxrss in KiB.
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
-def read_cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int, int]]:
-    """(busy, steal, total) jiffies per CPU; {} where /proc/stat is unreadable."""
-    times: dict[int, tuple[int, int, int]] = {}
-    try:
-        with open(path, encoding="ascii") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return times
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu":
-            continue
-        try:
-            # user nice system idle iowait irq softirq steal (guest time is already counted in user)
-            fields = ([int(x) for x in rest.split()] + [0] * 8)[:8]
-            cpu = int(name[3:])
-        except ValueError:
-            continue
-        total = sum(fields)
-        times[cpu] = (total - fields[3] - fields[4], fields[7], total)
-    return times
-
-
-def machine_activity(
-    before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], cpus: list[int]
-) -> dict[str, float | None]:
-    """How busy the other CPUs were, and how much time the hypervisor stole from ours, between two readings."""
-
-    def share(selected: list[int], index: int) -> float | None:
-        spent = sum(after[c][index] - before[c][index] for c in selected if c in before and c in after)
-        total = sum(after[c][2] - before[c][2] for c in selected if c in before and c in after)
-        return spent / total if total > 0 else None
-
-    others = [c for c in after if c not in cpus]
-    return {"other_cpus_busy": share(others, 0), "own_cpus_steal": share(cpus, 1)}
-
-
-# Above these, the machine around the measurement was not quiet enough to trust small differences.
-OTHER_CPUS_BUSY_WARN = 0.25
-STEAL_WARN = 0.02
-
-
-def activity_warnings(activity: dict[str, float | None], cpus: list[int]) -> list[str]:
-    found = []
-    busy = activity.get("other_cpus_busy")
-    if busy is not None and busy >= OTHER_CPUS_BUSY_WARN:
-        found.append(
-            f"the other CPUs were {busy:.0%} busy during the timed loop: CPUs that share a core, cache or memory "
-            "bandwidth (SMT siblings, VM vCPUs) slow this one even when it runs alone; measure on an idle machine"
-        )
-    steal = activity.get("own_cpus_steal")
-    if steal is not None and steal >= STEAL_WARN:
-        found.append(
-            f"the hypervisor took {steal:.0%} of CPU {cpus} (steal time) during the timed loop: this VM shares "
-            "its physical CPU; expect run-to-run variation"
-        )
-    return found
 
 
 def cpu_usage_warnings(ratio: float, threads: int, cpus: list[int]) -> list[str]:
@@ -240,7 +176,7 @@ def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
         process_index=job.process_index,
         pid=os.getpid(),
         affinity=tuple(affinity),
-        os_threads=os_thread_count(),
+        os_threads=THIS_MACHINE.os_thread_count(),
         versions=backend.versions(),
         effective=session.effective_settings(),
         cold_start=ColdStartTimes(

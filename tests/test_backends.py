@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from bench.backends import available_backends, canonical_name, get_backend, is_installed, user_backends
-from bench.backends.base import LoadTarget
+from bench.backends import (
+    available_backends,
+    backend_class,
+    canonical_name,
+    get_backend,
+    install_hint,
+    is_installed,
+    settings_help,
+    user_backends,
+)
+from bench.backends.base import Backend, LoadTarget
 from bench.errors import EffbenchError
 from bench.policy import MeasurePolicy, ProcessStopRule
 from bench.runner import CellPlan, SubprocessLauncher, build_job
@@ -66,14 +74,95 @@ def measure(arts: Any, backend: str, precision: str = "fp32") -> dict[str, Any]:
 
 
 def test_registry_names_and_errors() -> None:
-    assert user_backends() == ["torch", "onnxruntime", "openvino"]
+    assert user_backends() == ["torch", "onnxruntime", "openvino"]  # table-column order; the fake one is hidden
     assert canonical_name("ORT") == "onnxruntime" and canonical_name("ov") == "openvino"
-    assert set(available_backends()) <= set(user_backends())
+    assert canonical_name(" PyTorch ") == "torch"
     assert is_installed("fake")
     with pytest.raises(EffbenchError, match="unknown backend 'tensorflow'; known backends: torch, onnxruntime"):
         get_backend("tensorflow")
+    with pytest.raises(EffbenchError, match=r"unknown backend 'onnxrutime' \(did you mean 'onnxruntime'\?\)"):
+        canonical_name("onnxrutime")
     assert get_backend("onnxruntime").supports_precision("bf16") is not None
     assert get_backend("openvino").supports_precision("bf16") is None
+    assert get_backend("fake").supports_precision("bf16") == "fake: precision bf16 is not offered (it runs fp32)"
+
+
+def test_available_backends_leaves_out_missing_runtimes_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "onnxruntime" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert not is_installed("ort")
+    expected = [name for name in ("torch", "openvino") if real_find_spec(name) is not None]
+    assert available_backends() == expected
+
+
+def test_backend_facts_agree_with_the_vocabulary_and_the_package() -> None:
+    import tomllib
+
+    from bench.vocab import FORMATS, PRECISIONS
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name in user_backends():
+        cls = backend_class(name)
+        assert set(cls.formats) <= set(FORMATS), name
+        assert cls.precisions and set(cls.precisions) <= set(PRECISIONS), name
+        assert cls.install_extra in extras, f"{name}: pip extra '{cls.install_extra}' is not in pyproject.toml"
+        assert any(cls.module in requirement for requirement in extras[cls.install_extra]), name
+        assert cls.settings, f"{name} documents no runtime settings for --help"
+        for precision in PRECISIONS:
+            assert (get_backend(name).supports_precision(precision) is None) == (precision in cls.precisions)
+    documented = [line.split()[0] for line in settings_help().splitlines()[1:] if not line.startswith(" " * 3)]
+    assert documented == user_backends()  # every user-facing backend, none hidden, in table order
+
+
+class ToyBackend(Backend):
+    """A runtime added the documented way: this class plus one registry line."""
+
+    name: ClassVar[str] = "toy"
+    module: ClassVar[str] = "json"
+    install_extra: ClassVar[str | None] = "toy"
+    aliases: ClassVar[tuple[str, ...]] = ("tb",)
+    formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    settings: ClassVar[tuple[str, ...]] = ("first toy setting,", "second toy setting")
+
+
+def test_a_new_backend_is_one_class_and_one_registry_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.backends
+    from bench.cli import main
+
+    monkeypatch.setattr(bench.backends, "REGISTRY", (*bench.backends.REGISTRY, f"{__name__}:ToyBackend"))
+    bench.backends._classes.cache_clear()
+    bench.backends._aliases.cache_clear()
+    try:
+        assert user_backends()[-1] == "toy" and canonical_name("TB") == "toy"
+        assert is_installed("toy") and "toy" in available_backends()
+        assert install_hint("tb") == "pip install 'effbench[toy]'"
+        assert get_backend("toy").supports_precision("bf16") is None
+        with pytest.raises(SystemExit):
+            main(["latency", "--help"])
+        assert "  toy          first toy setting,\n               second toy setting\n" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        bench.backends._classes.cache_clear()
+        bench.backends._aliases.cache_clear()
+    assert "toy" not in user_backends()
+
+
+def test_torch_backend_refuses_an_absurd_spec_before_building() -> None:
+    from bench.zoo import resolve_model
+
+    spec = resolve_model("efficientnet:phi=99")
+    target = LoadTarget(model_name=spec.name, model_spec=spec.to_dict(), input_shape=spec.input_shape)
+    with pytest.raises(EffbenchError, match=r"^efficientnet:phi=99 is too large to build here: about .* parameters"):
+        get_backend("torch").load(target, 1, "fp32")
 
 
 def test_cli_and_registry_import_no_runtime() -> None:
@@ -160,5 +249,6 @@ def test_worker_reports_a_bad_artifact(tmp_path: Path) -> None:
     plan = CellPlan("bad", "onnxruntime", "fp32", 1, (max(os.sched_getaffinity(0)),), target)
     result = SubprocessLauncher().launch(build_job(plan, TINY, STOP, 0), timeout_s=60)
     assert result.status == "failed"
-    assert result.error and "\n" not in result.error
-    assert json.dumps(result.error)  # one plain line, fit for the result document
+    # One printable line that keeps the runtime's reason, fit for the result document and the table.
+    assert result.error and result.error.isprintable()
+    assert "protobuf" in result.error.lower()

@@ -30,27 +30,50 @@ def test_paths_are_relative_to_the_file_found_in_a_parent(tmp_path: Path, monkey
     assert config.latency == {"threads": 2}
 
 
-def test_the_project_bench_toml_is_valid() -> None:
-    config = load_config(Path(__file__).resolve().parent.parent / "bench.toml")
-    assert config.cache_dir.name == "models" and config.latency["precision"] == "fp32"
+def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)  # its paths are relative to the file, not to the current folder
+    config = load_config(root / "bench.toml")
+    assert (config.cache_dir, config.results_dir) == (root / "models", root / "results")
+    assert config.source == root / "bench.toml"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[paths\ncache_dir = 1", "fix the TOML syntax"),
-        ("[pathz]\ncache_dir = 'x'\n", "unknown table [pathz]; known tables: export, latency, paths, suite"),
-        ("[paths]\ncache = 'x'\n", "unknown key 'cache' in [paths]; known keys: cache_dir, results_dir"),
+        (
+            "[pathz]\ncache_dir = 'x'\n",
+            "unknown table [pathz] (did you mean 'paths'?); known tables: export, latency, paths, suite",
+        ),
+        ("[benchmark]\n", "unknown table [benchmark]; known tables"),
+        (
+            "[paths]\ncache = 'x'\n",
+            "unknown key 'cache' in [paths] (did you mean 'cache_dir'?); known keys: cache_dir, results_dir",
+        ),
+        ("[latency]\nthread = 2\n", "unknown key 'thread' in [latency] (did you mean 'threads'?)"),
         ("[paths]\ncache_dir = 3\n", "[paths] cache_dir must be a string path"),
         ("paths = 3\n", "'paths' must be a table"),
         ("[latency]\nthreads = 'two'\n", "[latency] threads = 'two'; it must be a whole number >= 1"),
         ("[latency]\nthreads = 0\n", "[latency] threads = 0"),
-        ("[latency]\nprecision = 'fp16'\n", 'it must be "fp32" or "bf16"'),
-        ("[latency]\npreset = 'slow'\n", "[latency] preset = 'slow'"),
-        ("[latency]\nbackends = 3\n", "[latency] backends = 3"),
+        ("[latency]\nprecision = 'fp16'\n", 'precision = \'fp16\'; it must be "fp32" or "bf16"'),
+        ("[latency]\nprecision = 32\n", "[latency] precision = 32; it must be"),
+        ("[latency]\npreset = 'slow'\n", '[latency] preset = \'slow\'; it must be "fast", "default" or "rigorous"'),
+        ("[latency]\npreset = 'rigourous'\n", "preset = 'rigourous' (did you mean 'rigorous'?)"),
+        (
+            "[latency]\nbackends = 3\n",
+            "[latency] backends = 3; it must be a list of names drawn from torch, onnxruntime",
+        ),
+        (
+            "[latency]\nbackends = ['onnxrutime']\n",
+            "backends = ['onnxrutime'] ('onnxrutime' is not a backend (did you mean 'onnxruntime'?))",
+        ),
+        ("[latency]\nbackends = 'torch,tensorflow'\n", "('tensorflow' is not a backend); it must be a list"),
         ("[latency]\ncpus = [-1]\n", "[latency] cpus = [-1]"),
         ("[export]\nopset = '17'\n", "[export] opset = '17'"),
-        ("[export]\nformats = ['tflite']\n", "[export] formats = ['tflite']"),
+        ("[export]\nformats = ['tflite']\n", "('tflite' is not a format); it must be a list drawn from \"onnx\" and"),
+        ("[export]\nformats = ['onnx', 'openvno']\n", "('openvno' is not a format (did you mean 'openvino'?))"),
+        ("[export]\nformats = []\n", "[export] formats = []; it must be a list drawn from"),
     ],
 )
 def test_invalid_files_give_one_line_and_exit_2(
@@ -63,6 +86,23 @@ def test_invalid_files_give_one_line_and_exit_2(
     assert main(["--config", str(path), "latency", "--model", "b0:r=32"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"effbench: error: invalid {path}") and message in err and err.count("\n") == 1
+
+
+def test_valid_values_come_from_the_shared_vocabularies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.policy
+
+    path = tmp_path / "bench.toml"
+    path.write_text(
+        "[latency]\nprecision = 'bf16'\npreset = 'turbo'\nbackends = ['ORT', 'ov', 'torch']\n"
+        "[export]\nformats = ['openvino']\n"
+    )
+    with pytest.raises(EffbenchError, match="preset = 'turbo'"):
+        load_config(path)
+    # A preset added where presets are defined is accepted here without another list to update.
+    monkeypatch.setitem(bench.policy.PRESETS, "turbo", bench.policy.PRESETS["fast"])
+    config = load_config(path)
+    assert config.latency["backends"] == ["ORT", "ov", "torch"]  # aliases the --backend option accepts
+    assert config.export["formats"] == ["openvino"]
 
 
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

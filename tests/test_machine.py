@@ -1,4 +1,4 @@
-"""bench.machine: CPU lists, machine id, metadata, and system checks on fake /sys and /proc trees."""
+"""bench.machine: CPU lists, the /sys and /proc reader, machine id, metadata, and system checks on fake trees."""
 
 from __future__ import annotations
 
@@ -6,20 +6,21 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench import machine as m
 from bench.machine import (
-    Check,
-    cgroup_cpu_quota,
+    CpuTimes,
+    Kernel,
     collect_machine_metadata,
     format_cpu_list,
     machine_id,
     parse_cpu_list,
     system_checks,
 )
+from bench.machine import metadata as md
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -130,7 +131,7 @@ def test_git_commit_is_recorded_in_a_checkout(metadata):
 
 def test_metadata_imports_no_runtime():
     code = (
-        "import sys, bench.machine, bench.results, bench.stats, bench.commands.system\n"
+        "import sys, bench.machine, bench.results, bench.stats, bench.commands.system, bench.views.system\n"
         "bench.machine.collect_machine_metadata()\n"
         "bad = [name for name in ('torch', 'onnxruntime', 'openvino', 'onnx') if name in sys.modules]\n"
         "print(bad)\n"
@@ -139,25 +140,37 @@ def test_metadata_imports_no_runtime():
     assert done.stdout.strip() == "[]"
 
 
+def test_worker_module_imports_only_the_standard_library():
+    # The worker pins itself and sets thread variables after importing bench.worker (and so bench.machine):
+    # numpy or a runtime loaded by then would have started its thread pools unpinned.
+    code = (
+        "import sys, bench.worker\n"
+        "print([m for m in ('numpy', 'torch', 'onnxruntime', 'openvino', 'onnx', 'rich') if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_unreadable_sysfs_is_unavailable(tmp_path, monkeypatch):
-    monkeypatch.setattr(m, "_cpuinfo", lambda: {})  # py-cpuinfo takes a second and is not under test here
-    meta = collect_machine_metadata(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc")
+    monkeypatch.setattr(md, "_cpuinfo", lambda: {})  # py-cpuinfo takes a second and is not under test here
+    meta = collect_machine_metadata(kernel=Kernel(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc"))
     assert meta["governor"] == "unavailable"
     assert meta["boost"] == "unavailable"
     assert meta["isolated_cpus"] == "unavailable"
     assert meta["cgroup_cpu_quota"] == "unavailable"
     assert meta["aslr"] == "unavailable"
+    assert meta["load_avg"] is None and meta["memory"] == {"total_bytes": None, "available_bytes": None}
     assert meta["cpu"]["flags"] == [] and meta["id"] == machine_id(meta)
 
 
 def test_proc_cpuinfo_is_the_fallback_when_py_cpuinfo_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(m, "_cpuinfo", lambda: {})
+    monkeypatch.setattr(md, "_cpuinfo", lambda: {})
     _write(
         tmp_path / "proc" / "cpuinfo",
         "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6430\n"
         "flags\t\t: fpu sse avx2 avx512f\n\nprocessor\t: 1\nmodel name\t: other\n",
     )
-    meta = collect_machine_metadata(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc")
+    meta = collect_machine_metadata(kernel=Kernel(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc"))
     assert meta["cpu"]["brand"] == "Intel(R) Xeon(R) Gold 6430" and meta["cpu"]["vendor"] == "GenuineIntel"
     assert meta["cpu"]["flags"] == ["avx2", "avx512f", "fpu", "sse"]
     assert meta["id"].startswith("intel-xeon-gold-6430-")
@@ -195,6 +208,7 @@ class FakeMachine:
         _write(self.proc / "sys" / "kernel" / "randomize_va_space", "2\n")
         _write(self.proc / "self" / "cgroup", "0::/user.slice/session\n")
         _write(self.cgroup / "user.slice" / "session" / "cpu.max", "max 100000\n")
+        self.kernel = Kernel(self.sys, self.proc, self.cgroup, allowed=frozenset(range(4)))
         self.before = {c: (100, 1000) for c in range(4)}
         self.after = {c: (100, 2000) for c in range(4)}  # idle by default
 
@@ -208,20 +222,29 @@ class FakeMachine:
         def sleep(_seconds: float) -> None:  # the second /proc/stat read sees `after`
             _write(self.proc / "stat", _stat(self.after))
 
-        found = system_checks(
-            cpus,
-            sys_root=self.sys,
-            proc_root=self.proc,
-            cgroup_root=self.cgroup,
-            affinity={0, 1, 2, 3},
-            sleep=sleep,
-        )
-        return {c.name: c for c in found}
+        return {c.name: c for c in system_checks(cpus, kernel=self.kernel, sleep=sleep)}
 
 
 @pytest.fixture
 def fake(tmp_path):
     return FakeMachine(tmp_path)
+
+
+def test_reader_on_a_fake_tree(fake):
+    _write(fake.proc / "loadavg", "0.52 1.10 2.00 1/123 4567\n")
+    _write(fake.proc / "meminfo", "MemTotal:  16384 kB\nMemFree:  1 kB\nMemAvailable:  8192 kB\n")
+    _write(fake.proc / "stat", "cpu  9 9 9 9\ncpu0 10 0 5 80 5 0 0 3 0 0\ncpu1 x\nintr 1\n")
+    _write(fake.cpu_dir / "present", "0-7\n")
+    kernel = fake.kernel
+    assert kernel.load_average() == [0.52, 1.1, 2.0]
+    assert kernel.meminfo() == {"total_bytes": 16 << 20, "available_bytes": 8 << 20}
+    # busy = all - idle - iowait; the all-CPU line and a garbled line are skipped
+    assert kernel.cpu_times() == {0: CpuTimes(busy=18, steal=3, total=103)}
+    assert kernel.online_cpus() == [0, 1, 2, 3] and kernel.present_cpus() == list(range(8))
+    assert kernel.isolated_cpus() == [] and kernel.thread_siblings(1) == [1, 3]
+    assert kernel.governors([0, 9]) == {0: "performance"} and kernel.boost_state() == "off"
+    _write(fake.cpu_dir / "online", "0-3,x\n")  # an unparsable list is as good as none
+    assert kernel.online_cpus() is None
 
 
 def test_quiet_machine_passes_every_check(fake):
@@ -237,7 +260,6 @@ def test_quiet_machine_passes_every_check(fake):
         "aslr",
     ]
     assert {c.status for c in checks.values()} == {"ok"}, checks
-    assert all(isinstance(c, Check) for c in checks.values())
 
 
 def test_powersave_governor_warns(fake):
@@ -294,7 +316,7 @@ def test_pinning_both_siblings_warns(fake):
 
 def test_cgroup_v2_quota_below_cpus_warns(fake):
     _write(fake.cgroup / "user.slice" / "cpu.max", "150000 100000\n")  # a parent's limit applies too
-    assert cgroup_cpu_quota(fake.proc, fake.cgroup) == 1.5
+    assert fake.kernel.cgroup_cpu_quota() == 1.5
     check = fake.checks([0, 1])["cgroup"]
     assert check.status == "warn" and "1.5 CPUs, below the 2 CPU(s)" in check.message
     assert fake.checks([1])["cgroup"].status == "ok"
@@ -304,10 +326,10 @@ def test_cgroup_v1_quota(fake):
     _write(fake.proc / "self" / "cgroup", "4:cpu,cpuacct:/docker/abc\n")
     _write(fake.cgroup / "cpu" / "cpu.cfs_quota_us", "50000\n")
     _write(fake.cgroup / "cpu" / "cpu.cfs_period_us", "100000\n")
-    assert cgroup_cpu_quota(fake.proc, fake.cgroup) == 0.5
+    assert fake.kernel.cgroup_cpu_quota() == 0.5
     assert fake.checks([1])["cgroup"].status == "warn"
     _write(fake.cgroup / "cpu" / "cpu.cfs_quota_us", "-1\n")
-    assert cgroup_cpu_quota(fake.proc, fake.cgroup) == "unlimited"
+    assert fake.kernel.cgroup_cpu_quota() == "unlimited"
 
 
 def test_isolated_cpus(fake):
@@ -320,9 +342,7 @@ def test_isolated_cpus(fake):
 def test_cpus_that_do_not_exist_or_are_not_allowed(fake):
     check = fake.checks([7])["cpus"]
     assert check.status == "warn" and check.message.startswith("CPU 7 does not exist or is offline (online: 0-3)")
-    found = system_checks(
-        [2], sys_root=fake.sys, proc_root=fake.proc, affinity={0, 1}, sleep=lambda _s: None, cgroup_root=fake.cgroup
-    )
+    found = system_checks([2], kernel=replace(fake.kernel, allowed=frozenset({0, 1})), sleep=lambda _s: None)
     assert found[0].status == "warn" and "outside this process's affinity (0-1)" in found[0].message
 
 
@@ -333,22 +353,13 @@ def test_aslr_reported(fake):
 
 
 def test_unreadable_proc_stat_is_unknown(fake):
-    found = system_checks(
-        [1], sys_root=fake.sys, proc_root=fake.proc, affinity={1}, sleep=lambda _s: None, cgroup_root=fake.cgroup
-    )
+    found = system_checks([1], kernel=fake.kernel, sleep=lambda _s: None)
     assert {c.name: c.status for c in found}["load"] == "unknown"
 
 
-def test_check_to_dict():
-    assert Check("x", "warn", "msg", "fix").to_dict() == {
-        "name": "x",
-        "status": "warn",
-        "message": "msg",
-        "remedy": "fix",
-    }
-
-
-def test_real_system_checks_run(metadata):
-    found = system_checks([0], load_interval_s=0.05)
-    assert {c.status for c in found} <= {"ok", "warn", "unknown"}
-    assert m.cpu_busy_fractions(0.05)  # /proc/stat is readable on Linux
+def test_real_system_checks_read_this_machine():
+    online = Kernel().online_cpus()
+    assert online, "/sys/devices/system/cpu/online is readable on Linux"
+    assert set(Kernel().cpu_times()) == set(online)  # /proc/stat has a line per online CPU
+    found = {c.name: c for c in system_checks([online[-1]], load_interval_s=0.05)}
+    assert found["cpus"].status == "ok" and found["load"].status != "unknown"

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from bench.cli import main
 from bench.commands import system as system_cmd
-from bench.machine import Check
+from bench.machine import Check, CpuTopology, Kernel, read_topology, resolve_cpus, system_checks
+
+# Present 0-3; CPU 3 offline; this process allowed on 0-1 only.
+FAKE_TOPOLOGY = CpuTopology(
+    online=frozenset({0, 1, 2}),
+    allowed=frozenset({0, 1}),
+    isolated=frozenset(),
+    core_of={0: (0, 0), 1: (0, 1), 2: (0, 2)},
+    present=frozenset(range(4)),
+)
 
 FAKE_MACHINE = {
     "id": "intel-xeon-0123abcd",
@@ -59,7 +69,7 @@ def fake_system(monkeypatch):
 
     monkeypatch.setattr(system_cmd, "collect_machine_metadata", lambda: FAKE_MACHINE)
     monkeypatch.setattr(system_cmd, "system_checks", checks)
-    monkeypatch.setattr(system_cmd, "online_cpus", lambda: [0, 1])
+    monkeypatch.setattr(system_cmd, "read_topology", lambda: FAKE_TOPOLOGY)
     return asked
 
 
@@ -86,11 +96,35 @@ def test_system_table(fake_system, capsys, monkeypatch):
         "1 warning(s)",
     ):
         assert text in out, text
-    try:
-        default = sorted(os.sched_getaffinity(0))[-1]
-    except AttributeError:  # pragma: no cover - not Linux
-        default = (os.cpu_count() or 1) - 1
-    assert fake_system == [[default]]  # default: the highest-numbered CPU
+    assert fake_system == [[1]]  # default: the highest-numbered allowed CPU, as for `effbench latency`
+
+
+# The other branches of the machine rows: isolated CPUs, a numeric quota, per-CPU governors, no git checkout.
+OTHER_MACHINE = {
+    **FAKE_MACHINE,
+    "cpu": {**FAKE_MACHINE["cpu"], "hz_actual": None, "caches": []},
+    "cores": {"logical": 4, "physical": None, "online": "0-3", "affinity": None},
+    "governor": "0-1=performance; 2-3=powersave",
+    "boost": "on",
+    "isolated_cpus": [2, 3],
+    "cgroup_cpu_quota": 1.5,
+    "load_avg": None,
+    "effbench": {"version": "0.1.0", "git_commit": None, "git_dirty": None},
+}
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize(("machine", "golden"), [(FAKE_MACHINE, "system.txt"), (OTHER_MACHINE, "system-other.txt")])
+def test_system_output_is_unchanged(fake_system, capsys, monkeypatch, machine, golden):
+    """The whole `effbench system` text for a fixed machine at 120 columns; regenerate with EFFBENCH_REGOLD=1."""
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setattr(system_cmd, "collect_machine_metadata", lambda: machine)
+    assert main(["system", "--cpus", "1"]) == 0
+    out = capsys.readouterr().out
+    if os.environ.get("EFFBENCH_REGOLD"):
+        GOLDEN.mkdir(exist_ok=True)
+        (GOLDEN / golden).write_text(out)
+    assert out == (GOLDEN / golden).read_text()
 
 
 def test_system_json(fake_system, capsys):
@@ -108,28 +142,30 @@ def test_system_json(fake_system, capsys):
 
 
 def test_system_json_on_this_machine(capsys):
-    assert main(["system", "--json", "--cpus", "0"]) == 0
+    assert main(["system", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["machine"]["id"] and data["machine"]["cpu"]["brand"]
-    assert [c["name"] for c in data["checks"]] == [
-        "cpus",
-        "governor",
-        "boost",
-        "load",
-        "smt",
-        "cgroup",
-        "isolated",
-        "aslr",
-    ]
+    assert data["cpus"] == resolve_cpus(1)  # the CPU `effbench latency --threads 1` measures on
+    assert [c["name"] for c in data["checks"]] == [c.name for c in system_checks(data["cpus"], load_interval_s=0)]
 
 
 @pytest.mark.parametrize(
     ("cpus", "message"),
     [
-        ("a", "effbench: error: --cpus: invalid CPU list item 'a' in 'a': expected N or N-M, e.g. 1 or 0-3,6"),
-        ("3-1", "effbench: error: --cpus: invalid CPU range '3-1' in '3-1': the end is below the start"),
+        ("a", "effbench: error: --cpus 'a': invalid CPU list item 'a': expected N or N-M, e.g. 1 or 0-3,6"),
+        ("3-1", "effbench: error: --cpus '3-1': invalid CPU range '3-1': the end is below the start"),
         ("", "effbench: error: --cpus is empty: give CPU ids like 1 or 0-3"),
-        ("1,9", "effbench: error: --cpus: CPU 9 does not exist on this machine (online CPUs: 0-1); pick among those"),
+        ("1,9", "effbench: error: --cpus: CPU 9 does not exist (online CPUs: 0-2); pick CPUs from that list"),
+        (
+            "3",
+            "effbench: error: --cpus: CPU 3 is offline (online CPUs: 0-2); pick CPUs from that list, "
+            "or bring it online (echo 1 | sudo tee /sys/devices/system/cpu/cpu3/online)",
+        ),
+        (
+            "1-2",
+            "effbench: error: --cpus: CPU 2 is outside this process's allowed CPUs (0-1, set by taskset or a "
+            "cgroup); pick CPUs from that list",
+        ),
     ],
 )
 def test_system_bad_cpus(fake_system, capsys, cpus, message):
@@ -137,6 +173,20 @@ def test_system_bad_cpus(fake_system, capsys, cpus, message):
     err = capsys.readouterr().err
     assert err.strip() == message
     assert fake_system == []  # nothing was checked
+
+
+@pytest.mark.parametrize(("isolated", "checked"), [("2-3\n", [2]), ("\n", [3])])
+def test_system_checks_the_cpu_latency_measures_on(fake_system, capsys, monkeypatch, tmp_path, isolated, checked):
+    # A fake sysfs tree of 4 CPUs on 4 cores, with or without isolcpus=2-3.
+    cpu_dir = tmp_path / "devices" / "system" / "cpu"
+    cpu_dir.mkdir(parents=True)
+    (cpu_dir / "online").write_text("0-3\n")
+    (cpu_dir / "isolated").write_text(isolated)
+    kernel = Kernel(sys_root=tmp_path, allowed=frozenset(range(4)))
+    monkeypatch.setattr(system_cmd, "read_topology", lambda: read_topology(kernel))
+    assert main(["system", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cpus"] == checked == resolve_cpus(1, None, read_topology(kernel))
+    assert fake_system == [checked]
 
 
 def test_system_unknown_option(capsys):

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-PRECISIONS = ("fp32", "bf16")
-
 
 @dataclass(frozen=True)
 class LoadTarget:
@@ -72,16 +70,33 @@ class Session:
 
 
 class Backend:
-    """One runtime. Subclasses import their runtime only inside methods."""
+    """One runtime. Subclasses import their runtime only inside methods.
 
-    name: ClassVar[str]
+    The class attributes are the runtime's facts, read by the registry (bench.backends), `effbench latency --help`,
+    the planner and the error messages, so that nothing else spells them out again.
+    """
+
+    name: ClassVar[str]  # the name users type and results record ("onnxruntime")
     module: ClassVar[str]  # the importable module that tells whether the runtime is installed
+    install_extra: ClassVar[str | None] = None  # the pip extra that installs it: pip install 'effbench[<extra>]'
+    aliases: ClassVar[tuple[str, ...]] = ()  # other names accepted by --backend ("ort")
     formats: ClassVar[tuple[str, ...]] = ()  # artifact formats it loads ("onnx", "openvino"); () for a torch spec
-    hidden: ClassVar[bool] = False
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)  # drawn from bench.vocab.PRECISIONS
+    # The runtime settings it applies, one help line each, for `effbench latency --help`; the worker records what
+    # the runtime reports back (Session.effective_settings), which is the authority.
+    settings: ClassVar[tuple[str, ...]] = ()
+    hidden: ClassVar[bool] = False  # not offered to users (the fake backend of the tests)
+
+    @classmethod
+    def install_hint(cls) -> str:
+        """How to install the runtime, for 'not installed' messages."""
+        return f"pip install 'effbench[{cls.install_extra}]'" if cls.install_extra else f"install {cls.module}"
 
     def supports_precision(self, precision: str) -> str | None:
         """None when `precision` can run here, else a one-line reason why not (the cell is skipped with it)."""
-        return None if precision == "fp32" else f"{self.name} does not support {precision} here"
+        if precision in self.precisions:
+            return None
+        return f"{self.name}: precision {precision} is not offered (it runs {', '.join(self.precisions)})"
 
     def import_runtime(self) -> None:
         """Import the runtime (timed separately as cold start `import_s`)."""

@@ -111,10 +111,9 @@ class FakeBackend(Backend):
     name: ClassVar[str] = "fake"
     module: ClassVar[str] = "bench.backends.fake"
     formats: ClassVar[tuple[str, ...]] = ()
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    settings: ClassVar[tuple[str, ...]] = ("synthetic latencies on a fake clock (tests only)",)
     hidden: ClassVar[bool] = True
-
-    def supports_precision(self, precision: str) -> str | None:
-        return None if precision == "fp32" else f"fake backend: {precision} not supported"
 
     def versions(self) -> dict[str, str]:
         return {"fake": "1.0"}

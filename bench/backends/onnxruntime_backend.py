@@ -61,10 +61,18 @@ class OnnxRuntimeSession(Session):
 class OnnxRuntimeBackend(Backend):
     name: ClassVar[str] = "onnxruntime"
     module: ClassVar[str] = "onnxruntime"
+    install_extra: ClassVar[str | None] = "onnx"
+    aliases: ClassVar[tuple[str, ...]] = ("ort",)
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    settings: ClassVar[tuple[str, ...]] = (
+        "CPU execution provider, intra-op N, inter-op 1, sequential, ORT_ENABLE_ALL,",
+        "denormals as zero, intra-op spinning ON (ORT's default: lowest latency on dedicated CPUs,",
+        "costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)",
+    )
 
     def supports_precision(self, precision: str) -> str | None:
-        if precision == "fp32":
+        if precision in self.precisions:
             return None
         return (
             f"onnxruntime's CPU execution provider has no {precision} inference mode for fp32 models "

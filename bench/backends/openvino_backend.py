@@ -99,10 +99,15 @@ class OpenVinoSession(Session):
 class OpenVinoBackend(Backend):
     name: ClassVar[str] = "openvino"
     module: ClassVar[str] = "openvino"
+    install_extra: ClassVar[str | None] = "openvino"
+    aliases: ClassVar[tuple[str, ...]] = ("ov",)
     formats: ClassVar[tuple[str, ...]] = ("openvino",)
-
-    def supports_precision(self, precision: str) -> str | None:
-        return None if precision in ("fp32", "bf16") else f"openvino: precision {precision} is not offered"
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    settings: ClassVar[tuple[str, ...]] = (
+        "INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT",
+        "f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),",
+        "ENABLE_HYPER_THREADING off, CPU_DENORMALS_OPTIMIZATION on (flush denormals), synchronous requests",
+    )
 
     def import_runtime(self) -> None:
         import openvino  # noqa: F401

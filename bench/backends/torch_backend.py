@@ -53,10 +53,14 @@ class TorchSession(Session):
 class TorchBackend(Backend):
     name: ClassVar[str] = "torch"
     module: ClassVar[str] = "torch"
-    formats: ClassVar[tuple[str, ...]] = ()
-
-    def supports_precision(self, precision: str) -> str | None:
-        return None if precision in ("fp32", "bf16") else f"torch: precision {precision} is not offered"
+    install_extra: ClassVar[str | None] = "torch"
+    aliases: ClassVar[tuple[str, ...]] = ("pytorch",)
+    formats: ClassVar[tuple[str, ...]] = ()  # builds the module from the model spec; no exported file
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    settings: ClassVar[tuple[str, ...]] = (
+        "set_num_threads(N), set_num_interop_threads(1), inference_mode, eval, flush denormals,",
+        'fp32 matmul precision "highest"; bf16 = torch.autocast("cpu", bfloat16)',
+    )
 
     def import_runtime(self) -> None:
         import torch  # noqa: F401
@@ -67,14 +71,18 @@ class TorchBackend(Backend):
         return {"torch": torch.__version__}
 
     def load(self, target: LoadTarget, threads: int, precision: str) -> Session:
-        import torch
-
         from bench.errors import EffbenchError
+        from bench.zoo import ModelSpec, check_buildable
 
         if target.model_spec is None:
             raise EffbenchError(
                 f"torch cannot run {target.model_name}: it is a user ONNX/IR file, not a model from the zoo"
             )
+        spec = ModelSpec.from_dict(target.model_spec)
+        check_buildable(spec)  # refuse before minutes of building end in running out of memory
+
+        import torch
+
         # Thread settings first: the inter-op pool size can only be set before any parallel work starts.
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
@@ -82,10 +90,8 @@ class TorchBackend(Backend):
         # fp32 means fp32: no TF32/bf16 shortcuts in matmul.
         torch.set_float32_matmul_precision("highest")
         from bench.nets import build_torch_model
-        from bench.zoo import ModelSpec
 
         start = time.perf_counter()
-        spec = ModelSpec.from_dict(target.model_spec)
         weights = Path(target.weights) if target.weights else None
         model = build_torch_model(spec, seed=target.seed, weights=weights)
         model.eval()

@@ -7,24 +7,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.backends.base import PRECISIONS
+from bench.backends import settings_help
 from bench.views.console import emit, make_console
 from bench.views.latency import render_latency_table
+from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
     from bench.runner import Launcher
-
-SETTINGS_HELP = """\
-runtime settings (each worker records what the runtime reports back):
-  torch        set_num_threads(N), set_num_interop_threads(1), inference_mode, eval, flush denormals,
-               fp32 matmul precision "highest"; bf16 = torch.autocast("cpu", bfloat16)
-  onnxruntime  CPU execution provider, intra-op N, inter-op 1, sequential, ORT_ENABLE_ALL,
-               denormals as zero, intra-op spinning ON (ORT's default: lowest latency on dedicated CPUs,
-               costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)
-  openvino     INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT
-               f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),
-               ENABLE_HYPER_THREADING off, CPU_DENORMALS_OPTIMIZATION on (flush denormals), synchronous requests
-"""
 
 
 def presets_help() -> str:
@@ -47,7 +36,7 @@ def register(subparsers: Any) -> None:
         help="measure batch-1 latency on torch, ONNX Runtime and OpenVINO",
         description="Measure batch-1 inference latency: each (model, backend) cell in several fresh worker "
         "processes, pinned to the chosen CPUs, each importing only its own runtime; fp32 unless asked.",
-        epilog=SETTINGS_HELP + presets_help(),
+        epilog=settings_help() + presets_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from bench.errors import EffbenchError
-from bench.views.console import emit, make_console
-from bench.views.tables import FORMATS, Column, render_rows
-from bench.zoo import ModelSpec, list_models, resolve_model
+from bench.views.console import print_rows
+from bench.views.tables import FORMATS, Column
+from bench.zoo import ModelSpec, check_countable, list_models, resolve_model
 
 COLUMNS = (
     Column("name", "model", align="left"),
@@ -46,7 +46,9 @@ def model_row(spec: ModelSpec) -> dict[str, Any]:
 
 def _select(pattern: str | None) -> list[ModelSpec]:
     if pattern and ":" in pattern:
-        return [resolve_model(pattern)]
+        spec = resolve_model(pattern)
+        check_countable(spec)  # a spec a billion blocks deep is refused instead of counted for hours
+        return [spec]
     specs = list_models(pattern)
     if not specs:
         if pattern and not any(ch in pattern for ch in "*?["):
@@ -57,8 +59,7 @@ def _select(pattern: str | None) -> list[ModelSpec]:
 
 def run(args: argparse.Namespace) -> int:
     rows = [model_row(spec) for spec in _select(args.pattern)]
-    view = render_rows(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
-    emit(view, make_console(highlight=True, min_width=160))
+    print_rows(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
     return 0
 
 

@@ -26,3 +26,10 @@ def emit(view: Any, console: Any = None, *, stderr: bool = False) -> None:
         return
     # crop=False: lines a view marks no_wrap (warnings) stay whole beyond the width instead of being cut.
     (console or make_console(stderr=stderr)).print(view, crop=False)
+
+
+def print_rows(rows: Any, columns: Any, fmt: str, title: str | None = None) -> None:
+    """Rows in one of bench.views.tables.FORMATS on stdout: the whole of a plain listing command's output."""
+    from bench.views.tables import render_rows
+
+    emit(render_rows(rows, columns, fmt, title), make_console(highlight=True, min_width=160))

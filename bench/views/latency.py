@@ -54,7 +54,7 @@ def status_text(cell: CellRecord) -> str:
 
 def latency_rows(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
     """One row of display text per cell, keyed by LATENCY_COLUMNS; None where a cell has no value."""
-    from bench.cpus import format_cpu_list
+    from bench.machine import format_cpu_list
 
     rows = []
     for cell in cells:

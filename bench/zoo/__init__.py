@@ -1,5 +1,6 @@
-"""The model zoo: registered models, aliases, compound-scaling specs and torch-free counts."""
+"""The model zoo: registered models, aliases, compound-scaling specs, torch-free counts and the size guard."""
 
+from bench.zoo.guard import SizeEstimate, check_buildable, check_countable, estimate_size
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, PaperFigures
 from bench.zoo.registry import ALIASES, REGISTRY, ModelSpec, list_models, resolve_model
 
@@ -11,6 +12,10 @@ __all__ = [
     "REGISTRY",
     "ModelSpec",
     "PaperFigures",
+    "SizeEstimate",
+    "check_buildable",
+    "check_countable",
+    "estimate_size",
     "list_models",
     "resolve_model",
 ]

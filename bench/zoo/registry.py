@@ -261,12 +261,18 @@ def resolve_model(name: str) -> ModelSpec:
         if len(overrides) > 1:
             raise EffbenchError(f"invalid model spec '{text}': give either phi or w/d/r, not both")
         phi = overrides["phi"]
-        resolution = round(224 * GAMMA**phi)
+        try:
+            width, depth, resolution = BETA**phi, ALPHA**phi, round(224 * GAMMA**phi)
+        except OverflowError:  # 1.2**phi leaves float range past phi = 3893
+            raise EffbenchError(
+                f"invalid model spec '{text}': phi={_fmt(phi)} overflows the scaling coefficients; "
+                "choose a smaller phi (B7 is close to phi=7)"
+            ) from None
         return replace(
             base,
             name=f"efficientnet:phi={_fmt(phi)}",
-            width=BETA**phi,
-            depth=ALPHA**phi,
+            width=width,
+            depth=depth,
             resolution=resolution,
             base="efficientnet_b0",
         )

@@ -1,0 +1,450 @@
+"""The core's measured matrix-multiply peak (fp32, bf16) on the cells' CPUs and threads, and % of peak per cell.
+
+A cell's achieved GFLOP/s (2 x MACs / median latency) means little alone; against the best rate the same core
+sustains on a dense GEMM it shows how far each model's layers are from what the hardware can do. That peak is
+measured, not looked up, in a clean worker (bench.calibrate_worker) pinned to the cells' CPUs with their thread
+count: in a VM the advertised frequency is not the clock the core runs at, so the flags x GHz figure is kept only
+as a separately labelled second number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import EffbenchError
+
+# Calibration record format history:
+#   1: first version (per precision: measured GFLOP/s, every kernel's sizes and windows, theoretical figure)
+CALIBRATION_VERSION = 1
+
+PRECISIONS = ("fp32", "bf16")
+# 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
+# 2048 still gained (several threads), and only if it fits the budget (bench.calibrate_worker.measure_kernel).
+DEFAULT_SIZES = (1024, 2048, 4096)
+# Timed budget split over the kernels (3 fp32 + 1 bf16 with torch installed): ~0.5 s per size, 3-6 windows of
+# 0.1 s each. With the torch import the whole calibration takes about 6 s of one core.
+DEFAULT_BUDGET_S = 4.0
+DEFAULT_WINDOW_S = 0.1
+MIN_WINDOWS = 3
+MAX_WINDOWS = 10
+# A worker gets this long for imports on top of its budget before it counts as hung.
+STARTUP_ALLOWANCE_S = 120.0
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class SizeRun:
+    """One matrix size of one kernel: the rate of every sustained window (GFLOP/s = reps x 2n^3 / t)."""
+
+    n: int
+    repeats: int  # calls per window
+    windows_gflops: tuple[float, ...]
+    first_call_s: float
+    call_s: float
+    time_s: float
+
+    @property
+    def gflops(self) -> float:
+        return max(self.windows_gflops)
+
+
+@dataclass(frozen=True)
+class KernelRun:
+    """One GEMM library at one precision over its sizes, or the reason it could not run."""
+
+    kernel: str  # torch-onednn | torch-blas | numpy-blas | openvino
+    library: str | None  # name, version and code path, e.g. "torch 2.13.0 (oneDNN, mkldnn_linear float32)"
+    sizes: tuple[SizeRun, ...]
+    error: str | None = None
+    stopped: str | None = None  # why no larger size was tried (plateau, budget); None: all sizes ran
+    time_s: float = 0.0
+
+    @property
+    def gflops(self) -> float | None:
+        return max((s.gflops for s in self.sizes), default=None)
+
+
+@dataclass(frozen=True)
+class PrecisionPeak:
+    """The measured peak of one precision (the best window of the best kernel) and the flags x GHz figure."""
+
+    precision: str
+    gflops: float | None  # None: not measured, see `unavailable`
+    library: str | None
+    n: int | None  # the matrix size that gave the peak
+    method: str
+    unavailable: str | None
+    kernels: tuple[KernelRun, ...]
+    theoretical_gflops: float | None
+    theoretical_basis: str
+
+    @property
+    def status(self) -> str:
+        return "measured" if self.gflops is not None else "unavailable"
+
+
+@dataclass(frozen=True)
+class PeakCalibration:
+    """What bench.calibrate measured on `cpus` with `threads` threads (stored in the result document)."""
+
+    cpus: tuple[int, ...]
+    threads: int
+    peaks: tuple[PrecisionPeak, ...]
+    duration_s: float  # wall time of the whole calibration, worker start and imports included
+    measure_s: float  # the timed part inside the worker
+    affinity: tuple[int, ...]
+    cpu_wall_ratio: float | None
+    warnings: tuple[str, ...]
+    cpu_brand: str | None
+    hz_advertised: float | None
+    virtualized: bool
+    version: int = CALIBRATION_VERSION
+
+    def peak(self, precision: str) -> PrecisionPeak | None:
+        return next((p for p in self.peaks if p.precision == precision), None)
+
+    def gflops(self, precision: str) -> float | None:
+        found = self.peak(precision)
+        return found.gflops if found else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["peaks"] = {p.precision: {**asdict(p), "status": p.status} for p in self.peaks}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PeakCalibration:
+        version = int(data.get("version", 0))
+        if version > CALIBRATION_VERSION:
+            raise EffbenchError(
+                f"peak calibration format {version} is newer than this effbench's ({CALIBRATION_VERSION}): upgrade"
+            )
+        peaks = tuple(
+            PrecisionPeak(**{**_known(PrecisionPeak, p), "kernels": tuple(_kernel_from_dict(k) for k in p["kernels"])})
+            for p in data["peaks"].values()
+        )
+        values = _known(cls, data)
+        values.update(peaks=peaks, cpus=tuple(data["cpus"]), affinity=tuple(data["affinity"]))
+        values.update(warnings=tuple(data["warnings"]))
+        return cls(**values)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `data` that are fields of the dataclass `cls` (worker records carry a few more)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _kernel_from_dict(data: dict[str, Any]) -> KernelRun:
+    sizes = tuple(
+        SizeRun(**{**_known(SizeRun, s), "windows_gflops": tuple(s["windows_gflops"])}) for s in data.get("sizes", ())
+    )
+    return KernelRun(**{**_known(KernelRun, data), "sizes": sizes, "time_s": float(data.get("time_s") or 0.0)})
+
+
+# ------------------------------------------------------------------------------ cells against the peak
+
+
+def achieved_gflops(macs: int | float, median_ms: float) -> float:
+    """A cell's rate: 2 FLOP per multiply-add over its median latency (GFLOP/s)."""
+    if median_ms <= 0:
+        raise ValueError(f"median latency must be > 0 ms, got {median_ms}")
+    return 2.0 * macs / (median_ms * 1e6)
+
+
+def percent_of_peak(gflops: float | None, peak_gflops: float | None) -> float | None:
+    """`gflops` as a percentage of the measured peak; None when either is unknown."""
+    if gflops is None or not peak_gflops:
+        return None
+    return 100.0 * gflops / peak_gflops
+
+
+# ----------------------------------------------------------------------------- the CPU and its flags
+
+
+@dataclass(frozen=True)
+class CpuDescription:
+    """What the flags x GHz figure and the bf16 decision need to know about the CPU."""
+
+    brand: str | None
+    flags: frozenset[str]
+    hz_advertised: float | None  # Hz, as the CPU or the hypervisor advertises it
+
+    @property
+    def virtualized(self) -> bool:
+        return "hypervisor" in self.flags
+
+    @classmethod
+    def from_metadata(cls, cpu: dict[str, Any]) -> CpuDescription:
+        """From the machine metadata's "cpu" section (bench.machine.collect_machine_metadata)."""
+        hz = cpu.get("hz_advertised")
+        return cls(cpu.get("brand"), frozenset(cpu.get("flags") or ()), float(hz) if hz else None)
+
+
+def read_cpu_description() -> CpuDescription:
+    """This machine's CPU, through the machine metadata collector (about 1 s: py-cpuinfo probes the CPU)."""
+    from bench.machine import collect_machine_metadata
+
+    return CpuDescription.from_metadata(collect_machine_metadata()["cpu"])
+
+
+def bf16_unsupported(flags: Collection[str]) -> str | None:
+    """None when the CPU computes bf16 natively (AVX-512 BF16 or AMX), else the reason a bf16 cell is skipped."""
+    if any(flag in flags for flag in BF16_FLAGS):
+        return None
+    return (
+        "the CPU has neither AVX-512 BF16 nor AMX (no avx512_bf16 or amx_bf16 flag): bf16 would run emulated or in fp32"
+    )
+
+
+def flops_per_cycle(flags: Collection[str], precision: str) -> tuple[int, str] | None:
+    """Peak FLOP per cycle per core the ISA allows, with the assumption behind it; None if unknown."""
+    if precision == "bf16":
+        if "amx_bf16" in flags:
+            return 1024, "AMX-BF16 (TDPBF16PS: 512 multiply-adds per cycle)"
+        if "avx512_bf16" in flags:
+            return 128, "AVX-512 BF16 (VDPBF16PS: 32 multiply-adds per instruction, 2 units assumed)"
+        return None
+    if "avx512f" in flags and "fma" in flags:
+        return 64, "AVX-512F + FMA (16 fp32 lanes, 2 FMA units assumed; 1-unit parts reach half)"
+    if "avx2" in flags and "fma" in flags:
+        return 32, "AVX2 + FMA (8 fp32 lanes, 2 FMA units)"
+    if "avx" in flags:
+        return 16, "AVX without FMA (one 8-lane multiply and one 8-lane add per cycle)"
+    return None
+
+
+def theoretical_peak(cpu: CpuDescription, cores: int, precision: str) -> tuple[float | None, str]:
+    """cores x advertised GHz x FLOP/cycle, and the text saying how it was computed (and why it can be off)."""
+    per_cycle = flops_per_cycle(cpu.flags, precision)
+    if per_cycle is None:
+        return None, f"unknown: no {precision} FLOP/cycle figure for this CPU's flags"
+    if not cpu.hz_advertised:
+        return None, "unknown: the CPU advertises no frequency"
+    flop, isa = per_cycle
+    ghz = cpu.hz_advertised / 1e9
+    basis = f"{cores} core{'s' if cores != 1 else ''} x {ghz:.2f} GHz advertised x {flop} FLOP/cycle ({isa})"
+    if cpu.virtualized:
+        basis += "; in this VM the advertised frequency is not the clock the core runs at"
+    return cores * ghz * flop, basis
+
+
+# --------------------------------------------------------------------------------- the worker job
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def default_kernels(precision: str, installed: Callable[[str], bool] = _installed) -> list[str]:
+    """The GEMM libraries to try, best first: torch's oneDNN (and its BLAS, and numpy's BLAS, which differ by
+    vendor) when torch is installed; OpenVINO (oneDNN too) only without torch, to keep the calibration short."""
+    if precision == "bf16":
+        return ["torch-onednn"] if installed("torch") else ["openvino"] if installed("openvino") else []
+    kernels = ["torch-onednn", "torch-blas"] if installed("torch") else []
+    if installed("numpy"):
+        kernels.append("numpy-blas")
+    if not kernels or (not installed("torch") and installed("openvino")):
+        kernels.append("openvino")
+    return kernels
+
+
+def build_job(
+    cpus: Sequence[int],
+    threads: int,
+    kernels: dict[str, list[str]],
+    *,
+    budget_s: float = DEFAULT_BUDGET_S,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    window_s: float = DEFAULT_WINDOW_S,
+    min_windows: int = MIN_WINDOWS,
+    max_windows: int = MAX_WINDOWS,
+) -> dict[str, Any]:
+    return {
+        "cpus": list(cpus),
+        "threads": threads,
+        "kernels": kernels,
+        "budget_s": budget_s,
+        "sizes": list(sizes),
+        "window_s": window_s,
+        "min_windows": min_windows,
+        "max_windows": max_windows,
+    }
+
+
+Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
+
+
+def _project_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Run `python -m bench.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
+    from bench.worker import thread_env
+
+    cpus = [int(c) for c in job.get("cpus", [])]
+    env = dict(os.environ)
+    env.update(thread_env(int(job["threads"])))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONSTARTUP", None)
+    with tempfile.TemporaryDirectory(prefix="effbench-calibrate-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.calibrate_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # whatever the libraries print; the record comes through the file
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        if cpus:  # as bench.runner does: pinned from here at once, and again by the worker before any import
+            with contextlib.suppress(ProcessLookupError, OSError):
+                os.sched_setaffinity(proc.pid, cpus)
+        try:
+            _, stderr = proc.communicate(json.dumps({**job, "result_path": str(result_path)}).encode(), timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return {"ok": False, "error": f"the calibration worker did not finish within {timeout_s:.0f} s"}
+        except BaseException:  # KeyboardInterrupt included: never leave a worker running
+            proc.kill()
+            proc.wait()
+            raise
+        try:
+            record: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            return {"ok": False, "error": f"the calibration worker exited with code {proc.returncode}: {tail[0]}"}
+    return record
+
+
+def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """The worker's code in this process, unpinned: for tests (and its record goes through JSON like a file)."""
+    from bench.calibrate_worker import run_calibration_job
+
+    record: dict[str, Any] = json.loads(json.dumps(run_calibration_job(job, pin=False)))
+    return record
+
+
+# ---------------------------------------------------------------------------------- measuring
+
+
+def _method(kernel: KernelRun, size: SizeRun, precision: str, threads: int) -> str:
+    return (
+        f"best of {len(size.windows_gflops)} sustained windows of {size.repeats} back-to-back {size.n}x{size.n} "
+        f"{precision} matrix multiplies ({kernel.library}, {threads} thread{'s' if threads != 1 else ''}); "
+        "GFLOP/s = repeats x 2n^3 / window time; the best kernel and size of those tried"
+    )
+
+
+def _precision_peak(
+    precision: str,
+    kernels: tuple[KernelRun, ...],
+    unavailable: str | None,
+    cpu: CpuDescription,
+    threads: int,
+) -> PrecisionPeak:
+    theoretical, basis = theoretical_peak(cpu, threads, precision)
+    best: tuple[KernelRun, SizeRun] | None = None
+    for kernel in kernels:
+        for size in kernel.sizes:
+            if best is None or size.gflops > best[1].gflops:
+                best = (kernel, size)
+    if best is None:
+        if unavailable is None:
+            errors = "; ".join(f"{k.kernel}: {k.error}" for k in kernels if k.error) or "no GEMM library installed"
+            unavailable = f"no kernel ran ({errors})"
+        return PrecisionPeak(precision, None, None, None, "", unavailable, kernels, theoretical, basis)
+    kernel, size = best
+    return PrecisionPeak(
+        precision, size.gflops, kernel.library, size.n, _method(kernel, size, precision, threads), None, kernels,
+        theoretical, basis,
+    )  # fmt: skip
+
+
+def measure_peak(
+    cpus: Sequence[int],
+    threads: int,
+    precisions: Sequence[str] = PRECISIONS,
+    budget_s: float = DEFAULT_BUDGET_S,
+    *,
+    cpu: CpuDescription | None = None,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    window_s: float = DEFAULT_WINDOW_S,
+    kernels: dict[str, list[str]] | None = None,
+    launcher: Launcher = launch_subprocess,
+) -> PeakCalibration:
+    """The best sustained GEMM rate per precision on `cpus` with `threads` threads, in one clean worker.
+
+    bf16 is measured only where the CPU computes it natively (bf16_unsupported); a precision with no CPU
+    support, no library or a failed worker is recorded as unavailable with the reason, never raised: a suite
+    run goes on without % of peak. `kernels` (precision -> kernel names) overrides default_kernels.
+    """
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown:
+        raise EffbenchError(f"unknown precision {unknown[0]!r} for the peak calibration; use fp32 or bf16")
+    if threads < 1:
+        raise EffbenchError(f"threads must be >= 1 for the peak calibration, got {threads}")
+    cpu = cpu if cpu is not None else read_cpu_description()
+    unavailable: dict[str, str] = {}
+    chosen: dict[str, list[str]] = {}
+    for precision in precisions:
+        names = kernels[precision] if kernels and precision in kernels else default_kernels(precision)
+        reason = bf16_unsupported(cpu.flags) if precision == "bf16" else None
+        if reason is None and not names:
+            reason = f"no library for a {precision} GEMM is installed (torch, numpy or openvino)"
+        if reason:
+            unavailable[precision] = reason
+        else:
+            chosen[precision] = names
+    job = build_job(cpus, threads, chosen, budget_s=budget_s, sizes=sizes, window_s=window_s)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"ok": True, "precisions": {}}
+    if chosen:
+        record = launcher(job, STARTUP_ALLOWANCE_S + 3 * budget_s)
+    duration = time.perf_counter() - started
+    if not record.get("ok"):
+        for precision in chosen:
+            unavailable[precision] = f"calibration failed: {record.get('error')}"
+    measured = record.get("precisions", {}) if record.get("ok") else {}
+    peaks = tuple(
+        _precision_peak(
+            precision,
+            tuple(_kernel_from_dict(k) for k in measured.get(precision, ())),
+            unavailable.get(precision),
+            cpu,
+            threads,
+        )
+        for precision in precisions
+    )
+    return PeakCalibration(
+        cpus=tuple(cpus),
+        threads=threads,
+        peaks=peaks,
+        duration_s=duration,
+        measure_s=float(record.get("duration_s") or 0.0),
+        affinity=tuple(record.get("affinity") or ()),
+        cpu_wall_ratio=record.get("cpu_wall_ratio"),
+        warnings=tuple(record.get("warnings") or ()),
+        cpu_brand=cpu.brand,
+        hz_advertised=cpu.hz_advertised,
+        virtualized=cpu.virtualized,
+    )

@@ -1,0 +1,308 @@
+"""The peak-calibration process: pin like a cell, then time back-to-back square matrix multiplies per library.
+
+Run as `python -m bench.calibrate_worker` with a JSON job on stdin (see bench.calibrate.build_job); the record
+goes, as JSON, to the job's `result_path` through bench.fsio, or to stdout when the job names no file. As in
+bench.worker, only the standard library is imported at module level: affinity and the thread variables must be
+in place before numpy (OpenBLAS), MKL or oneDNN start their thread pools.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.machine import THIS_MACHINE
+from bench.worker import (
+    activity_warnings,
+    cpu_usage_warnings,
+    error_record,
+    machine_activity,
+    prepare_process,
+    read_cpu_times,
+)
+
+# GEMM kernels by name, in the order they are tried. The peak is the best of them: a core's matmul peak is what
+# its best library sustains, and libraries differ by 2x on the same core (on this project's AMD EPYC, torch.mm
+# fp32 goes to MKL and reaches ~107 GFLOP/s, OpenBLAS ~123 on its AVX2 kernels, oneDNN's AVX-512 ~235).
+FP32_KERNELS = ("torch-onednn", "torch-blas", "numpy-blas", "openvino")
+BF16_KERNELS = ("torch-onednn", "openvino")
+
+# A size's rate is final once a larger size gains less than this over it (the plateau).
+PLATEAU_GAIN = 0.03
+
+
+class Unavailable(Exception):
+    """A kernel that cannot run here (library missing, op not built); the reason is recorded, not raised."""
+
+
+def _torch_threads(threads: int) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise Unavailable("torch is not installed") from None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def _torch_onednn(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
+    torch = _torch_threads(threads)
+    if not torch.backends.mkldnn.is_available():
+        raise Unavailable("this torch build has no oneDNN (mkldnn)")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    # torch.mm fp32 goes to the BLAS (MKL); oneDNN's own GEMM is reached through mkldnn tensors and its linear
+    # op, which computes a @ b.T: the same 2n^3 FLOP.
+    a = torch.randn(n, n, generator=gen).to(dtype)
+    b = torch.randn(n, n, generator=gen).to(dtype)
+    if precision == "bf16":
+        out = torch.empty(n, n, dtype=dtype)
+        return (lambda: torch.mm(a, b, out=out)), f"torch {torch.__version__} (oneDNN, torch.mm bfloat16)"
+    am, bm = a.to_mkldnn(), b.to_mkldnn()
+    linear = torch._C._nn.mkldnn_linear
+    return (lambda: linear(am, bm, None)), f"torch {torch.__version__} (oneDNN, mkldnn_linear float32)"
+
+
+def _torch_blas(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
+    torch = _torch_threads(threads)
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+    out = torch.empty(n, n)
+    blas = "MKL" if torch.backends.mkl.is_available() else "BLAS"
+    return (lambda: torch.mm(a, b, out=out)), f"torch {torch.__version__} ({blas}, torch.mm float32)"
+
+
+def _numpy_blas(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
+    try:
+        import numpy as np
+    except ImportError:
+        raise Unavailable("numpy is not installed") from None
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    return (lambda: np.matmul(a, b, out=out)), f"numpy {np.__version__} ({_numpy_blas_name(np)}, matmul float32)"
+
+
+def _numpy_blas_name(np: Any) -> str:
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # the config layout differs between numpy versions; the name is only informative
+        return "BLAS"
+
+
+def _openvino(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
+    try:
+        import numpy as np
+        import openvino as ov
+        import openvino.opset13 as ops
+    except ImportError:
+        raise Unavailable("openvino is not installed") from None
+    rng = np.random.default_rng(0)
+    param = ops.parameter([n, n], ov.Type.f32)
+    weight = ops.constant(rng.standard_normal((n, n), dtype=np.float32))
+    model = ov.Model([ops.matmul(param, weight, False, False)], [param], "effbench_peak_matmul")
+    hint = "bf16" if precision == "bf16" else "f32"
+    compiled = ov.Core().compile_model(
+        model,
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": hint,
+            "ENABLE_CPU_PINNING": False,
+        },
+    )
+    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    if precision == "bf16" and "bf16" not in got.lower() and "bfloat16" not in got.lower():
+        raise Unavailable(f"openvino compiled the matmul with precision {got}, not bf16")
+    request = compiled.create_infer_request()
+    request.set_input_tensor(ov.Tensor(rng.standard_normal((n, n), dtype=np.float32)))
+    return request.infer, f"openvino {ov.get_version()} (oneDNN, MatMul, precision hint {hint})"
+
+
+KERNEL_BUILDERS: dict[str, Callable[[int, str, int], tuple[Callable[[], Any], str]]] = {
+    "torch-onednn": _torch_onednn,
+    "torch-blas": _torch_blas,
+    "numpy-blas": _numpy_blas,
+    "openvino": _openvino,
+}
+
+
+def time_size(
+    call: Callable[[], Any],
+    n: int,
+    *,
+    budget_s: float,
+    window_s: float,
+    min_windows: int,
+    max_windows: int,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> dict[str, Any]:
+    """Windows of back-to-back calls, each about `window_s` long; GFLOP/s per window = reps x 2n^3 / t.
+
+    Two calls outside the windows first (allocation, JIT, page faults; the second sizes the windows). A window
+    repeats the call enough times to last `window_s`, so a rate is sustained, not one lucky call; windows continue
+    until `budget_s` is spent (at least `min_windows`, at most `max_windows`). The best window is the size's
+    rate: interruptions only lower a window.
+    """
+    flop = 2.0 * n**3
+    start = clock()
+    call()
+    first_ns = max(clock() - start, 1)
+    call()  # the first call may include a JIT or packing step: size the windows on a second, warm one
+    warm_ns = max(clock() - start - first_ns, 1)
+    repeats = max(1, math.ceil(window_s * 1e9 / warm_ns))
+    windows: list[float] = []
+    spent_ns = first_ns + warm_ns
+    while len(windows) < max_windows and (len(windows) < min_windows or spent_ns < budget_s * 1e9):
+        t0 = clock()
+        for _ in range(repeats):
+            call()
+        elapsed = max(clock() - t0, 1)
+        spent_ns += elapsed
+        windows.append(repeats * flop / elapsed)  # FLOP per ns = GFLOP/s
+    return {
+        "n": n,
+        "first_call_s": first_ns / 1e9,
+        "call_s": warm_ns / 1e9,
+        "repeats": repeats,
+        "windows_gflops": windows,
+        "gflops": max(windows),
+        "time_s": spent_ns / 1e9,
+    }
+
+
+def measure_kernel(
+    kernel: str,
+    precision: str,
+    *,
+    threads: int,
+    sizes: list[int],
+    budget_s: float,
+    window_s: float,
+    min_windows: int,
+    max_windows: int,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> dict[str, Any]:
+    """One library at one precision over increasing sizes, stopping at the plateau or when the budget is spent."""
+    record: dict[str, Any] = {"kernel": kernel, "precision": precision, "library": None, "sizes": [], "error": None}
+    per_size_s = budget_s / max(len(sizes), 1)
+    used_s = 0.0
+    for index, n in enumerate(sizes):
+        done = record["sizes"]
+        if len(done) >= 2 and done[-1]["gflops"] < (1 + PLATEAU_GAIN) * done[-2]["gflops"]:
+            record["stopped"] = f"plateau: n={done[-1]['n']} gained < {PLATEAU_GAIN:.0%} over n={done[-2]['n']}"
+            break
+        if len(done) >= 2:
+            # The first two sizes always run (the plateau check needs both). One call of a larger size costs about
+            # (n/n_prev)^3 of the last; skip it if its minimum of calls would overrun this kernel's budget.
+            estimate_s = done[-1]["call_s"] * (n / done[-1]["n"]) ** 3 * (2 + min_windows)
+            if used_s + estimate_s > budget_s:
+                record["stopped"] = f"budget: n={n} would take ~{estimate_s:.2g} s"
+                break
+        try:
+            call, library = KERNEL_BUILDERS[kernel](n, precision, threads)
+        except Unavailable as exc:
+            record["error"] = str(exc)
+            return record
+        except Exception as exc:  # a library that fails here is reported beside the others, not fatal
+            record["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            return record
+        record["library"] = library
+        remaining_sizes = len(sizes) - index
+        size_budget = max(per_size_s, (budget_s - used_s) / remaining_sizes) if index else per_size_s
+        result = time_size(
+            call,
+            n,
+            budget_s=size_budget,
+            window_s=window_s,
+            min_windows=min_windows,
+            max_windows=max_windows,
+            clock=clock,
+        )
+        used_s += result["time_s"]
+        done.append(result)
+        del call  # free the matrices before the next size allocates
+    record["gflops"] = max((s["gflops"] for s in record["sizes"]), default=None)
+    record["time_s"] = used_s
+    return record
+
+
+def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
+    """Measure every kernel of every precision the job names; return the record bench.calibrate parses."""
+    cpus = [int(c) for c in job.get("cpus", [])]
+    threads = int(job["threads"])
+    if pin:
+        prepare_process(cpus, threads)
+    started = time.perf_counter()
+    stat_start = read_cpu_times()
+    cpu_start = time.process_time()
+    precisions: dict[str, list[dict[str, Any]]] = {}
+    for precision, kernels in job["kernels"].items():
+        precisions[precision] = [
+            measure_kernel(
+                kernel,
+                precision,
+                threads=threads,
+                sizes=[int(n) for n in job["sizes"]],
+                budget_s=float(job["budget_s"]) / max(1, sum(len(k) for k in job["kernels"].values())),
+                window_s=float(job["window_s"]),
+                min_windows=int(job["min_windows"]),
+                max_windows=int(job["max_windows"]),
+            )
+            for kernel in kernels
+        ]
+    wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_start
+    affinity = sorted(os.sched_getaffinity(0))
+    ratio = cpu_s / wall_s if wall_s > 0 else 0.0
+    warnings: list[str] = []
+    if pin and cpus and affinity != sorted(cpus):
+        warnings.append(f"the calibration ran on CPUs {affinity}, not the {sorted(cpus)} asked for")
+    if pin:  # in-process test runs share the machine with the test runner: nothing to say about it
+        warnings.extend(cpu_usage_warnings(ratio, threads, cpus))
+        warnings.extend(activity_warnings(machine_activity(stat_start, read_cpu_times(), cpus or affinity), cpus))
+    return {
+        "ok": True,
+        "pid": os.getpid(),
+        "affinity": affinity,
+        "os_threads": THIS_MACHINE.os_thread_count(),
+        "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+        "precisions": precisions,
+        "duration_s": wall_s,
+        "cpu_wall_ratio": ratio,
+        "warnings": warnings,
+    }
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    try:
+        record = run_calibration_job(job)
+        code = 0
+    except Exception as exc:
+        record = error_record(exc).to_dict()
+        print(record["traceback"], file=sys.stderr)
+        code = 1
+    result_path = job.get("result_path")
+    if result_path:
+        from pathlib import Path
+
+        from bench.fsio import replace_file
+
+        replace_file(Path(result_path), json.dumps(record))
+    else:
+        sys.stdout.write(json.dumps(record))
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Project habits that can drift: one version, the licence the package declares, a changelog entry for the
+version, and a results/README.md that documents every published result document and its command."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_version_is_written_once_in_bench_init() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "bench.__version__"}
+    pyprojecttoml = pytest.importorskip("setuptools.config.pyprojecttoml")
+    assert pyprojecttoml.read_configuration(ROOT / "pyproject.toml")["project"]["version"] == bench.__version__
+
+
+def test_the_declared_licence_is_the_licence_file() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_changelog_has_the_current_version_and_the_current_result_format() -> None:
+    from bench.document import FORMAT_VERSION
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{bench.__version__}] - " in changelog
+    assert f"**Format {FORMAT_VERSION}**" in changelog.split("## Result format history", 1)[1]
+
+
+def test_results_readme_documents_every_published_document() -> None:
+    readme = (ROOT / "results" / "README.md").read_text()
+    documents = sorted(p for p in (ROOT / "results").glob("*/*.json") if p.parent.name != "_scratch")
+    assert documents
+    for path in documents:
+        relative = path.relative_to(ROOT / "results").as_posix()
+        assert f"`{relative}`" in readme, f"{relative} is not described in results/README.md"
+        command = json.loads(path.read_text())["effbench"]["command"]
+        if "--output" in command:  # written elsewhere and moved into the tree; the README says so
+            at = command.index("--output")
+            command = command[:at] + command[at + 2 :]
+        assert f"`{' '.join(command)}`" in readme, f"{relative}: its command is not in results/README.md"
