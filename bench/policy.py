@@ -95,6 +95,30 @@ PRESETS: dict[str, MeasurePolicy] = {
         target_ci_rel=0.005,
         cell_max_s=300.0,
     ),
+    # For `effbench compare` / `ab` in CI: many short processes instead of a few long ones. A comparison's
+    # precision comes from the number of processes (their medians differ by 1.6-4.6% on a quiet machine), not
+    # from their length (one process's median is known to ±0.3-0.5% after 2.5 s, ±~0.6% after 1 s:
+    # sqrt(3%² + 0.6%²) = 3.06%, so a 1 s process costs almost nothing). 8 processes per arm catch a 10%
+    # slowdown in ≥ 96.7% of comparisons at 5% spread with ≤ 2.5% false regressions; 3 (default) cannot reach
+    # p < 0.05 at all with the permutation guard (scripts/compare_simulation.py).
+    "ci": MeasurePolicy(
+        name="ci",
+        min_processes=8,
+        # up to 2 more while the median CI misses its target; still missing at 10 marks the cell for compare
+        max_processes=10,
+        # warm-up as default: a biased (still warming) arm is worse than a noisy one
+        warmup_window_s=0.2,
+        warmup_min_s=0.3,
+        warmup_max_s=3.0,
+        process_min_s=1.0,
+        # B7 at ~0.8 s per inference needs its share of 64 / 8 = 8 samples: about 7 s
+        process_max_s=8.0,
+        # the hierarchical-bootstrap half-width of 8 processes is about 0.8 σ of their medians, so quiet runs
+        # (σ ≤ 2.7%) meet ±2.5% at 8; a tighter target would only add processes on every cell
+        target_ci_rel=0.025,
+        # the cap on extra processes only (the first min_processes always run): b0-class cells take 8 × 2-4 s
+        cell_max_s=60.0,
+    ),
 }
 
 

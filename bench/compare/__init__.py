@@ -1,0 +1,58 @@
+"""Statistics and verdicts of `effbench compare` / `effbench ab`: pure functions over per-process medians.
+
+cells = [CellInput("b0 · onnxruntime", base=Arm(medians_ms=(...)), new=Arm(medians_ms=(...)))]
+result = compare_cells(cells, CompareSettings(threshold=0.05))
+result.cells[0].verdict, result.cells[0].mark, result.summary.line(), exit_code(result, strict=False)
+"""
+
+from bench.compare.effect import Effect, measure_effect, p90_ratio, permutation_p_value
+from bench.compare.multiple import CORRECTIONS, Correction, adjust_p_values, benjamini_hochberg, holm
+from bench.compare.power import min_processes_for_permutation, processes_needed
+from bench.compare.verdict import (
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_UNDECIDED,
+    MARKS,
+    NOISY_SPREAD,
+    Arm,
+    CellComparison,
+    CellInput,
+    CellStatus,
+    CompareSettings,
+    Comparison,
+    ComparisonSummary,
+    Verdict,
+    compare_cells,
+    exit_code,
+    summarize_verdicts,
+)
+
+__all__ = [
+    "CORRECTIONS",
+    "EXIT_OK",
+    "EXIT_REGRESSION",
+    "EXIT_UNDECIDED",
+    "MARKS",
+    "NOISY_SPREAD",
+    "Arm",
+    "CellComparison",
+    "CellInput",
+    "CellStatus",
+    "CompareSettings",
+    "Comparison",
+    "ComparisonSummary",
+    "Correction",
+    "Effect",
+    "Verdict",
+    "adjust_p_values",
+    "benjamini_hochberg",
+    "compare_cells",
+    "exit_code",
+    "holm",
+    "measure_effect",
+    "min_processes_for_permutation",
+    "p90_ratio",
+    "permutation_p_value",
+    "processes_needed",
+    "summarize_verdicts",
+]
