@@ -23,11 +23,19 @@ FORMAT = "effbench-result"
 #     git_dirty, run_id, command}, machine (bench.machine.collect_machine_metadata, with "id"), settings,
 #     status, warnings, cells[] with per-process raw samples_ns/warmup_ns and a bench.stats summary.
 #     Documents of the first 0.1.0 builds have no settings.weights / settings.input_shape.
-FORMAT_VERSION = 1
+# 2 - (effbench 0.2.0) optional keys, written only when they say something: effbench.label and
+#     effbench.commit_under_test (`--label`, `--commit`: what the history orders a series by), suite (the
+#     `effbench run --suite` definition as run), calibrations (bench.calibrate.PeakCalibration records, one per
+#     thread count: the measured peak behind "% of peak"), and a cell's arm ("base" | "new" in an `effbench ab`
+#     document). Bumped although every key is optional: an older effbench would show the two arms of an A/B
+#     document as two unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
+FORMAT_VERSION = 2
 
 # Upgrades of older documents, keyed by the version they read: _UPGRADES[n] turns a version-n document (the raw
 # JSON dict) into a version-(n + 1) one. A change to the format adds one function here; upgrade_document chains.
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: lambda raw: raw,  # format 2 only adds optional keys
+}
 
 R = TypeVar("R", bound="Record")
 
@@ -39,6 +47,11 @@ class DocumentError(ValueError):
 def _nested(record: type, *, many: bool = False) -> dict[str, Any]:
     """Field metadata: the field holds a nested record (or a tuple of them, `many`), read with its from_dict."""
     return {"record": record, "many": many}
+
+
+# Field metadata of the optional keys added after format 1: written only when they hold something, so that a
+# document that does not use them (a plain `effbench latency` run) keeps format 1's shape.
+OMIT_EMPTY: dict[str, Any] = {"omit_empty": True}
 
 
 def _default(f: Field[Any]) -> Any:
@@ -77,6 +90,8 @@ class Record:
             value = getattr(self, f.name)
             if self.loaded_keys and f.name not in self.loaded_keys and value == _default(f):
                 continue  # absent in the file it came from, and still nothing to say
+            if f.metadata.get("omit_empty") and value in (None, (), {}):
+                continue
             out[f.name] = _to_json(value)
         out.update(self.extra)
         if self.loaded_keys:
@@ -255,6 +270,7 @@ class CellRecord(Record):
     failed_processes: tuple[FailedProcess, ...] = field(default=(), metadata=_nested(FailedProcess, many=True))
     summary: Summary | None = field(default=None, metadata=_nested(Summary))
     warnings: tuple[str, ...] = ()
+    arm: str | None = field(default=None, metadata=OMIT_EMPTY)  # "base" | "new" in an `effbench ab` document
 
     @property
     def label(self) -> str:
@@ -273,6 +289,8 @@ class EffbenchInfo(Record):
     git_dirty: bool | None = None
     run_id: str | None = None
     command: tuple[str, ...] = ()
+    label: str | None = field(default=None, metadata=OMIT_EMPTY)  # --label: a name for the run in the history
+    commit_under_test: str | None = field(default=None, metadata=OMIT_EMPTY)  # --commit (default: git HEAD)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -374,6 +392,14 @@ class ResultDocument(Record):
     status: str = "interrupted"
     warnings: tuple[str, ...] = ()
     cells: tuple[CellRecord, ...] = field(default=(), metadata=_nested(CellRecord, many=True))
+    # `effbench run --suite`: {"name": ..., "definition": {...}} as run
+    suite: dict[str, Any] | None = field(default=None, metadata=OMIT_EMPTY)
+    # bench.calibrate.PeakCalibration.to_dict(), one per thread count measured: the peak behind "% of peak"
+    calibrations: tuple[dict[str, Any], ...] = field(default=(), metadata=OMIT_EMPTY)
+
+    def calibration_for(self, threads: int) -> dict[str, Any] | None:
+        """The peak calibration measured with `threads` threads, if the run made one."""
+        return next((c for c in self.calibrations if c.get("threads") == threads), None)
 
 
 # ------------------------------------------------------------------------------------- reading a document

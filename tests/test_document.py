@@ -11,6 +11,7 @@ import pytest
 
 from bench.backends.base import LoadTarget
 from bench.document import (
+    FORMAT_VERSION,
     CellRecord,
     DocumentError,
     ProcessRecord,
@@ -32,13 +33,39 @@ COMMITTED = sorted((ROOT / "results").glob("*/*.json")) + sorted((ROOT / "tests"
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_document_round_trips_byte_for_byte(path: Path) -> None:
-    assert document_text(load_result(path)) == path.read_text(encoding="utf-8")
+    # A format-1 file loads as format 2 (which only adds optional keys): the text is the same but for the version.
+    text = path.read_text(encoding="utf-8")
+    if json.loads(text)["format_version"] == 1:
+        assert '"format_version": 1,' in text
+        text = text.replace('"format_version": 1,', f'"format_version": {FORMAT_VERSION},', 1)
+    assert document_text(load_result(path)) == text
+
+
+def test_format2_keys_are_written_only_when_used_and_read_back(tmp_path: Path) -> None:
+    doc = load_result(FIXTURE)
+    assert "label" not in doc.effbench.to_dict() and "arm" not in doc.cells[0].to_dict()
+    assert "suite" not in doc.to_dict() and "calibrations" not in doc.to_dict()
+    used = replace(
+        doc,
+        effbench=replace(doc.effbench, label="nightly", commit_under_test="abc123"),
+        cells=(replace(doc.cells[0], arm="base"),),
+        suite={"name": "quick", "definition": {"models": ["b0"]}},
+        calibrations=({"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}},),
+    )
+    path = write_result(used, tmp_path / "v2.json", tmp_path)
+    back = load_result(path)
+    assert back.format_version == FORMAT_VERSION == 2
+    assert (back.effbench.label, back.effbench.commit_under_test) == ("nightly", "abc123")
+    assert back.cells[0].arm == "base" and back.suite == {"name": "quick", "definition": {"models": ["b0"]}}
+    assert back.calibration_for(1) == {"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}}
+    assert back.calibration_for(2) is None
+    assert document_text(back) == path.read_text(encoding="utf-8")
 
 
 def test_format1_fixture_loads_typed() -> None:
     # This file must load forever: a new format version adds an upgrade, it never drops format 1.
     doc = load_result(FIXTURE)
-    assert doc.format_version == 1 and doc.status == "complete"
+    assert doc.format_version == FORMAT_VERSION and doc.status == "complete"  # upgraded on loading
     assert doc.machine.id == "intel-xeon-bf96a8ca" and doc.machine.cpu_brand
     assert "avx2" in doc.machine.cpu_flags
     assert doc.settings.precision == "bf16" and doc.settings.cpus == (1,) and doc.settings.backends == ("openvino",)
@@ -82,7 +109,7 @@ def test_unknown_keys_survive_a_round_trip(tmp_path: Path) -> None:
     assert doc.extra == {"from_the_future": {"a": 1}}
     assert doc.cells[0].extra == {"new_cell_fact": [1, 2]}
     assert doc.settings.extra == {"affinity_mode": "strict"}
-    assert json.loads(document_text(doc)) == raw
+    assert json.loads(document_text(doc)) == {**raw, "format_version": FORMAT_VERSION}  # format 1 upgraded
 
 
 def test_key_order_of_a_loaded_record_is_kept() -> None:

@@ -235,7 +235,7 @@ def test_broken_newer_and_truncated_documents_are_reported_and_skipped(
     for name in broken:
         (line,) = [x for x in lines if name in x]
         assert line.startswith("effbench: skipped")
-    assert "newer effbench (format 99 > 1)" in err and "truncated" in err and "pyperf" in err
+    assert "newer effbench (format 99 > 2)" in err and "truncated" in err and "pyperf" in err
     # load_result refuses the cell that is not an object; the history's own reader the median that is no number
     assert "document.cells[3] is not an object" in err and "median_ms is 'fast'" in err
     assert (_count(db, "runs"), _count(db, "cells")) == (1, 3)  # the good one, whole; nothing of the bad ones

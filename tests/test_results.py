@@ -108,7 +108,7 @@ def test_new_document_shape():
     d = new_document(MACHINE, SETTINGS, ["effbench", "latency"]).to_dict()
     assert list(d) == ["format", "format_version", "created", "effbench", "machine", "settings", "status",
                        "warnings", "cells"]  # fmt: skip
-    assert d["format"] == "effbench-result" and d["format_version"] == FORMAT_VERSION == 1
+    assert d["format"] == "effbench-result" and d["format_version"] == FORMAT_VERSION == 2
     assert d["machine"]["id"] == machine_id(MACHINE) and "id" not in MACHINE  # the caller's dict is not changed
     assert d["effbench"]["git_commit"] == "a" * 40 and d["effbench"]["command"] == ["effbench", "latency"]
     assert len(d["effbench"]["run_id"]) == 32
@@ -272,7 +272,7 @@ def test_load_binary(tmp_path):
         ({"format": "effbench-result", "format_version": 0}, "invalid format_version 0"),
         (
             {"format": "effbench-result", "format_version": 99},
-            r"written by a newer effbench \(format 99 > 1\): upgrade",
+            r"written by a newer effbench \(format 99 > 2\): upgrade",
         ),
         ({"format": "effbench-result", "format_version": 1, "machine": {}, "settings": {}}, "'cells' is missing"),
     ],
@@ -283,19 +283,19 @@ def test_load_rejects(tmp_path, content, message):
 
 
 def test_upgrade_chain(doc, tmp_path, monkeypatch):
-    path = write_result(doc, tmp_path / "v1.json", tmp_path)
+    path = write_result(doc, tmp_path / "v2.json", tmp_path)
 
-    def v1_to_v2(d):
+    def v2_to_v3(d):
         d = dict(d)
         d["renamed_cells"] = d["cells"]
         return d
 
-    monkeypatch.setattr(document, "FORMAT_VERSION", 2)
-    monkeypatch.setattr(document, "_UPGRADES", {1: v1_to_v2})
+    monkeypatch.setattr(document, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(document, "_UPGRADES", {**document._UPGRADES, 2: v2_to_v3})
     loaded = load_result(path)
-    assert loaded.format_version == 2 and loaded.extra["renamed_cells"] == doc.to_dict()["cells"]
-    monkeypatch.setattr(document, "_UPGRADES", {})
-    with pytest.raises(EffbenchError, match="result format 1 cannot be read by this effbench"):
+    assert loaded.format_version == 3 and loaded.extra["renamed_cells"] == doc.to_dict()["cells"]
+    monkeypatch.setattr(document, "_UPGRADES", {1: document._UPGRADES[1]})
+    with pytest.raises(EffbenchError, match="result format 2 cannot be read by this effbench"):
         load_result(path)
 
 
