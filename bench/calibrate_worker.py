@@ -289,7 +289,7 @@ def main() -> int:
         record = run_calibration_job(job)
         code = 0
     except Exception as exc:
-        record = error_record(exc)
+        record = error_record(exc).to_dict()
         print(record["traceback"], file=sys.stderr)
         code = 1
     result_path = job.get("result_path")

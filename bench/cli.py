@@ -15,10 +15,12 @@ from bench.errors import EffbenchError
 COMMAND_MODULES = (
     "bench.commands.models",
     "bench.commands.export",
+    "bench.commands.cache",
     "bench.commands.latency",
     "bench.commands.system",
     "bench.commands.report",
     "bench.commands.compare",
+    "bench.commands.history",
 )
 
 

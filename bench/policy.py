@@ -289,7 +289,7 @@ def median_ci_half_width_rel(per_process_samples_ns: Sequence[Sequence[int]], co
 
     if not any(len(s) for s in per_process_samples_ns):
         return math.inf
-    half = summarize([list(s) for s in per_process_samples_ns], confidence=confidence)["median_ci_rel_halfwidth"]
+    half = summarize([list(s) for s in per_process_samples_ns], confidence=confidence).median_ci_rel_halfwidth
     return math.inf if half is None else float(half)
 
 

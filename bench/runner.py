@@ -17,11 +17,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from bench.backends.base import LoadTarget
+from bench.document import (
+    Artifact,
+    CellRecord,
+    DocumentError,
+    FailedProcess,
+    ProcessRecord,
+    Summary,
+    WorkerFailure,
+    read_worker_output,
+)
+from bench.job import WorkerJob
 from bench.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
 
 STDERR_TAIL_LINES = 8
@@ -38,7 +49,7 @@ class CellPlan:
     cpus: tuple[int, ...]
     target: LoadTarget
     fingerprint: str | None = None
-    artifact: dict[str, Any] | None = None  # {"format", "path", "sha256"} of the file the backend loads
+    artifact: Artifact | None = None  # the file the backend loads
     skip_reason: str | None = None  # set: the cell is reported as skipped and never launched
 
     @property
@@ -51,14 +62,14 @@ class WorkerOutcome:
     """What one worker process gave: its record (status "ok"), or why it gave none."""
 
     status: str  # "ok" | "failed" | "timeout"
-    record: dict[str, Any] | None = None
+    record: ProcessRecord | None = None
     error: str | None = None
     stderr_tail: str = ""
     duration_s: float = 0.0
 
 
 class Launcher(Protocol):
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         """Run one worker for `job`; raise KeyboardInterrupt (after stopping it) when the user interrupts."""
         ...
 
@@ -78,17 +89,17 @@ class SubprocessLauncher:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         from bench.worker import thread_env
 
-        cpus = [int(c) for c in job.get("cpus", [])]
+        cpus = list(job.cpus)
         env = dict(os.environ)
-        env.update(thread_env(int(job["threads"])))
+        env.update(thread_env(job.threads))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
         env.pop("PYTHONSTARTUP", None)
         with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
             result_path = Path(tmp) / "result.json"
-            job = {**job, "result_path": str(result_path)}
+            job = replace(job, result_path=str(result_path))
             start = time.monotonic()
             with open(Path(tmp) / "stderr", "w+b") as err, open(Path(tmp) / "stdout", "w+b") as out:
                 # No preexec_fn: it is unsafe while other threads run (rich's progress refresher does).
@@ -106,7 +117,7 @@ class SubprocessLauncher:
                     with contextlib.suppress(ProcessLookupError, OSError):
                         os.sched_setaffinity(proc.pid, cpus)
                 try:
-                    proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
+                    proc.communicate(json.dumps(job.to_dict()).encode(), timeout=timeout_s)
                 except subprocess.TimeoutExpired:
                     self._kill(proc)
                     err.seek(0)
@@ -122,16 +133,16 @@ class SubprocessLauncher:
                 duration = time.monotonic() - start
                 err.seek(0)
                 stderr_text = err.read().decode(errors="replace")
-            record = None
+            record: ProcessRecord | WorkerFailure | None = None
             if result_path.exists():
                 try:
-                    record = json.loads(result_path.read_text(encoding="utf-8"))
-                except ValueError:
+                    record = read_worker_output(json.loads(result_path.read_text(encoding="utf-8")))
+                except (ValueError, DocumentError):  # a half-written or foreign file: as if there were none
                     record = None
-        if proc.returncode == 0 and record and record.get("ok"):
+        if proc.returncode == 0 and isinstance(record, ProcessRecord):
             return WorkerOutcome("ok", record=record, stderr_tail=_tail(stderr_text), duration_s=duration)
-        if record and not record.get("ok"):
-            error = str(record.get("error"))
+        if isinstance(record, WorkerFailure):
+            error = record.error
         elif proc.returncode < 0:
             error = f"worker killed by signal {signal.Signals(-proc.returncode).name}"
         else:
@@ -154,14 +165,14 @@ class InProcessLauncher:
     """
 
     def __init__(self) -> None:
-        self.jobs: list[dict[str, Any]] = []
+        self.jobs: list[WorkerJob] = []
 
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         from bench.worker import error_record, run_job
 
         self.jobs.append(job)
-        options = job["target"].get("options", {})
-        if options.get("fault_process") not in (None, job["process_index"]):
+        options = job.target.options
+        if options.get("fault_process") not in (None, job.process_index):
             options = {}
         if options.get("crash_at"):
             return WorkerOutcome(
@@ -172,28 +183,30 @@ class InProcessLauncher:
         if options.get("hang_at"):
             return WorkerOutcome("timeout", error=f"worker did not finish within {timeout_s:.0f} s and was killed")
         try:
-            record = json.loads(json.dumps(run_job(job, pin=False)))  # as if it came through a file
+            # Through JSON both ways, as if job and record came through stdin and a file.
+            sent = WorkerJob.from_dict(json.loads(json.dumps(job.to_dict())))
+            record = ProcessRecord.from_dict(json.loads(json.dumps(run_job(sent, pin=False).to_dict())))
         except KeyboardInterrupt:
             raise
         except Exception as exc:
             failed = error_record(exc)
-            return WorkerOutcome("failed", error=failed["error"], stderr_tail=_tail(failed["traceback"]))
-        return WorkerOutcome("ok", record=record, duration_s=sum(record["samples_ns"]) / 1e9)
+            return WorkerOutcome("failed", error=failed.error, stderr_tail=_tail(failed.traceback))
+        return WorkerOutcome("ok", record=record, duration_s=sum(record.samples_ns) / 1e9)
 
 
 @dataclass
 class CellRun:
-    """A cell's state during and after the run; `to_dict` is its entry in the result document."""
+    """A cell's state during and after the run; `record()` is its entry in the result document."""
 
     plan: CellPlan
-    processes: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
     status: str = "pending"  # pending | ok | failed | interrupted | skipped
     error: str | None = None
     stop_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
-    summary: dict[str, Any] | None = None
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    summary: Summary | None = None
+    failures: list[FailedProcess] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -201,32 +214,32 @@ class CellRun:
 
     @property
     def samples(self) -> list[list[int]]:
-        return [list(p["samples_ns"]) for p in self.processes]
+        return [list(p.samples_ns) for p in self.processes]
 
     def latency_hint_s(self) -> float:
-        samples = [s for p in self.processes for s in p.get("samples_ns", [])]
+        samples = [s for p in self.processes for s in p.samples_ns]
         return (sorted(samples)[len(samples) // 2] / 1e9) if samples else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> CellRecord:
         plan = self.plan
-        return {
-            "model": plan.model,
-            "model_spec": plan.target.model_spec,
-            "fingerprint": plan.fingerprint,
-            "artifact": plan.artifact,
-            "backend": plan.backend,
-            "precision": plan.precision,
-            "threads": plan.threads,
-            "cpus": list(plan.cpus),
-            "status": self.status,
-            "error": self.error,
-            "stop_reason": self.stop_reason,
-            "elapsed_s": self.elapsed_s,
-            "processes": self.processes,
-            "failed_processes": self.failures,
-            "summary": self.summary,
-            "warnings": self.warnings,
-        }
+        return CellRecord(
+            model=plan.model,
+            model_spec=plan.target.model_spec,
+            fingerprint=plan.fingerprint,
+            artifact=plan.artifact,
+            backend=plan.backend,
+            precision=plan.precision,
+            threads=plan.threads,
+            cpus=tuple(plan.cpus),
+            status=self.status,
+            error=self.error,
+            stop_reason=self.stop_reason,
+            elapsed_s=self.elapsed_s,
+            processes=tuple(self.processes),
+            failed_processes=tuple(self.failures),
+            summary=self.summary,
+            warnings=tuple(self.warnings),
+        )
 
 
 class Progress(Protocol):
@@ -263,7 +276,7 @@ class RichProgress:
             self._status.stop()
         index += 1
         if outcome.status == "ok" and outcome.record:
-            samples = sorted(outcome.record["samples_ns"])
+            samples = sorted(outcome.record.samples_ns)
             median_ms = samples[len(samples) // 2] / 1e6
             self.console.print(
                 f"  {cell.plan.label} · process {index}: median {median_ms:.3f} ms, {len(samples)} samples "
@@ -282,13 +295,13 @@ class RichProgress:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def group_process_warnings(processes: Sequence[dict[str, Any]]) -> list[str]:
+def group_process_warnings(processes: Sequence[ProcessRecord]) -> list[str]:
     """Process warnings said once per kind, naming the processes. The same text with other figures ("got only
     51% of its CPU", "got only 69% …") is one kind; the line shows the first process's figures."""
     groups: dict[str, list[tuple[int, str]]] = {}
     for process in processes:
-        index = int(process.get("process_index", 0)) + 1
-        for warning in process.get("warnings", []):
+        index = process.process_index + 1
+        for warning in process.warnings:
             groups.setdefault(_NUMBER.sub("#", warning), []).append((index, warning))
     lines = []
     for items in groups.values():
@@ -312,21 +325,20 @@ class RunOutcome:
     interrupted: bool = False
 
 
-def build_job(plan: CellPlan, policy: MeasurePolicy, stop_rule: ProcessStopRule, index: int) -> dict[str, Any]:
-    target = asdict(plan.target)
-    target["input_shape"] = list(plan.target.input_shape)
-    target["options"] = {**plan.target.options, "process_index": index}
-    return {
-        "backend": plan.backend,
-        "target": target,
-        "threads": plan.threads,
-        "cpus": list(plan.cpus),
-        "precision": plan.precision,
-        "policy": policy.to_dict(),
-        "stop": stop_rule.to_dict(),
-        "process_index": index,
-        "cell": plan.label,
-    }
+def build_job(plan: CellPlan, policy: MeasurePolicy, stop_rule: ProcessStopRule, index: int) -> WorkerJob:
+    # The fake backend reads its process index from its options (process_offsets, fault_process).
+    target = replace(plan.target, options={**plan.target.options, "process_index": index})
+    return WorkerJob(
+        backend=plan.backend,
+        target=target,
+        threads=plan.threads,
+        cpus=tuple(plan.cpus),
+        precision=plan.precision,
+        policy=policy,
+        stop=replace(stop_rule),
+        process_index=index,
+        cell=plan.label,
+    )
 
 
 class Runner:
@@ -346,7 +358,7 @@ class Runner:
         on_cell_finished: Callable[[CellRun], None] | None = None,
         worker_timeout_s: float | None = None,
         total_min_samples: int | None = None,
-        summarize: Callable[[list[list[int]]], dict[str, Any]] | None = None,
+        summarize: Callable[[list[list[int]]], Summary] | None = None,
         sample_warnings: Callable[[list[list[int]]], list[str]] | None = None,
     ) -> None:
         from bench.policy import min_total_samples
@@ -413,7 +425,7 @@ class Runner:
         return outcome
 
     def _ci_half_width(self, samples: Sequence[Sequence[int]]) -> float:
-        half = self._summarize([list(s) for s in samples]).get("median_ci_rel_halfwidth")
+        half = self._summarize([list(s) for s in samples]).median_ci_rel_halfwidth
         return float("inf") if half is None else float(half)
 
     def _timeout(self, cell: CellRun) -> float:
@@ -437,7 +449,7 @@ class Runner:
             return
         # A worker that crashed or hung would most likely do it again: the cell stops here, the others go on.
         cell.failures.append(
-            {"process_index": index, "status": result.status, "error": result.error, "stderr_tail": result.stderr_tail}
+            FailedProcess(process_index=index, status=result.status, error=result.error, stderr_tail=result.stderr_tail)
         )
         cell.status = "failed"
         detail = f": {result.stderr_tail.splitlines()[-1]}" if result.stderr_tail and result.status != "timeout" else ""

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy import stats as sps
+
+from bench.document import Summary
 
 NS_PER_MS = 1e6
 
@@ -202,8 +203,8 @@ def _ms(value_ns: float) -> float:
     return float(value_ns) / NS_PER_MS
 
 
-def _ci_ms(ci: tuple[float, float] | None) -> list[float] | None:
-    return None if ci is None else [_ms(ci[0]), _ms(ci[1])]
+def _ci_ms(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    return None if ci is None else (_ms(ci[0]), _ms(ci[1]))
 
 
 def summarize(
@@ -212,11 +213,11 @@ def summarize(
     confidence: float = 0.95,
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Summary of one cell's samples (one sequence of ns per process), all times in ms.
+) -> Summary:
+    """Summary of one cell's samples (one sequence of ns per process), all times in ms (bench.document.Summary).
 
-    Keys: confidence, n, processes, samples_per_process, median_ms, mean_ms, std_ms, min_ms, max_ms, p90_ms, p99_ms,
-    p999_ms (None below 1000 samples), median_ci95_ms, p90_ci95_ms ([lo, hi] or None when too few samples; at
+    Fields: confidence, n, processes, samples_per_process, median_ms, mean_ms, std_ms, min_ms, max_ms, p90_ms, p99_ms,
+    p999_ms (None below 1000 samples), median_ci95_ms, p90_ci95_ms ((lo, hi) or None when too few samples; at
     `confidence`, 95% by default, whatever the key says),
     ci_method, median_ci95_pooled_ms, p90_ci95_pooled_ms, median_ci_rel_halfwidth, p90_early_stop_ub_ms
     (None below 64 samples), early_stop_discarded, process_medians_ms, process_spread_rel, cv.
@@ -256,31 +257,31 @@ def summarize(
         halfwidth = (median_ci[1] - median_ci[0]) / 2.0 / float(median)
     ub = early_stopping_bound(pooled, 0.90, 0.99)
 
-    return {
-        "confidence": confidence,
-        "n": n,
-        "processes": len(groups),
-        "samples_per_process": [int(g.size) for g in groups],
-        "median_ms": _ms(median),
-        "mean_ms": _ms(mean),
-        "std_ms": None if std is None else _ms(std),
-        "min_ms": _ms(pooled.min()),
-        "max_ms": _ms(pooled.max()),
-        "p90_ms": _ms(p90),
-        "p99_ms": _ms(p99),
-        "p999_ms": _ms(p999) if n >= P999_MIN_SAMPLES else None,
-        "median_ci95_ms": _ci_ms(median_ci),
-        "p90_ci95_ms": _ci_ms(p90_ci),
-        "ci_method": ci_method,
-        "median_ci95_pooled_ms": _ci_ms(median_pooled),
-        "p90_ci95_pooled_ms": _ci_ms(p90_pooled),
-        "median_ci_rel_halfwidth": halfwidth,
-        "p90_early_stop_ub_ms": None if ub is None else _ms(ub),
-        "early_stop_discarded": early_stopping_discarded(n, 0.90, 0.99),
-        "process_medians_ms": [_ms(m) for m in process_medians],
-        "process_spread_rel": spread,
-        "cv": None if std is None or mean <= 0 else std / mean,
-    }
+    return Summary(
+        confidence=confidence,
+        n=n,
+        processes=len(groups),
+        samples_per_process=tuple(int(g.size) for g in groups),
+        median_ms=_ms(median),
+        mean_ms=_ms(mean),
+        std_ms=None if std is None else _ms(std),
+        min_ms=_ms(pooled.min()),
+        max_ms=_ms(pooled.max()),
+        p90_ms=_ms(p90),
+        p99_ms=_ms(p99),
+        p999_ms=_ms(p999) if n >= P999_MIN_SAMPLES else None,
+        median_ci95_ms=_ci_ms(median_ci),
+        p90_ci95_ms=_ci_ms(p90_ci),
+        ci_method=ci_method,
+        median_ci95_pooled_ms=_ci_ms(median_pooled),
+        p90_ci95_pooled_ms=_ci_ms(p90_pooled),
+        median_ci_rel_halfwidth=halfwidth,
+        p90_early_stop_ub_ms=None if ub is None else _ms(ub),
+        early_stop_discarded=early_stopping_discarded(n, 0.90, 0.99),
+        process_medians_ms=tuple(_ms(m) for m in process_medians),
+        process_spread_rel=spread,
+        cv=None if std is None or mean <= 0 else std / mean,
+    )
 
 
 def _pct(x: float) -> str:

@@ -345,8 +345,8 @@ class _Checker:
             raise EffbenchError(f"{self.where} models: {exc}") from None
 
     def model_path(self, entry: str, root: Path) -> list[str]:
-        from bench.artifacts import BUNDLE_INDEX_NAME, MANIFEST_NAME
-        from bench.export import read_bundle_index
+        from bench.export.bundle import BUNDLE_INDEX_NAME, read_bundle_index
+        from bench.export.cache import MANIFEST_NAME
 
         path = (root / entry).resolve()
         if path.is_dir():

@@ -15,9 +15,14 @@ import resource
 import sys
 import time
 import traceback
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.machine import THIS_MACHINE, activity_warnings, machine_activity, read_cpu_times
+
+if TYPE_CHECKING:
+    from bench.document import ProcessRecord, WorkerFailure
+    from bench.job import WorkerJob
 
 # Variables thread pools read once, when their library loads; set for N threads before any import.
 THREAD_ENV_VARS = (
@@ -75,24 +80,24 @@ def cpu_usage_warnings(ratio: float, threads: int, cpus: list[int]) -> list[str]
     return found
 
 
-def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
-    """Measure one process's worth of samples as the job says; return the process record (see docs/DESIGN.md)."""
-    cpus = [int(c) for c in job.get("cpus", [])]
-    threads = int(job["threads"])
-    precision = str(job.get("precision", "fp32"))
+def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
+    """Measure one process's worth of samples as the job says; return the process record."""
+    cpus = list(job.cpus)
+    threads = job.threads
+    precision = job.precision
     if pin:
         prepare_process(cpus, threads)
 
-    from bench.backends import get_backend
-    from bench.backends.base import LoadTarget
-    from bench.policy import MeasurePolicy, ProcessStopRule, WarmupDetector
+    from dataclasses import replace
 
-    policy = MeasurePolicy(**job["policy"])
-    stop_rule = ProcessStopRule(**job["stop"])
-    target_fields = dict(job["target"])
-    target_fields["input_shape"] = tuple(target_fields["input_shape"])
-    target = LoadTarget(**target_fields)
-    backend = get_backend(job["backend"])
+    from bench.backends import get_backend
+    from bench.document import ColdStartTimes, ProcessRecord
+    from bench.policy import WarmupDetector
+
+    policy = job.policy
+    stop_rule = replace(job.stop, cap_hit=False, reason="")  # this process's own, fresh stop state
+    target = job.target
+    backend = get_backend(job.backend)
 
     t0 = time.perf_counter()
     backend.import_runtime()
@@ -167,69 +172,65 @@ def run_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
         )
     if stop_rule.cap_hit:
         warnings.append(f"process time cap hit: {stop_rule.reason}")
-    return {
-        "ok": True,
-        "process_index": job.get("process_index", 0),
-        "pid": os.getpid(),
-        "affinity": affinity,
-        "os_threads": THIS_MACHINE.os_thread_count(),
-        "versions": backend.versions(),
-        "effective": session.effective_settings(),
-        "cold_start": {
-            "import_s": import_s,
-            "load_s": session.cold_start.load_s,
-            "compile_s": session.cold_start.compile_s,
-            "first_inference_s": first_inference_s,
-        },
-        "peak_rss_bytes": peak_rss_bytes(),
-        "warmup_ns": detector.samples_ns,
-        "warmup_reason": detector.reason,
-        "warmup_cap_hit": detector.cap_hit,
-        "samples_ns": samples,
-        "cpu_time_s": cpu_time_s,
-        "wall_time_s": wall_time_s,
-        "cpu_wall_ratio": ratio,
-        "machine_activity": activity,
-        "stop_reason": stop_rule.reason,
-        "cap_hit": stop_rule.cap_hit,
-        "warnings": warnings,
-        "torch_imported": "torch" in sys.modules,
-        "runtimes_loaded": loaded,
-    }
+    return ProcessRecord(
+        process_index=job.process_index,
+        pid=os.getpid(),
+        affinity=tuple(affinity),
+        os_threads=THIS_MACHINE.os_thread_count(),
+        versions=backend.versions(),
+        effective=session.effective_settings(),
+        cold_start=ColdStartTimes(
+            import_s=import_s,
+            load_s=session.cold_start.load_s,
+            compile_s=session.cold_start.compile_s,
+            first_inference_s=first_inference_s,
+        ),
+        peak_rss_bytes=peak_rss_bytes(),
+        warmup_ns=tuple(detector.samples_ns),
+        warmup_reason=detector.reason,
+        warmup_cap_hit=detector.cap_hit,
+        samples_ns=tuple(samples),
+        cpu_time_s=cpu_time_s,
+        wall_time_s=wall_time_s,
+        cpu_wall_ratio=ratio,
+        machine_activity=activity,
+        stop_reason=stop_rule.reason,
+        cap_hit=stop_rule.cap_hit,
+        warnings=tuple(warnings),
+        torch_imported="torch" in sys.modules,
+        runtimes_loaded=tuple(loaded),
+    )
 
 
-def error_record(exc: BaseException) -> dict[str, Any]:
+def error_record(exc: BaseException) -> WorkerFailure:
+    from bench.document import WorkerFailure
     from bench.errors import EffbenchError
 
     message = str(exc) if isinstance(exc, EffbenchError) else f"{type(exc).__name__}: {exc}"
-    return {
-        "ok": False,
-        "error": message.strip().splitlines()[0] if message.strip() else type(exc).__name__,
-        "traceback": traceback.format_exc(),
-    }
-
-
-def write_json_atomically(path: str, data: dict[str, Any]) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    return WorkerFailure(
+        error=message.strip().splitlines()[0] if message.strip() else type(exc).__name__,
+        traceback=traceback.format_exc(),
+    )
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
+    from bench.fsio import replace_file
+    from bench.job import WorkerJob
+
+    job = WorkerJob.from_dict(json.loads(sys.stdin.read()))
+    record: ProcessRecord | WorkerFailure
     try:
         record = run_job(job)
         code = 0
     except Exception as exc:
         record = error_record(exc)
-        print(record["traceback"], file=sys.stderr)
+        print(record.traceback, file=sys.stderr)
         code = 1
-    result_path = job.get("result_path")
-    if result_path:
-        write_json_atomically(result_path, record)
+    text = json.dumps(record.to_dict())
+    if job.result_path:
+        replace_file(Path(job.result_path), text)
     else:
-        sys.stdout.write(json.dumps(record))
+        sys.stdout.write(text)
     return code
 
 

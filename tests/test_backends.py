@@ -63,7 +63,7 @@ def measure(arts: Any, backend: str, precision: str = "fp32") -> dict[str, Any]:
     result = SubprocessLauncher().launch(build_job(plan, TINY, STOP, 0), timeout_s=120)
     assert result.status == "ok", f"{result.error}\n{result.stderr_tail}"
     assert result.record is not None
-    record = result.record
+    record = result.record.to_dict()
     assert record["affinity"] == list(cpus)
     assert len(record["samples_ns"]) >= 20
     assert all(s > 0 for s in record["samples_ns"])

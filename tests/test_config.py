@@ -58,7 +58,10 @@ def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.Mon
         ("[latency]\nthreads = 0\n", "[latency] threads = 0"),
         ("[latency]\nprecision = 'fp16'\n", 'precision = \'fp16\'; it must be "fp32" or "bf16"'),
         ("[latency]\nprecision = 32\n", "[latency] precision = 32; it must be"),
-        ("[latency]\npreset = 'slow'\n", '[latency] preset = \'slow\'; it must be "fast", "default" or "rigorous"'),
+        (
+            "[latency]\npreset = 'slow'\n",
+            '[latency] preset = \'slow\'; it must be "fast", "default", "rigorous" or "ci"',
+        ),
         ("[latency]\npreset = 'rigourous'\n", "preset = 'rigourous' (did you mean 'rigorous'?)"),
         (
             "[latency]\nbackends = 3\n",

@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import export as export_mod
-from bench.artifacts import LOCKS_FOLDER, STAGING_PREFIX, read_manifest, sha256_file, sha256_files
 from bench.cli import main
 from bench.errors import EffbenchError, ExportError
 from bench.export import (
@@ -24,7 +23,20 @@ from bench.export import (
     export_model,
     make_plan,
     normalize_formats,
+    plans,
+    write_bundle,
 )
+from bench.export import build as build_mod
+from bench.export import parity as parity_mod
+from bench.export.cache import (
+    LOCKS_FOLDER,
+    STAGING_PREFIX,
+    library_versions,
+    read_manifest,
+    sha256_file,
+    sha256_files,
+)
+from bench.export.plans import MODEL_CODE_FILES, model_code_digest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
@@ -130,7 +142,10 @@ def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
     assert manifest["artifacts"]["onnx"]["opset"] == 17
     assert manifest["exporter"]["dynamo"] is False
     assert manifest["exporter"]["supported_opsets"] == list(SUPPORTED_OPSETS)
-    assert manifest["versions"]["torch"] and manifest["versions"]["openvino"] and manifest["exported_at"]
+    installed = library_versions(("torch", "onnx", "onnxruntime", "openvino", "numpy"))
+    assert {k: manifest["versions"][k] for k in installed} == installed and None not in installed.values()
+    exported_at = datetime.fromisoformat(manifest["exported_at"])
+    assert exported_at.tzinfo is not None and exported_at <= datetime.now(UTC)
     ov = manifest["artifacts"]["openvino"]
     assert ov["compress_to_fp16"] is False and "f16" not in ov["constant_element_types"]
     assert ov["converted_from"] == "model.onnx"
@@ -143,7 +158,10 @@ def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
     assert parity["results"]["openvino"]["effective"]["INFERENCE_PRECISION_HINT"] == "f32"
     assert parity["denormals"]["openvino"]["CPU_DENORMALS_OPTIMIZATION"] is True
     assert parity["denormals"]["onnxruntime"] == {"session.set_denormal_as_zero": "1"}
-    assert parity["denormals"]["pytorch"]
+    # What torch reported when the export asked it to flush denormals (it was asked in this process already).
+    import torch
+
+    assert parity["denormals"]["pytorch"] == {"torch.set_flush_denormal(True)": torch.set_flush_denormal(True)}
     assert any("exporting ONNX" in m for m in messages)
     assert entries(cache) == [folder.name]  # no temp folders left behind
 
@@ -216,13 +234,13 @@ def test_parity_failure_fails_the_export_and_caches_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _need("torch", "onnx", "onnxruntime", "openvino")
-    real = export_mod.run_onnxruntime
+    real = parity_mod.run_onnxruntime
 
     def off_by_a_bit(path: Path, name: str, x: Any) -> Any:
         outputs, effective = real(path, name, x)
         return [o + 1e-2 * float(abs(o).max()) for o in outputs], effective
 
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by_a_bit)
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by_a_bit)
     cache = tmp_path / "cache"
     code, _out, err = run_cli(["export", "--model", "b0:w=0.25,d=0.25,r=32", "--cache-dir", str(cache), "-q"], capsys)
     assert code == 1
@@ -240,8 +258,8 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     # A deep model whose PyTorch fp32 output is 1e-3 from float64 (as ResNet-152's is 3e-4) gets a tolerance of
     # 4e-3: a runtime 2e-3 from PyTorch fp32 is as accurate as PyTorch itself and passes; 1e-2 still fails.
     _need("torch", "onnx", "onnxruntime", "openvino")
-    real_reference = export_mod._float64_reference
-    real_ort = export_mod.run_onnxruntime
+    real_reference = build_mod.float64_reference
+    real_ort = parity_mod.run_onnxruntime
 
     def poorly_conditioned(module: Any, x: Any, reference: Any) -> Any:
         reference64, _error = real_reference(module, x, reference)
@@ -254,8 +272,8 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
 
         return run
 
-    monkeypatch.setattr(export_mod, "_float64_reference", poorly_conditioned)
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by(2e-3))
+    monkeypatch.setattr(build_mod, "float64_reference", poorly_conditioned)
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(2e-3))
     cache = tmp_path / "cache"
     model = "b0:w=0.25,d=0.25,r=32"
     code, _out, err = run_cli(["export", "--model", model, "--cache-dir", str(cache), "-q"], capsys)
@@ -267,7 +285,7 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     assert parity["results"]["onnxruntime"]["ok"] is True
     assert parity["results"]["openvino"]["max_rel_error_vs_fp64"] < 1e-4
 
-    monkeypatch.setattr(export_mod, "run_onnxruntime", off_by(1e-2))
+    monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(1e-2))
     code, _out, err = run_cli(
         ["export", "--model", model, "--cache-dir", str(tmp_path / "other"), "--force", "-q"], capsys
     )
@@ -297,7 +315,7 @@ def test_export_from_a_weights_file_matches_the_seeded_export(tmp_path: Path) ->
     assert seeded.sha256["onnx"] == from_file.sha256["onnx"]  # same weights, same bytes
 
 
-def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
+def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = make_plan(TINY, ("onnx", "openvino"), opset=None, seed=0, weights=None, input_shape=None)
     assert base.fingerprint == make_plan("efficientnet_b0:r=32", ("onnx",), 17, 0, None, None).fingerprint
     assert base.fingerprint != make_plan(TINY, ("onnx",), 13, 0, None, None).fingerprint
@@ -310,7 +328,12 @@ def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path) -> None:
     assert with_weights.fingerprint != make_plan(TINY, ("onnx",), None, 0, weights, None).fingerprint
     assert base.fingerprint_inputs["versions"].keys() == {"torch", "onnx", "openvino"}
     assert base.fingerprint_inputs["exporter"]["dynamo"] is False
-    assert base.fingerprint_inputs["model_code_sha256"]
+    # The model code is fingerprinted: every file it names exists (a renamed one would silently drop out of the
+    # digest), and a change to it is another fingerprint.
+    assert all((REPO / "bench" / name).is_file() for name in MODEL_CODE_FILES)
+    assert base.fingerprint_inputs["model_code_sha256"] == model_code_digest()
+    monkeypatch.setattr(plans, "model_code_digest", lambda: "0" * 64)
+    assert make_plan(TINY, ("onnx",), None, 0, None, None).fingerprint != base.fingerprint
 
 
 @pytest.mark.torch
@@ -351,7 +374,9 @@ def test_cli_export_prints_parity_and_bundle_works_without_torch(
     code, out, err = run_cli(["export", "--model", TINY, "--cache-dir", str(cache), "--bundle", str(bundle)], capsys)
     assert code == 0, err
     assert "efficientnet_b0:r=32: cache hit" in out
-    assert "parity vs pytorch" in out and "openvino" in out and "onnx" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert set(rows) == {"onnx", "openvino"}
+    assert all("parity vs pytorch" in row for row in rows.values())
     index = json.loads((bundle / "index.json").read_text())
     assert index["format"] == "effbench-bundle"
     (entry,) = index["entries"]
@@ -388,6 +413,67 @@ def test_cli_export_prints_parity_and_bundle_works_without_torch(
     (bundle / entry["folder"] / "model.onnx").write_bytes(b"tampered")
     with pytest.raises(EffbenchError, match="cannot be trusted"):
         ensure_artifacts(str(bundle / entry["folder"] / "model.onnx"), cache_dir=tmp_path / "unused")
+
+
+def _modes(root: Path) -> tuple[set[int], set[int]]:
+    """The permission bits of every file and every folder under `root` (root included)."""
+    files: set[int] = set()
+    folders = {root.stat().st_mode & 0o777}
+    for path in root.rglob("*"):
+        (folders if path.is_dir() else files).add(path.stat().st_mode & 0o777)
+    return files, folders
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+@pytest.mark.parametrize(("umask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)])
+def test_cache_entries_and_bundles_get_the_permissions_the_umask_gives(
+    tiny_onnx: Path, tmp_path: Path, umask: int, file_mode: int, folder_mode: int
+) -> None:
+    _need("torch", "onnx", "onnxruntime", "openvino")
+    cache, bundle = tmp_path / "models", tmp_path / "bundle"
+    previous = os.umask(umask)
+    try:
+        arts = [ensure_artifacts(str(tiny_onnx), cache_dir=cache)]  # a user file: static copy and the IR
+        if umask == 0o022:  # the PyTorch export once is enough: its writers are the same for any umask
+            arts.append(ensure_artifacts("b0:w=0.25,d=0.25,r=32", formats=("onnx",), cache_dir=cache))
+        write_bundle(arts, bundle)
+        write_bundle(arts[:1], bundle)  # updating a bundle keeps it clean too
+    finally:
+        os.umask(previous)
+    for entry in arts:
+        assert entry.files["onnx"].parent.parent == cache
+    assert _modes(cache) == ({file_mode}, {folder_mode})  # the entries, and the cache's lock files and folders
+    assert _modes(bundle) == ({file_mode}, {folder_mode})
+    # A bundle is meant to be copied: no lock files, no staging folders, only the entries and the index.
+    names = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*"))
+    assert not [n for n in names if n.endswith(".lock") or ".locks" in n or n.startswith(".")], names
+    folders = [p.name for p in bundle.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in bundle.iterdir() if p.is_file()) == ["README.md", "index.json"]
+    assert len(folders) == len(arts)
+
+
+def test_bundle_writers_take_turns_without_a_lock_file(tmp_path: Path) -> None:
+    import fcntl
+
+    from bench.export.bundle import _folder_lock
+
+    def can_lock() -> bool:
+        fd = os.open(tmp_path, os.O_RDONLY)  # another open file description, as another process would have
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with _folder_lock(tmp_path):
+        assert not can_lock()
+        assert list(tmp_path.iterdir()) == []
+    assert can_lock()
+    assert not (tmp_path.parent / f".{tmp_path.name}.lock").exists()
 
 
 # ---------------------------------------------------------------- user ONNX and IR files
@@ -481,6 +567,9 @@ def test_user_ir_runs_only_in_openvino(tmp_path: Path, tiny_onnx: Path) -> None:
     result = arts.manifest["parity"]["results"]["openvino"]
     assert result["reference"] is None and "only run in OpenVINO" in result["note"]
     assert arts.manifest["parity"]["reference"] is None
+    assert "_outputs" not in arts.manifest["parity"]
+    # The IR's outputs are named from the file and shaped by the parity run.
+    assert arts.manifest["outputs"] == [{"name": "y", "shape": [1, 16]}]
     assert arts.manifest["source"]["kind"] == "openvino-ir"
     reshaped = ov.Core().read_model(str(arts.files["openvino"]))
     assert list(reshaped.inputs[0].get_shape()) == [1, 3, 16, 16]
@@ -497,13 +586,13 @@ def test_user_onnx_parity_failure_exits_1(
     tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _need("onnxruntime", "openvino")
-    real = export_mod.run_openvino
+    real = parity_mod.run_openvino
 
     def drifting(xml: Path, x: Any) -> Any:
         outputs, effective = real(xml, x)
         return [o * 1.01 for o in outputs], effective
 
-    monkeypatch.setattr(export_mod, "run_openvino", drifting)
+    monkeypatch.setattr(parity_mod, "run_openvino", drifting)
     cache = tmp_path / "cache"
     with pytest.raises(ExportError, match=r"openvino output differs from onnxruntime: max relative error"):
         export_model(str(tiny_onnx), cache_dir=cache)
@@ -518,7 +607,7 @@ def test_crash_mid_export_leaves_nothing_half_written(
     _need("onnxruntime", "openvino")
     cache = tmp_path / "cache"
     plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
-    from bench.artifacts import entry_folder_name
+    from bench.export.cache import entry_folder_name
 
     folder = entry_folder_name(plan.model_name, plan.fingerprint)
     cache.mkdir()
@@ -527,7 +616,7 @@ def test_crash_mid_export_leaves_nothing_half_written(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(export_mod, "convert_to_openvino", boom)
+    monkeypatch.setattr(build_mod, "convert_to_openvino", boom)
     with pytest.raises(RuntimeError, match="boom"):
         export_model(str(tiny_onnx), cache_dir=cache)
     assert entries(cache) == []  # neither the new temp folder nor the old leftover remains
@@ -573,7 +662,7 @@ def test_an_export_waits_for_the_lock_held_by_another(tiny_onnx: Path, tmp_path:
     _need("onnxruntime", "openvino")
     import filelock
 
-    from bench.artifacts import entry_folder_name
+    from bench.export.cache import entry_folder_name
 
     cache = tmp_path / "cache"
     plan = make_plan(str(tiny_onnx), ("onnx", "openvino"), None, 0, None, None)
@@ -737,13 +826,47 @@ def test_export_help_and_import_do_not_load_runtimes() -> None:
     code = (
         "import sys\n"
         "from bench.cli import build_parser\n"
-        "import bench.export, bench.artifacts, bench.userfiles\n"
+        "import bench.export, bench.export.build, bench.export.convert, bench.export.parity, bench.export.userfiles\n"
+        "import bench.export.inventory, bench.commands.cache\n"
         "build_parser()\n"
         "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_parity_check_names_the_failing_runtime_and_keeps_the_manifest_format() -> None:
+    from bench.export.parity import ParityCheck
+
+    passing = {"reference": "pytorch", "max_abs_error": 1e-7, "max_rel_error": 1e-7, "tolerance": 1e-4, "ok": True}
+    failing = {**passing, "max_abs_error": 0.5, "max_rel_error": 2e-3, "ok": False}
+    check = ParityCheck(
+        reference="pytorch",
+        tolerance=1e-4,
+        seed=3,
+        results={"onnxruntime": passing, "openvino": failing},
+        denormals={"onnxruntime": {"session.set_denormal_as_zero": "1"}},
+        output_shapes=((1, 1000),),
+        reference_fp32_error=2e-5,
+    )
+    why = check.failure("m")
+    assert why is not None
+    assert why.startswith("m: openvino output differs from pytorch: max relative error 0.002 > 0.0001")
+    assert why.endswith("nothing was cached")
+    assert ParityCheck("pytorch", 1e-4, 3, {"onnxruntime": passing}, {}, ()).failure("m") is None
+    block = check.to_manifest()
+    assert list(block) == [
+        "reference",
+        "input",
+        "tolerance",
+        "results",
+        "denormals",
+        "pytorch_fp32_max_rel_error_vs_fp64",
+    ]
+    assert block["input"]["seed"] == 3 and block["tolerance"]["max_rel_error"] == 1e-4
+    assert block["pytorch_fp32_max_rel_error_vs_fp64"] == 2e-5
+    assert "pytorch_fp32_max_rel_error_vs_fp64" not in ParityCheck(None, 1e-4, 0, {}, {}, ()).to_manifest()
 
 
 def test_formats_are_normalized() -> None:

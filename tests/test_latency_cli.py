@@ -7,14 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import bench.backends
-from bench.cli import main
-from bench.commands.latency import choose_backends, json_summary, table_rows
-from bench.runner import InProcessLauncher, WorkerOutcome
+from bench.cli import build_parser, main
+from bench.commands.latency import run_latency
+from bench.config import load_config
+from bench.job import WorkerJob
+from bench.plan import choose_backends, plan_cells, resolve_settings
+from bench.runner import InProcessLauncher, Launcher, WorkerOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,40 +167,46 @@ def test_unknown_precision_is_an_argparse_error(capsys: pytest.CaptureFixture[st
 class InterruptingLauncher(InProcessLauncher):
     """Runs the first worker, then behaves as if the user pressed Ctrl-C."""
 
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         if self.jobs:
             raise KeyboardInterrupt
         return super().launch(job, timeout_s)
 
 
 class FailingLauncher(InProcessLauncher):
-    def launch(self, job: dict[str, Any], timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
         return WorkerOutcome("failed", error="worker killed by signal SIGSEGV", stderr_tail="Segmentation fault")
 
 
+def run_with_launcher(config: Path, launcher: Launcher, *args: str) -> int:
+    """`effbench latency ARGS` with the given launcher instead of real worker processes."""
+    parsed = build_parser().parse_args(["--config", str(config), "latency", *args])
+    return run_latency(parsed, launcher=launcher)
+
+
 def test_ctrl_c_writes_what_was_measured_and_exits_130(
-    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("bench.runner.SubprocessLauncher", InterruptingLauncher)
     out = tmp_path / "run.json"
-    code = main(["--config", str(config), "latency", "--model", "b0:r=32", "--backend", "fake", "--fast",
-                 "--output", str(out)])  # fmt: skip
+    launcher = InterruptingLauncher()
+    code = run_with_launcher(
+        config, launcher, "--model", "b0:r=32", "--backend", "fake", "--fast", "--output", str(out)
+    )
+    assert len(launcher.jobs) == 1  # the second worker was "interrupted" before it started
     captured = capsys.readouterr()
     assert code == 130
     assert "interrupted: the finished cells are in the result file" in captured.err
     doc = json.loads(out.read_text())
     assert doc["status"] == "interrupted"
     (cell,) = doc["cells"]
-    assert cell["status"] == "interrupted" and len(cell["processes"]) == 1 and cell["summary"]["n"] > 0
+    assert cell["status"] == "interrupted" and len(cell["processes"]) == 1
+    assert cell["summary"]["n"] == len(cell["processes"][0]["samples_ns"]) > 0
 
 
-def test_failed_cell_exits_1(
-    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("bench.runner.SubprocessLauncher", FailingLauncher)
+def test_failed_cell_exits_1(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
     out = tmp_path / "run.json"
-    code = main(["--config", str(config), "latency", "--model", "b0:r=32", "--backend", "fake", "--fast", "--json",
-                 "--output", str(out)])  # fmt: skip
+    args = ("--model", "b0:r=32", "--backend", "fake", "--fast", "--json", "--output", str(out))
+    code = run_with_launcher(config, FailingLauncher(), *args)
     captured = capsys.readouterr()
     assert code == 1
     (summary,) = json.loads(captured.out)
@@ -207,74 +215,48 @@ def test_failed_cell_exits_1(
     assert json.loads(out.read_text())["status"] == "complete"
 
 
-CELL = {
-    "model": "efficientnet_b1",
-    "backend": "openvino",
-    "precision": "fp32",
-    "threads": 1,
-    "cpus": [1],
-    "status": "ok",
-    "error": None,
-    "warnings": ["all processes: something to say"],
-    "summary": {
-        "median_ms": 19.912,
-        "p90_ms": 20.5,
-        "p99_ms": 23.25,
-        "median_ci95_ms": [19.85, 19.98],
-        "n": 480,
-        "processes": 3,
-    },
-    "processes": [
-        {
-            "effective": {"precision": "fp32", "runtime_precision": {"compute": {"f32": 200, "i32": 4}}},
-            "cold_start": {"import_s": 0.2, "load_s": 0.05, "compile_s": 0.3, "first_inference_s": 0.031},
-        }
-    ],
-}
-
-
-def test_table_rows_and_json_summary_of_a_fixed_cell() -> None:
-    (row,) = table_rows([CELL])
-    assert row == {
-        "model": "efficientnet_b1",
-        "backend": "openvino",
-        "precision": "fp32",
-        "threads": 1,
-        "cpus": "1",
-        "median": "19.91",
-        "p90": "20.50",
-        "p99": "23.25",
-        "ci": "19.85–19.98",
-        "samples": "480/3",
-        "cold": "350 ms + 31 ms",
-        "status": "ok",
-    }
-    capped = {**CELL, "stop_reason": "cap hit: cell time cap 20 s reached with median CI ±1.13% > ±1.00%"}
-    assert table_rows([capped])[0]["status"] == "cap hit"
-    (summary,) = json_summary([CELL])
-    assert summary["median_ms"] == 19.912 and summary["n"] == 480 and summary["cpus"] == [1]
-    assert summary["median_ci95_ms"] == [19.85, 19.98] and summary["status"] == "ok"
-    mixed = {**CELL, "processes": [{**CELL["processes"][0], "effective": {"precision": "fp32", "runtime_precision":
-             {"compute": {"f32": 150, "bf16": 50, "i32": 4}}}}]}  # fmt: skip
-    assert table_rows([mixed])[0]["precision"] == "fp32 (f32 75%, bf16 25%)"
-
-
-def test_weights_reach_the_torch_worker_and_the_document(tmp_path: Path) -> None:
-    from bench.commands.latency import plan_cells
-
+def test_weights_reach_the_torch_worker_and_the_document(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: True)  # torch need not be installed
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"checked by the torch worker, not here")
-    plans = plan_cells(
-        ["b0:r=32"],
-        ["torch"],
-        threads=1,
-        cpus=[0],
-        precision="fp32",
-        seed=3,
+    settings = resolve_settings(
+        load_config(config), models=["b0:r=32"], backends="torch", seed=3, weights=str(weights),
         cache_dir=tmp_path / "cache",
-        say=lambda _message: None,
-        weights=weights,
-    )
+    )  # fmt: skip
+    recorded = settings.document_settings()
+    assert recorded.weights == str(weights) and recorded.seed == 3 and recorded.backends == ("torch",)
+    plans = plan_cells(settings)
     assert [p.backend for p in plans] == ["torch"]
     assert plans[0].target.weights == str(weights) and plans[0].target.seed == 3
     assert not (tmp_path / "cache").exists()  # torch alone needs no export
+
+
+def test_command_line_wins_over_bench_toml_and_toml_over_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: True)
+    cpu = min(os.sched_getaffinity(0))
+    toml = tmp_path / "bench.toml"
+    toml.write_text(
+        f'[paths]\ncache_dir = "c"\nresults_dir = "r"\n[latency]\nprecision = "bf16"\npreset = "fast"\n'
+        f'backends = ["onnxruntime"]\ncpus = [{cpu}]\n'
+    )
+    config = load_config(toml)
+    from_toml = resolve_settings(config, models=["b1"])
+    assert (from_toml.precision, from_toml.preset, from_toml.backends) == ("bf16", "fast", ("onnxruntime",))
+    assert from_toml.cpus == (cpu,) and from_toml.threads == 1 and from_toml.seed == 0
+    assert from_toml.cache_dir == tmp_path / "c" and from_toml.results_dir == tmp_path / "r"
+    assert from_toml.output is None and from_toml.weights is None and from_toml.input_shape is None
+    from_cli = resolve_settings(
+        config, models=["b1", "b2"], backends=["ov", "torch"], precision="fp32", preset="rigorous", processes=2,
+        seed=7, input_shape="1,3,64,64", cache_dir="elsewhere", output=tmp_path / "o.json",
+    )  # fmt: skip
+    assert (from_cli.precision, from_cli.preset, from_cli.backends) == ("fp32", "rigorous", ("openvino", "torch"))
+    assert from_cli.policy.min_processes == from_cli.policy.max_processes == 2
+    assert from_cli.models == ("b1", "b2") and from_cli.seed == 7 and from_cli.input_shape == (1, 3, 64, 64)
+    assert from_cli.cache_dir == Path("elsewhere") and from_cli.output == tmp_path / "o.json"
+    recorded = from_cli.document_settings().to_dict()
+    assert recorded["preset"] == "rigorous" and recorded["policy"]["max_processes"] == 2
+    assert recorded["input_shape"] == [1, 3, 64, 64] and recorded["models"] == ["b1", "b2"]

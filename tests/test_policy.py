@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -166,7 +167,7 @@ POLICY = MeasurePolicy(
 )
 
 
-def width(value: float):  # type: ignore[no-untyped-def]
+def width(value: float) -> Callable[[object], float]:
     return lambda samples: value
 
 

@@ -30,7 +30,7 @@ def test_the_declared_licence_is_the_licence_file() -> None:
 
 
 def test_the_changelog_has_the_current_version_and_the_current_result_format() -> None:
-    from bench.results import FORMAT_VERSION
+    from bench.document import FORMAT_VERSION
 
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## [{bench.__version__}] - " in changelog

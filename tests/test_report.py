@@ -7,12 +7,14 @@ import copy
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.cli import main
+from bench.document import ResultDocument
 from bench.results import load_result
 from bench.views.machines_data import build_machines_report
 from bench.views.report_data import build_report, ratio_ci
@@ -36,17 +38,17 @@ def _golden(name: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def docs() -> list[tuple[Path, dict[str, Any]]]:
+def docs() -> list[tuple[Path, ResultDocument]]:
     return [(p, load_result(p)) for p in COMMITTED]
 
 
 @pytest.mark.parametrize("fmt", [f for f in REPORT_FORMATS if f != "html"])
-def test_every_text_format_matches_its_golden_file(docs: list[tuple[Path, dict[str, Any]]], fmt: str) -> None:
+def test_every_text_format_matches_its_golden_file(docs: list[tuple[Path, ResultDocument]], fmt: str) -> None:
     rendered = render_report(build_report(docs), fmt, None)
     _golden(f"xeon.{'txt' if fmt == 'term' else fmt}", rendered.text)
 
 
-def test_html_matches_golden_apart_from_the_plots_and_embeds_them(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+def test_html_matches_golden_apart_from_the_plots_and_embeds_them(docs: list[tuple[Path, ResultDocument]]) -> None:
     text = render_report(build_report(docs), "html").text
     figures = FIGURE.findall(text)
     assert [re.search(r"id='([^']+)'", f).group(1) for f in figures] == [  # type: ignore[union-attr]
@@ -60,7 +62,7 @@ def test_html_matches_golden_apart_from_the_plots_and_embeds_them(docs: list[tup
     _golden("xeon.html", FIGURE.sub("<figure/>", text))
 
 
-def test_markdown_with_a_stem_writes_svg_and_png_plots_and_links_them(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+def test_markdown_with_a_stem_writes_svg_and_png_plots_and_links_them(docs: list[tuple[Path, ResultDocument]]) -> None:
     rendered = render_report(build_report(docs), "md", "paper")
     assert sorted(rendered.files) == sorted(
         f"paper-{slug}.{ext}" for slug in ("figure1", "latency-vs-macs", "table4-speedups") for ext in ("svg", "png")
@@ -71,7 +73,7 @@ def test_markdown_with_a_stem_writes_svg_and_png_plots_and_links_them(docs: list
         assert f"({name})" in rendered.text
 
 
-def test_output_is_byte_identical_between_runs(docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+def test_output_is_byte_identical_between_runs(docs: list[tuple[Path, ResultDocument]], tmp_path: Path) -> None:
     outputs = []
     for run in ("a", "b"):
         out = tmp_path / run / "report.md"
@@ -81,18 +83,18 @@ def test_output_is_byte_identical_between_runs(docs: list[tuple[Path, dict[str, 
 
 
 def test_table4_speedup_is_the_ratio_of_process_medians_of_one_document(
-    docs: list[tuple[Path, dict[str, Any]]],
+    docs: list[tuple[Path, ResultDocument]],
 ) -> None:
     data = build_report(docs)
     row = next(r for r in data.table4 if r.series == "onnxruntime fp32")
-    cells = {c["model"]: c for c in docs[1][1]["cells"] if c["backend"] == "onnxruntime"}  # measured side by side
-    expected = ratio_ci(
-        cells["resnet152"]["summary"]["process_medians_ms"], cells["efficientnet_b1"]["summary"]["process_medians_ms"]
-    )
+    cells = {c.model: c.summary for c in docs[1][1].cells if c.backend == "onnxruntime"}  # measured side by side
+    r152, b1 = cells["resnet152"], cells["efficientnet_b1"]
+    assert r152 is not None and b1 is not None
+    expected = ratio_ci(r152.process_medians_ms, b1.process_medians_ms)
     assert row.speedup == expected
     assert expected is not None and expected.ci_low is not None and expected.ci_high is not None
     assert expected.ci_low < expected.value < expected.ci_high
-    assert row.paper_speedup == 5.7 and row.faster_ms == cells["efficientnet_b1"]["summary"]["median_ms"]
+    assert row.paper_speedup == 5.7 and row.faster_ms == b1.median_ms
 
 
 def test_ratio_ci_known_answers() -> None:
@@ -108,18 +110,18 @@ def test_ratio_ci_known_answers() -> None:
     assert ratio_ci([], [1.0]) is None
 
 
-def test_percent_of_peak_uses_the_documents_calibration(docs: list[tuple[Path, dict[str, Any]]]) -> None:
+def test_percent_of_peak_uses_the_documents_calibration(docs: list[tuple[Path, ResultDocument]]) -> None:
     path, doc = docs[1]
-    calibrated = copy.deepcopy(doc)
-    calibrated["calibration"] = {"peaks": {"fp32": {"gflops": 200.0}, "bf16": {"gflops": 1000.0}}}
+    peaks = {"fp32": {"gflops": 200.0}, "bf16": {"gflops": 1000.0}}
+    calibrated = replace(doc, calibrations=({"threads": 1, "cpus": [1], "peaks": peaks},))
     cell = next(c for c in build_report([(path, calibrated)]).cells if c.model == "resnet152")
     assert cell.gflops == pytest.approx(2 * cell.macs / (cell.median_ms * 1e6))  # type: ignore[operator]
     assert cell.pct_peak == pytest.approx(100 * cell.gflops / 200.0)  # type: ignore[operator]
     assert build_report([(path, doc)]).cells[0].pct_peak is None
 
 
-def _second_machine(tmp_path: Path, doc: dict[str, Any], scale: float, **changes: Any) -> Path:
-    other = copy.deepcopy(doc)
+def _second_machine(tmp_path: Path, doc: ResultDocument, scale: float, **changes: Any) -> Path:
+    other = copy.deepcopy(doc.to_dict())
     other["machine"]["id"] = "amd-epyc-00000000"
     for cell in other["cells"]:
         summary = cell["summary"]
@@ -138,7 +140,7 @@ def _second_machine(tmp_path: Path, doc: dict[str, Any], scale: float, **changes
 
 
 def test_machines_report_compares_only_the_same_bytes_and_labels_version_changes(
-    docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path
+    docs: list[tuple[Path, ResultDocument]], tmp_path: Path
 ) -> None:
     path, doc = docs[1]
     amd = _second_machine(tmp_path, doc, 0.5, other_bytes=("resnet152",), version="9.9.9")
@@ -153,7 +155,7 @@ def test_machines_report_compares_only_the_same_bytes_and_labels_version_changes
     assert "amd-epyc-00000000" not in r152
 
 
-def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, ResultDocument]], tmp_path: Path) -> None:
     path, doc = docs[1]
     amd = _second_machine(tmp_path, doc, 0.8)
     report = build_machines_report([(path, doc), (amd, load_result(amd))], reference="amd-epyc-00000000")

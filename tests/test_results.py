@@ -7,23 +7,20 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pyperf
 import pytest
 
-from bench import results
+from bench import document
 from bench.cli import main
+from bench.document import FORMAT_VERSION, CellRecord, ResultDocument, Settings, Summary
 from bench.errors import EffbenchError
 from bench.machine import machine_id
-from bench.results import (
-    FORMAT_VERSION,
-    load_result,
-    new_document,
-    save_progress,
-    to_pyperf,
-    write_result,
-)
+from bench.pyperf_export import to_pyperf
+from bench.results import load_result, new_document, save_progress, write_result
 
 MS = 1_000_000
 
@@ -42,10 +39,10 @@ MACHINE = {
     "effbench": {"version": "0.1.0", "git_commit": "a" * 40, "git_dirty": False},
     "runtimes": {"onnxruntime": "1.32.0", "openvino": "2026.4.1", "torch": None},
 }
-SETTINGS = {"threads": 1, "cpus": [1], "precision": "fp32", "preset": "fast", "policy": {"min_time_s": 1.0}}
+SETTINGS = Settings(threads=1, cpus=(1,), precision="fp32", preset="fast", policy={"min_time_s": 1.0})
 
 
-def _process(pid, n, start_ms=10.0, warmups=3):
+def _process(pid: int, n: int, start_ms: float = 10.0, warmups: int = 3) -> dict[str, Any]:
     return {
         "pid": pid,
         "affinity": [1],
@@ -65,50 +62,61 @@ def _process(pid, n, start_ms=10.0, warmups=3):
     }
 
 
-def _cell(model, backend, processes, status="ok"):
-    return {
-        "model": model,
-        "model_spec": None,
-        "fingerprint": "f" * 16,
-        "artifact": {"format": "onnx", "path": "models/x.onnx", "sha256": "0" * 64},
-        "backend": backend,
-        "precision": "fp32",
-        "threads": 1,
-        "cpus": [1],
-        "status": status,
-        "error": None if status == "ok" else "worker crashed",
-        "processes": processes,
-        "summary": None,
-        "warnings": [],
-    }
+def _cell(model: str, backend: str, processes: list[dict[str, Any]], status: str = "ok") -> CellRecord:
+    """A cell read from JSON that lacks some keys (stop_reason, elapsed_s…), as hand-made files may."""
+    return CellRecord.from_dict(
+        {
+            "model": model,
+            "model_spec": None,
+            "fingerprint": "f" * 16,
+            "artifact": {"format": "onnx", "path": "models/x.onnx", "sha256": "0" * 64},
+            "backend": backend,
+            "precision": "fp32",
+            "threads": 1,
+            "cpus": [1],
+            "status": status,
+            "error": None if status == "ok" else "worker crashed",
+            "processes": processes,
+            "summary": None,
+            "warnings": [],
+        }
+    )
 
 
 @pytest.fixture
-def doc():
+def doc() -> ResultDocument:
     d = new_document(MACHINE, SETTINGS, ["effbench", "latency", "b0"])
-    d["cells"] = [
+    cells = (
         # unequal sample counts per process, and a crashed process with no samples
         _cell("efficientnet_b0", "onnxruntime", [_process(11, 80), _process(12, 95), _process(13, 0, warmups=0)]),
         _cell("efficientnet_b0", "openvino", [_process(21, 60, start_ms=12.0, warmups=0)]),
         _cell("resnet50", "onnxruntime", [], status="failed"),
-    ]
-    d["status"] = "complete"
-    return d
+    )
+    return replace(d, cells=cells, status="complete")
+
+
+def _with_cell(doc: ResultDocument, index: int, **changes: Any) -> ResultDocument:
+    cells = list(doc.cells)
+    cells[index] = replace(cells[index], **changes)
+    return replace(doc, cells=tuple(cells))
 
 
 # ------------------------------------------------------------------------------------------ new_document
 
 
 def test_new_document_shape():
-    d = new_document(MACHINE, SETTINGS, ["effbench", "latency"])
-    assert d["format"] == "effbench-result" and d["format_version"] == FORMAT_VERSION == 1
+    d = new_document(MACHINE, SETTINGS, ["effbench", "latency"]).to_dict()
+    assert list(d) == ["format", "format_version", "created", "effbench", "machine", "settings", "status",
+                       "warnings", "cells"]  # fmt: skip
+    assert d["format"] == "effbench-result" and d["format_version"] == FORMAT_VERSION == 2
     assert d["machine"]["id"] == machine_id(MACHINE) and "id" not in MACHINE  # the caller's dict is not changed
     assert d["effbench"]["git_commit"] == "a" * 40 and d["effbench"]["command"] == ["effbench", "latency"]
     assert len(d["effbench"]["run_id"]) == 32
     assert d["status"] == "interrupted"  # until the harness says "complete"
-    assert d["cells"] == [] and d["warnings"] == [] and d["settings"] == SETTINGS
+    assert d["cells"] == [] and d["warnings"] == [] and d["settings"] == SETTINGS.to_dict()
+    assert d["settings"]["cpus"] == [1] and d["settings"]["weights"] is None
     assert d["created"].endswith("+00:00")
-    assert new_document(MACHINE, SETTINGS, [])["effbench"]["run_id"] != d["effbench"]["run_id"]
+    assert new_document(MACHINE, SETTINGS, []).effbench.run_id != d["effbench"]["run_id"]
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -116,9 +124,8 @@ def test_new_document_shape():
 
 def test_write_result_default_path_and_round_trip(doc, tmp_path):
     path = write_result(doc, None, tmp_path / "results")
-    created = doc["created"]
-    stamp = created[:19].replace("-", "").replace(":", "") + "Z"
-    assert path == tmp_path / "results" / doc["machine"]["id"] / f"{stamp}.json"
+    stamp = doc.created[:19].replace("-", "").replace(":", "") + "Z"
+    assert path == tmp_path / "results" / str(doc.machine.id) / f"{stamp}.json"
     assert load_result(path) == doc
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
 
@@ -154,7 +161,7 @@ def test_result_file_mode_follows_the_umask(doc, tmp_path):
 
 def test_sample_lists_are_one_line_each(doc, tmp_path):
     text = write_result(doc, tmp_path / "r.json", tmp_path).read_text()
-    assert json.loads(text) == doc
+    assert json.loads(text) == doc.to_dict()
     line = next(line for line in text.splitlines() if '"samples_ns"' in line)
     assert line.strip().startswith('"samples_ns": [') and line.rstrip().endswith("],")
     assert len(text.splitlines()) < 400
@@ -170,17 +177,20 @@ def test_write_into_an_unwritable_place_is_a_user_error(doc, tmp_path):
 def test_values_json_cannot_hold_are_made_plain(doc, tmp_path):
     import numpy as np
 
-    doc["cells"][0]["summary"] = {"median_ms": float("nan"), "cv": float("inf"), "n": np.int64(3)}
-    doc["cells"][0]["artifact"]["path"] = tmp_path / "x.onnx"
-    doc["cells"][0]["cpus"] = (1,)
-    loaded = load_result(write_result(doc, tmp_path / "r.json", tmp_path))
-    assert loaded["cells"][0]["summary"] == {"median_ms": None, "cv": None, "n": 3}
-    assert loaded["cells"][0]["artifact"]["path"] == str(tmp_path / "x.onnx")
-    assert loaded["cells"][0]["cpus"] == [1]
+    artifact = doc.cells[0].artifact
+    assert artifact is not None
+    summary = Summary(median_ms=float("nan"), cv=float("inf"), n=np.int64(3))  # type: ignore[arg-type]
+    doc = _with_cell(doc, 0, summary=summary, artifact=replace(artifact, path=tmp_path / "x.onnx"))
+    path = write_result(doc, tmp_path / "r.json", tmp_path)
+    raw = json.loads(path.read_text())["cells"][0]
+    assert raw["summary"]["median_ms"] is None and raw["summary"]["cv"] is None and raw["summary"]["n"] == 3
+    assert raw["artifact"]["path"] == str(tmp_path / "x.onnx")
+    loaded = load_result(path).cells[0]
+    assert loaded.summary is not None and loaded.summary.median_ms is None and loaded.summary.n == 3
 
 
 def test_unstorable_value_is_a_bug_and_leaves_no_file(doc, tmp_path):
-    doc["cells"][0]["summary"] = {"oops": object()}
+    doc = _with_cell(doc, 0, summary=Summary(extra={"oops": object()}))
     with pytest.raises(TypeError, match="cannot store a object in a result document"):
         write_result(doc, tmp_path / "r.json", tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -191,9 +201,9 @@ def test_unstorable_value_is_a_bug_and_leaves_no_file(doc, tmp_path):
 
 def test_save_progress_replaces_its_own_file(doc, tmp_path):
     path = write_result(doc, None, tmp_path)
-    doc["cells"].append(_cell("mobilenet_v2", "onnxruntime", [_process(31, 70)]))
+    doc = replace(doc, cells=(*doc.cells, _cell("mobilenet_v2", "onnxruntime", [_process(31, 70)])))
     save_progress(doc, path)
-    assert len(load_result(path)["cells"]) == 4
+    assert len(load_result(path).cells) == 4
     assert len(list(path.parent.iterdir())) == 1
 
 
@@ -262,7 +272,7 @@ def test_load_binary(tmp_path):
         ({"format": "effbench-result", "format_version": 0}, "invalid format_version 0"),
         (
             {"format": "effbench-result", "format_version": 99},
-            r"written by a newer effbench \(format 99 > 1\): upgrade",
+            r"written by a newer effbench \(format 99 > 2\): upgrade",
         ),
         ({"format": "effbench-result", "format_version": 1, "machine": {}, "settings": {}}, "'cells' is missing"),
     ],
@@ -273,19 +283,19 @@ def test_load_rejects(tmp_path, content, message):
 
 
 def test_upgrade_chain(doc, tmp_path, monkeypatch):
-    path = write_result(doc, tmp_path / "v1.json", tmp_path)
+    path = write_result(doc, tmp_path / "v2.json", tmp_path)
 
-    def v1_to_v2(d):
+    def v2_to_v3(d):
         d = dict(d)
         d["renamed_cells"] = d["cells"]
         return d
 
-    monkeypatch.setattr(results, "FORMAT_VERSION", 2)
-    monkeypatch.setattr(results, "_UPGRADES", {1: v1_to_v2})
+    monkeypatch.setattr(document, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(document, "_UPGRADES", {**document._UPGRADES, 2: v2_to_v3})
     loaded = load_result(path)
-    assert loaded["format_version"] == 2 and loaded["renamed_cells"] == doc["cells"]
-    monkeypatch.setattr(results, "_UPGRADES", {})
-    with pytest.raises(EffbenchError, match="result format 1 cannot be read by this effbench"):
+    assert loaded.format_version == 3 and loaded.extra["renamed_cells"] == doc.to_dict()["cells"]
+    monkeypatch.setattr(document, "_UPGRADES", {1: document._UPGRADES[1]})
+    with pytest.raises(EffbenchError, match="result format 2 cannot be read by this effbench"):
         load_result(path)
 
 
@@ -317,18 +327,19 @@ def test_to_pyperf_structure(doc):
 
 
 def test_to_pyperf_repeated_cells_get_distinct_names(doc):
-    doc["cells"].append(_cell("efficientnet_b0", "openvino", [_process(41, 70)]))
+    doc = replace(doc, cells=(*doc.cells, _cell("efficientnet_b0", "openvino", [_process(41, 70)])))
     assert to_pyperf(doc).get_benchmark_names()[-1] == "efficientnet_b0/openvino/fp32/t1#2"
 
 
 def test_to_pyperf_zero_ns_sample_is_kept_positive(doc):
-    doc["cells"][1]["processes"][0]["samples_ns"][0] = 0
+    process = doc.cells[1].processes[0]
+    doc = _with_cell(doc, 1, processes=(replace(process, samples_ns=(0, *process.samples_ns[1:])),))
     run = to_pyperf(doc).get_benchmark("efficientnet_b0/openvino/fp32/t1").get_runs()[0]
     assert run.values[0] == 1e-9
 
 
 def test_to_pyperf_without_samples_is_a_user_error(doc):
-    doc["cells"] = [doc["cells"][2]]
+    doc = replace(doc, cells=doc.cells[2:])
     with pytest.raises(EffbenchError, match="no measured samples"):
         to_pyperf(doc)
 
@@ -379,7 +390,7 @@ def test_export_pyperf_not_a_result(tmp_path, capsys):
 
 
 def test_export_pyperf_result_without_samples(doc, tmp_path, capsys):
-    doc["cells"] = [doc["cells"][2]]
+    doc = replace(doc, cells=doc.cells[2:])
     source = write_result(doc, tmp_path / "r.json", tmp_path)
     assert main(["export-pyperf", str(source)]) == 2
     assert "no measured samples" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench.backends.base import LoadTarget
+from bench.document import ProcessRecord
 from bench.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
 from bench.runner import CellPlan, CellRun, InProcessLauncher, Runner, SubprocessLauncher, build_job
 from bench.worker import cpu_usage_warnings
@@ -40,11 +41,11 @@ def run(plans: list[CellPlan], policy: MeasurePolicy = POLICY, **kwargs: Any) ->
 
 
 def test_rounds_are_interleaved_then_only_unfinished_cells_continue() -> None:
-    quiet = {"base_ms": 10.0, "noise": 0.001}
+    quiet: dict[str, Any] = {"base_ms": 10.0, "noise": 0.001}
     # "noisy" processes disagree by ±8%: the median's CI stays wide, so it gets extra rounds up to the cap.
-    noisy = {"base_ms": 10.0, "noise": 0.001, "process_offsets": [0.0, 0.08, -0.08, 0.05]}
+    noisy: dict[str, Any] = {"base_ms": 10.0, "noise": 0.001, "process_offsets": [0.0, 0.08, -0.08, 0.05]}
     outcome, launcher = run([plan("a", **quiet), plan("b", **noisy), plan("c", **quiet)])
-    order = [(job["cell"].split(" ")[0], job["process_index"]) for job in launcher.jobs]
+    order = [(job.cell.split(" ")[0], job.process_index) for job in launcher.jobs]
     assert order == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1), ("b", 2), ("b", 3)]
     a, b, c = outcome.cells
     assert a.status == c.status == b.status == "ok"
@@ -57,30 +58,30 @@ def test_rounds_are_interleaved_then_only_unfinished_cells_continue() -> None:
 def test_warmup_discards_slow_first_iterations() -> None:
     outcome, _ = run([plan(base_ms=10.0, warmup_extra=1.0, warmup_decay=5.0)])
     process = outcome.cells[0].processes[0]
-    assert process["warmup_ns"][0] > 1.5 * 10e6  # the first warm-up iterations are slow
-    assert not process["warmup_cap_hit"]
-    assert max(process["samples_ns"]) < 10e6 * 1.01  # steady by the time the timed loop starts
-    assert process["cold_start"]["first_inference_s"] > 0
+    assert process.warmup_ns[0] > 1.5 * 10e6  # the first warm-up iterations are slow
+    assert not process.warmup_cap_hit
+    assert max(process.samples_ns) < 10e6 * 1.01  # steady by the time the timed loop starts
+    assert process.cold_start is not None and process.cold_start.first_inference_s > 0
 
 
 def test_samples_reach_the_per_process_minimum_and_duration() -> None:
     outcome, _ = run([plan(base_ms=50.0)])
     cell = outcome.cells[0]
     for process in cell.processes:
-        assert len(process["samples_ns"]) >= 32  # 64 over 2 planned processes
-        assert sum(process["samples_ns"]) >= POLICY.process_min_s * 1e9
-        assert not process["cap_hit"]
-    assert cell.summary is not None and cell.summary["n"] == sum(len(p["samples_ns"]) for p in cell.processes)
-    assert cell.summary["median_ms"] == pytest.approx(50.0, rel=1e-3)
+        assert len(process.samples_ns) >= 32  # 64 over 2 planned processes
+        assert sum(process.samples_ns) >= POLICY.process_min_s * 1e9
+        assert not process.cap_hit
+    assert cell.summary is not None and cell.summary.n == sum(len(p.samples_ns) for p in cell.processes)
+    assert cell.summary.median_ms == pytest.approx(50.0, rel=1e-3)
 
 
 def test_slow_model_hits_the_process_cap_and_says_so() -> None:
     # A B7-like model: 1 s per inference. Each process stops at its 5 s cap, far short of 32 samples.
     outcome, launcher = run([plan(base_ms=1000.0)], replace(POLICY, cell_max_s=12.0))
     cell = outcome.cells[0]
-    assert all(p["cap_hit"] for p in cell.processes)
-    assert all(len(p["warmup_ns"]) <= 6 for p in cell.processes)  # warm-up adapts: 4-6 s, not a minute
-    assert all(len(p["samples_ns"]) == 5 for p in cell.processes)
+    assert all(p.cap_hit for p in cell.processes)
+    assert all(len(p.warmup_ns) <= 6 for p in cell.processes)  # warm-up adapts: 4-6 s, not a minute
+    assert all(len(p.samples_ns) == 5 for p in cell.processes)
     assert cell.stop_reason.startswith(CAP_PREFIX) and "cell time cap 12 s" in cell.stop_reason
     assert "of 64 samples" in cell.stop_reason
     assert any("process time cap hit" in w for w in cell.warnings)
@@ -90,7 +91,7 @@ def test_slow_model_hits_the_process_cap_and_says_so() -> None:
 def test_skipped_cell_is_never_launched() -> None:
     outcome, launcher = run([plan("a", skip="bf16 is not supported"), plan("b")])
     assert outcome.cells[0].status == "skipped" and outcome.cells[0].error == "bf16 is not supported"
-    assert all(job["cell"].startswith("b") for job in launcher.jobs)
+    assert launcher.jobs and all(job.cell.startswith("b") for job in launcher.jobs)
 
 
 def test_crash_fails_only_its_cell() -> None:
@@ -98,7 +99,7 @@ def test_crash_fails_only_its_cell() -> None:
     outcome, _ = run([plan("a", crash_at="run"), plan("b")], on_cell_finished=finished.append)
     a, b = outcome.cells
     assert a.status == "failed" and "exited with code 3" in a.error and "fake: fatal error at run" in a.error
-    assert a.failures[0]["stderr_tail"]
+    assert a.failures[0].stderr_tail == "fake: fatal error at run, aborting" and a.failures[0].status == "failed"
     assert b.status == "ok" and len(b.processes) == 2
     assert [c.plan.model for c in finished] == ["a", "b"]
 
@@ -119,7 +120,7 @@ def test_hang_is_reported_as_timeout() -> None:
 def test_interrupt_keeps_finished_cells() -> None:
     finished: list[CellRun] = []
     # Cell a finishes after the first round; cell b is interrupted in its third process.
-    noisy = {"process_offsets": [0.0, 0.1, -0.1], "interrupt_at": "run", "fault_process": 2}
+    noisy: dict[str, Any] = {"process_offsets": [0.0, 0.1, -0.1], "interrupt_at": "run", "fault_process": 2}
     outcome, _ = run(
         [plan("a"), plan("b", **noisy)], replace(POLICY, min_processes=2), on_cell_finished=finished.append
     )
@@ -146,27 +147,28 @@ def test_worker_warnings_reach_the_cell_once() -> None:
 
 def test_cell_document_entry() -> None:
     outcome, _ = run([plan()])
-    entry = outcome.cells[0].to_dict()
-    for key in ("model", "backend", "precision", "threads", "cpus", "status", "processes", "summary", "warnings"):
-        assert key in entry
-    process = entry["processes"][0]
-    for key in (
-        "pid",
-        "affinity",
-        "os_threads",
-        "versions",
-        "effective",
-        "cold_start",
-        "peak_rss_bytes",
-        "warmup_ns",
-        "samples_ns",
-        "cpu_wall_ratio",
-        "stop_reason",
-        "cap_hit",
-        "warnings",
-    ):
-        assert key in process
-    assert process["versions"] == {"fake": "1.0"}
+    cell = outcome.cells[0]
+    record = cell.record()
+    assert (record.model, record.backend, record.precision, record.threads) == ("m", "fake", "fp32", 1)
+    assert record.cpus == cell.plan.cpus and record.status == "ok" and record.fingerprint == "f" * 8
+    assert record.processes == tuple(cell.processes) and record.summary == cell.summary
+    process = record.processes[0]
+    assert process.ok and process.process_index == 0 and process.pid == os.getpid()  # run in this process
+    assert process.versions == {"fake": "1.0"} and process.effective["precision"] == "fp32"
+    assert process.cold_start is not None and process.cold_start.load_s == pytest.approx(0.01)
+    assert process.stop_reason.startswith(f"{len(process.samples_ns)} samples in ")
+    assert process.cpu_wall_ratio == pytest.approx(1.0) and process.peak_rss_bytes > 0
+    # The JSON entry has every key of the format, in the format's order.
+    assert list(record.to_dict()) == [
+        "model", "model_spec", "fingerprint", "artifact", "backend", "precision", "threads", "cpus", "status",
+        "error", "stop_reason", "elapsed_s", "processes", "failed_processes", "summary", "warnings",
+    ]  # fmt: skip
+    assert list(process.to_dict()) == [
+        "ok", "process_index", "pid", "affinity", "os_threads", "versions", "effective", "cold_start",
+        "peak_rss_bytes", "warmup_ns", "warmup_reason", "warmup_cap_hit", "samples_ns", "cpu_time_s",
+        "wall_time_s", "cpu_wall_ratio", "machine_activity", "stop_reason", "cap_hit", "warnings",
+        "torch_imported", "runtimes_loaded",
+    ]  # fmt: skip
 
 
 # Real subprocesses running the fake backend: pinning, the result file, crashes and timeouts for real.
@@ -178,9 +180,9 @@ def test_subprocess_worker_is_pinned_and_robust_to_stdout_chatter() -> None:
     result = SubprocessLauncher().launch(job, timeout_s=60)
     assert result.status == "ok", result.error
     assert result.record is not None
-    assert result.record["affinity"] == list(cell.cpus)
-    assert result.record["torch_imported"] is False
-    assert result.record["os_threads"] >= 1
+    assert result.record.affinity == cell.cpus
+    assert result.record.torch_imported is False
+    assert result.record.os_threads >= 1
 
 
 def test_subprocess_crash_reports_stderr_tail() -> None:
@@ -201,16 +203,16 @@ def test_subprocess_hang_is_killed() -> None:
     outcome = Runner(POLICY, SubprocessLauncher(), worker_timeout_s=3).run([plan(hang_at="run")])
     cell = outcome.cells[0]
     assert cell.status == "failed"
-    assert "timed out" in cell.error and "within 3 s" in cell.error
+    assert cell.error is not None and "timed out" in cell.error and "within 3 s" in cell.error
 
 
 def test_process_warnings_are_grouped_by_kind() -> None:
     from bench.runner import group_process_warnings
 
     processes = [
-        {"process_index": 0, "warnings": ["got only 51% of CPU [1]", "precision differs"]},
-        {"process_index": 1, "warnings": ["got only 69% of CPU [1]"]},
-        {"process_index": 2, "warnings": ["precision differs"]},
+        ProcessRecord(process_index=0, samples_ns=(1,), warnings=("got only 51% of CPU [1]", "precision differs")),
+        ProcessRecord(process_index=1, samples_ns=(1,), warnings=("got only 69% of CPU [1]",)),
+        ProcessRecord(process_index=2, samples_ns=(1,), warnings=("precision differs",)),
     ]
     assert group_process_warnings(processes) == [
         "processes 1, 2: got only 51% of CPU [1] (figures of the first; each process's are in the result file)",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.cache import format_size
 from bench.errors import EffbenchError
 
 
@@ -27,10 +28,6 @@ def _models(values: list[str]) -> list[str]:
         else:
             names.append(value)
     return names
-
-
-def _format_size(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
 def _describe(outcome: Any) -> list[str]:
@@ -56,7 +53,7 @@ def _describe(outcome: Any) -> list[str]:
             )
         else:
             check = f"parity: {result.get('note') or result.get('skipped') or 'not checked'}"
-        lines.append(f"  {fmt:<9}{path.name:<11}{_format_size(size):>9}  sha256 {arts.sha256[fmt][:12]}  {check}")
+        lines.append(f"  {fmt:<9}{path.name:<11}{format_size(size):>9}  sha256 {arts.sha256[fmt][:12]}  {check}")
     return lines
 
 
@@ -70,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else None
     input_shape = None
     if args.input_shape:
-        from bench.userfiles import parse_input_shape
+        from bench.export import parse_input_shape
 
         input_shape = parse_input_shape(args.input_shape)
 

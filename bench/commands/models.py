@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from bench.errors import EffbenchError
-from bench.tables import FORMATS, Column, render
+from bench.views.console import print_rows
+from bench.views.tables import FORMATS, Column
 from bench.zoo import ModelSpec, check_countable, list_models, resolve_model
 
 COLUMNS = (
@@ -58,7 +59,7 @@ def _select(pattern: str | None) -> list[ModelSpec]:
 
 def run(args: argparse.Namespace) -> int:
     rows = [model_row(spec) for spec in _select(args.pattern)]
-    render(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
+    print_rows(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
     return 0
 
 

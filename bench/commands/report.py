@@ -58,7 +58,7 @@ def run_report(args: argparse.Namespace) -> int:
 
         rendered = render_machines(build_machines_report(docs, args.reference), fmt, stem)
     else:
-        machines = sorted({str((doc.get("machine") or {}).get("id")) for _, doc in docs})
+        machines = sorted({str(doc.machine.id) for _, doc in docs})
         if len(machines) > 1:
             raise EffbenchError(
                 f"the documents come from {len(machines)} machines ({', '.join(machines)}): add --machines for a "

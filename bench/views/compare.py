@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.compare.documents import Matched
 from bench.compare.verdict import Comparison
-from bench.tables import Column, format_markdown_table
+from bench.views.tables import Column, format_markdown_table
 
 COMPARE_FORMATS = ("term", "md", "json")
 
@@ -102,7 +102,7 @@ def render_comparison(comparison: Comparison, matched: Matched, fmt: str) -> str
         )
     from rich.console import Console
 
-    from bench.tables import rich_table
+    from bench.views.tables import rich_table
 
     console = Console(file=io.StringIO(), width=200, color_system=None, highlight=False, record=True)
     console.print(_header(matched))

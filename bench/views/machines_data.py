@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.document import ResultDocument
 from bench.errors import EffbenchError
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, SourceDoc, Table4Row, build_report, ratio_ci
 
@@ -103,7 +104,8 @@ def _machine_row(data: ReportData) -> MachineRow:
     machine = data.machines[0]
     cpu = machine.get("cpu") or {}
     flags = set(cpu.get("flags") or [])
-    peaks = (data.calibration or {}).get("peaks") or {}
+    single = [c for c in data.calibrations if c.get("threads") == 1] or data.calibrations
+    peaks = (single[0].get("peaks") or {}) if single else {}
     hz = cpu.get("hz_advertised")
     used = sorted({c.cpus for c in data.cells})
     return MachineRow(
@@ -150,11 +152,11 @@ def _same_bytes(cell: MeasuredCell, reference: MeasuredCell) -> str | None:
     return None
 
 
-def build_machines_report(docs: Sequence[tuple[Path, dict[str, Any]]], reference: str | None = None) -> MachinesReport:
+def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference: str | None = None) -> MachinesReport:
     """Merge documents of several machines; `reference` is a machine id (default: the first document's)."""
-    by_machine: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    by_machine: dict[str, list[tuple[Path, ResultDocument]]] = {}
     for path, doc in docs:
-        by_machine.setdefault(str((doc.get("machine") or {}).get("id")), []).append((path, doc))
+        by_machine.setdefault(str(doc.machine.id), []).append((path, doc))
     if not by_machine:
         raise EffbenchError("no result documents given: pass the result files of each machine")
     ids = list(by_machine)

@@ -9,9 +9,9 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bench.tables import Column, format_markdown_table
 from bench.views.machines_data import MachinesReport, SeriesTable
 from bench.views.report_render import Rendered, _html_table, ms, table4_rows
+from bench.views.tables import Column, format_markdown_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.document import CellRecord, ResultDocument
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS
 
 # The pairs of the paper's Table 4 (faster model, slower baseline, the paper's speedup). GPipe is not built by
@@ -112,7 +113,7 @@ class ReportData:
     machines: list[dict[str, Any]]
     sources: list[SourceDoc]
     runtimes: dict[str, str]
-    calibration: dict[str, Any] | None
+    calibrations: list[dict[str, Any]]  # bench.calibrate.PeakCalibration records, one per thread count
     cells: list[MeasuredCell]
     series: list[str]
     table2: list[Table2Row]
@@ -158,13 +159,12 @@ def ratio_ci(num: Sequence[float], den: Sequence[float], confidence: float = 0.9
 # ------------------------------------------------------------------------------------------ from documents
 
 
-def _spec_counts(cell: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
-    spec = cell.get("model_spec")
-    if not spec:
+def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None]:
+    if not cell.model_spec:
         return None, None, None
     from bench.zoo import ModelSpec
 
-    model = ModelSpec.from_dict(spec)
+    model = ModelSpec.from_dict(cell.model_spec)
     return model.resolution, model.params, model.macs
 
 
@@ -176,53 +176,45 @@ def _peak_for(calibration: dict[str, Any] | None, precision: str) -> float | Non
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def measured_cell(
-    cell: dict[str, Any],
-    source: str,
-    machine_id: str,
-    calibration: dict[str, Any] | None,
-    effbench_version: str | None = None,
-) -> MeasuredCell:
-    from bench.commands.latency import _status_text, effective_precision
+def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> MeasuredCell:
     from bench.machine import format_cpu_list
+    from bench.views.latency import effective_precision, status_text
 
-    summary = cell.get("summary") or {}
+    summary = cell.summary
     resolution, params, macs = _spec_counts(cell)
-    ci = summary.get("median_ci95_ms") or [None, None]
-    median = summary.get("median_ms")
+    ci = (summary.median_ci95_ms if summary else None) or (None, None)
+    median = summary.median_ms if summary else None
     effective = effective_precision(cell)
     gflops = 2 * macs / (median * 1e6) if macs and median else None
-    peak = _peak_for(calibration, effective)
-    processes = cell.get("processes") or []
-    versions = (processes[0].get("versions") or {}) if processes else {}
-    backend = str(cell.get("backend"))
+    peak = _peak_for(doc.calibration_for(cell.threads), effective)
+    versions = cell.processes[0].versions if cell.processes else {}
     return MeasuredCell(
         source=source,
-        machine_id=machine_id,
-        model=str(cell.get("model")),
+        machine_id=str(doc.machine.id),
+        model=cell.model,
         resolution=resolution,
         params=params,
         macs=macs,
-        backend=backend,
-        precision=str(cell.get("precision")),
+        backend=cell.backend,
+        precision=cell.precision,
         effective_precision=effective,
-        threads=int(cell.get("threads") or 0),
-        cpus=format_cpu_list(cell.get("cpus") or []),
-        status=_status_text(cell.get("status"), cell.get("stop_reason")),
+        threads=cell.threads,
+        cpus=format_cpu_list(list(cell.cpus)),
+        status=status_text(cell),
         median_ms=median,
         ci_low_ms=ci[0],
         ci_high_ms=ci[1],
-        p90_ms=summary.get("p90_ms"),
-        p99_ms=summary.get("p99_ms"),
-        process_medians_ms=tuple(summary.get("process_medians_ms") or ()),
+        p90_ms=summary.p90_ms if summary else None,
+        p99_ms=summary.p99_ms if summary else None,
+        process_medians_ms=tuple(summary.process_medians_ms) if summary else (),
         gflops=gflops,
         peak_gflops=peak,
         pct_peak=100 * gflops / peak if gflops and peak else None,
-        warnings=tuple(cell.get("warnings") or ()),
-        artifact_sha256=(cell.get("artifact") or {}).get("sha256"),
-        fingerprint=cell.get("fingerprint"),
-        runtime_version=versions.get(backend),
-        effbench_version=effbench_version,
+        warnings=tuple(cell.warnings),
+        artifact_sha256=cell.artifact.sha256 if cell.artifact else None,
+        fingerprint=cell.fingerprint,
+        runtime_version=versions.get(cell.backend),
+        effbench_version=doc.effbench.version,
     )
 
 
@@ -230,43 +222,40 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_report(docs: Sequence[tuple[Path, dict[str, Any]]]) -> ReportData:
+def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
     """The report for result documents (path, loaded document) of one machine, in the order given."""
     cells: list[MeasuredCell] = []
     sources: list[SourceDoc] = []
     machines: dict[str, dict[str, Any]] = {}
     runtimes: dict[str, str] = {}
-    calibration = None
+    calibrations: list[dict[str, Any]] = []
     for path, doc in docs:
-        machine = doc.get("machine") or {}
-        mid = str(machine.get("id"))
-        machines.setdefault(mid, machine)
-        info = doc.get("effbench") or {}
-        commit = (info.get("git_commit") or "")[:12]
+        machines.setdefault(str(doc.machine.id), doc.machine.data)
+        info = doc.effbench
+        commit = (info.git_commit or "")[:12]
         sources.append(
             SourceDoc(
                 name=path.name,
                 sha256=_sha256(path),
-                created=str(doc.get("created")),
-                command=" ".join(info.get("command") or []),
-                effbench=f"{info.get('version')}" + (f" (git {commit})" if commit else ""),
+                created=doc.created,
+                command=" ".join(info.command),
+                effbench=info.version + (f" (git {commit})" if commit else ""),
             )
         )
-        calibration = doc.get("calibration") or calibration
-        for cell in doc.get("cells") or []:
-            if cell.get("status") == "skipped":
+        calibrations.extend(c for c in doc.calibrations if c not in calibrations)
+        for cell in doc.cells:
+            if cell.status == "skipped":
                 continue
-            measured = measured_cell(cell, path.name, mid, doc.get("calibration"), info.get("version"))
-            cells.append(measured)
-            for process in cell.get("processes") or []:
-                for name, version in (process.get("versions") or {}).items():
+            cells.append(measured_cell(cell, path.name, doc))
+            for process in cell.processes:
+                for name, version in process.versions.items():
                     runtimes.setdefault(name, str(version))
     series = sorted({c.series for c in cells if c.measured})
     return ReportData(
         machines=[machines[k] for k in sorted(machines)],
         sources=sources,
         runtimes=dict(sorted(runtimes.items())),
-        calibration=calibration,
+        calibrations=calibrations,
         cells=cells,
         series=series,
         table2=_paper_table(cells, series, "Table 2"),

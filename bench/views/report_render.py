@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.tables import Column, format_csv, format_markdown_table
+from bench.views.format import format_ms
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, Table2Row, Table4Row
+from bench.views.tables import Column, format_csv, format_markdown_table
 
 REPORT_FORMATS = ("term", "md", "csv", "html", "json")
 
@@ -30,10 +31,7 @@ class Rendered:
 # ------------------------------------------------------------------------------------------------ numbers
 
 
-def ms(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
+ms = format_ms
 
 
 def _ratio(r: Ratio | None) -> str | None:
@@ -171,22 +169,23 @@ def _machine_lines(data: ReportData) -> list[str]:
         )
     if data.runtimes:
         lines.append("runtimes: " + ", ".join(f"{k} {v}" for k, v in data.runtimes.items()))
-    calibration = data.calibration
-    if calibration:
+    for calibration in data.calibrations:
+        threads = calibration.get("threads")
         for precision, peak in sorted((calibration.get("peaks") or {}).items()):
+            where = f"{threads} thread(s), CPUs {','.join(map(str, calibration.get('cpus') or []))}"
             if peak.get("gflops"):
                 lines.append(
-                    f"measured peak {precision}: {peak['gflops']:.1f} GFLOP/s ({peak.get('method', 'matrix multiply')})"
+                    f"measured peak {precision} ({where}): {peak['gflops']:.1f} GFLOP/s, {peak.get('library')} "
+                    f"n={peak.get('n')}"
                 )
-            elif peak.get("reason"):
-                lines.append(f"measured peak {precision}: unavailable ({peak['reason']})")
-        theory = calibration.get("theoretical") or {}
-        if theory.get("gflops"):
-            lines.append(
-                f"advertised-frequency peak fp32 (a label, not a measurement): {theory['gflops']:.1f} GFLOP/s "
-                f"({theory.get('basis', '')})"
-            )
-    else:
+            else:
+                lines.append(f"measured peak {precision} ({where}): unavailable ({peak.get('unavailable')})")
+            if peak.get("theoretical_gflops"):
+                lines.append(
+                    f"advertised-frequency figure {precision} (a label, not a measurement): "
+                    f"{peak['theoretical_gflops']:.1f} GFLOP/s ({peak.get('theoretical_basis', '')})"
+                )
+    if not data.calibrations:
         lines.append("measured peak: not calibrated in these documents (no % of peak)")
     return lines
 
@@ -266,7 +265,7 @@ def render_json(data: ReportData) -> Rendered:
 def render_term(data: ReportData, width: int = 200) -> Rendered:
     from rich.console import Console
 
-    from bench.tables import rich_table
+    from bench.views.tables import rich_table
 
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, record=True)
     for line in _machine_lines(data) + _provenance_lines(data):

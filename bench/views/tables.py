@@ -1,4 +1,4 @@
-"""Renders rows (lists of dicts) as a rich terminal table, Markdown, CSV or JSON: shared by every view."""
+"""Rows (lists of dicts) as a rich terminal table, Markdown, CSV or JSON: the table helpers of every view."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.views.format import MISSING
+
+# "table" is rich's terminal table; the others are text for files and other programs.
 FORMATS = ("table", "md", "csv", "json")
 
 
@@ -22,7 +25,7 @@ class Column:
 
 def _cell(row: dict[str, Any], column: Column) -> str:
     value = row.get(column.key)
-    return "–" if value is None else column.fmt.format(value)
+    return MISSING if value is None else column.fmt.format(value)
 
 
 def format_markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
@@ -56,20 +59,15 @@ def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], title:
     return table
 
 
-def render(rows: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str, title: str | None = None) -> None:
-    """Print rows to stdout in one of FORMATS."""
-    import sys
-
+def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str, title: str | None = None) -> Any:
+    """Rows in one of FORMATS: text for md, csv and json, a rich Table for "table" (print it with
+    bench.views.console.emit). csv and json keep raw values; table and md apply each column's format."""
     if fmt == "json":
-        sys.stdout.write(format_json(rows))
-    elif fmt == "md":
-        sys.stdout.write(format_markdown_table(rows, columns))
-    elif fmt == "csv":
-        sys.stdout.write(format_csv(rows, columns))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=max(console.width, 160))  # piped: do not squeeze the table into 80 columns
-        console.print(rich_table(rows, columns, title))
+        return format_json(rows)
+    if fmt == "md":
+        return format_markdown_table(rows, columns)
+    if fmt == "csv":
+        return format_csv(rows, columns)
+    if fmt == "table":
+        return rich_table(rows, columns, title)
+    raise ValueError(f"unknown view format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -1,4 +1,10 @@
-"""The artifact cache: fingerprints, manifests, hashing, per-entry locks and atomic publication (torch-free)."""
+"""The artifact cache: entry layout, fingerprints, manifests, hashing, per-entry locks, publication (torch-free).
+
+Layout: CACHE/<model>-<fingerprint[:16]>/ holds model.onnx, model.xml + model.bin and manifest.json. An entry is
+built in CACHE/.tmp-*, renamed into place under a per-fingerprint file lock (CACHE/.locks/), and every file is
+re-hashed against the manifest on each cache hit (not size+mtime): ~0.3 s per 250 MB, and a tampered or
+bit-flipped file is exported again instead of trusted.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,17 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import EffbenchError
+from bench.fsio import make_staging_dir, replace_file
+
+if TYPE_CHECKING:
+    from bench.zoo import ModelSpec
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "effbench-artifacts"
@@ -23,12 +33,6 @@ MANIFEST_FORMAT = "effbench-artifacts"
 #   1: first version (fingerprint, files with sha256/size, artifacts per format, input/outputs, versions,
 #      parity, denormals, exported_at).
 MANIFEST_VERSION = 1
-
-BUNDLE_INDEX_NAME = "index.json"
-BUNDLE_FORMAT = "effbench-bundle"
-# Bundle index format history:
-#   1: first version (entries: model_name, folder, fingerprint, files per format, input).
-BUNDLE_VERSION = 1
 
 LOCKS_FOLDER = ".locks"
 STAGING_PREFIX = ".tmp-"
@@ -39,8 +43,55 @@ FORMAT_FILES: dict[str, tuple[str, ...]] = {
     "onnx": ("model.onnx",),
     "openvino": ("model.xml", "model.bin"),
 }
+# The artifact formats, in canonical order (the IR is converted from the ONNX file, so ONNX comes first).
+FORMATS = tuple(FORMAT_FILES)
 
 _HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArtifactSet:
+    """The exported files of one model, verified against their manifest."""
+
+    model_name: str
+    spec: ModelSpec | None
+    fingerprint: str
+    files: dict[str, Path]
+    sha256: dict[str, str]
+    input_name: str
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    manifest: dict[str, Any] = field(repr=False)
+
+
+def artifacts_from_manifest(folder: Path, manifest: Mapping[str, Any]) -> ArtifactSet:
+    """An ArtifactSet for an entry folder whose files were already checked against `manifest`."""
+    spec = None
+    if manifest.get("spec"):
+        from bench.zoo import ModelSpec
+
+        try:
+            spec = ModelSpec.from_dict(dict(manifest["spec"]))
+        except TypeError:
+            spec = None  # a spec written by another effbench version: the manifest still has the dict
+    artifacts = manifest["artifacts"]
+    inp = manifest["input"]
+    return ArtifactSet(
+        model_name=manifest["model_name"],
+        spec=spec,
+        fingerprint=manifest["fingerprint"],
+        files={fmt: folder / art["file"] for fmt, art in artifacts.items()},
+        sha256={fmt: art["sha256"] for fmt, art in artifacts.items()},
+        input_name=inp["name"],
+        input_shape=tuple(inp["shape"]),
+        input_dtype=inp["dtype"],
+        manifest=dict(manifest),
+    )
+
+
+def quiet(message: str) -> None:
+    """A progress callback that says nothing (the default of the export and bundle functions)."""
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -94,20 +145,9 @@ def entry_folder_name(model_name: str, fingerprint: str) -> str:
     return f"{slugify(model_name)}-{fingerprint[:16]}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file in the same folder, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write `data` as indented JSON at `path` (a manifest or a bundle index), umask permissions."""
+    replace_file(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -156,16 +196,13 @@ def ensure_writable_folder(folder: Path, what: str, fix: str) -> None:
     """Create `folder` (and parents) or raise one clear EffbenchError saying why it cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)  # noqa: SIM115
-        probe.close()
+        make_staging_dir(folder, ".probe-").rmdir()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise EffbenchError(f"{what} {folder} is not writable ({reason}): {fix}") from None
 
 
-@contextlib.contextmanager
-def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) -> Iterator[None]:
-    """Hold the per-fingerprint lock, so that concurrent exports of the same thing run one after the other."""
+def _entry_filelock(cache_dir: Path, folder_name: str) -> Any:
     import filelock
 
     locks = cache_dir / LOCKS_FOLDER
@@ -176,11 +213,21 @@ def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) ->
             f"cache folder {cache_dir} is not writable ({exc.strerror or exc}): pass --cache-dir DIR "
             "or set [paths] cache_dir in bench.toml"
         ) from None
-    lock = filelock.FileLock(str(locks / f"{folder_name}.lock"))
+    # Lock files stay after release: deleting one while another process waits on it would let a third take
+    # the "same" lock on a new file (filelock before 4.0 does not detect that).
+    return filelock.FileLock(str(locks / f"{folder_name}.lock"))
+
+
+@contextlib.contextmanager
+def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold the per-fingerprint lock, so that concurrent exports of the same thing run one after the other."""
+    import filelock
+
+    lock = _entry_filelock(cache_dir, folder_name)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        say(f"waiting for another process exporting the same artifacts ({locks / folder_name}.lock)")
+        say(f"waiting for another process exporting the same artifacts ({lock.lock_file})")
         lock.acquire()
     try:
         yield
@@ -188,9 +235,28 @@ def entry_lock(cache_dir: Path, folder_name: str, say: Callable[[str], None]) ->
         lock.release()
 
 
-def new_staging_folder(cache_dir: Path, folder_name: str) -> Path:
-    """A fresh temp folder inside the cache (same file system, so the final rename is atomic)."""
-    return Path(tempfile.mkdtemp(dir=cache_dir, prefix=f"{STAGING_PREFIX}{folder_name}-"))
+@contextlib.contextmanager
+def try_entry_lock(cache_dir: Path, folder_name: str) -> Iterator[bool]:
+    """Hold the per-fingerprint lock if nobody does: yields False at once, without waiting, while an export
+    holds it (so `effbench cache prune` never removes an entry being written or read under the lock)."""
+    import filelock
+
+    lock = _entry_filelock(cache_dir, folder_name)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def new_staging_folder(parent: Path, folder_name: str) -> Path:
+    """A fresh staging folder for entry `folder_name` inside `parent` (a cache or a bundle: the same file system,
+    so the final rename is atomic), with the permissions the umask gives, as the published entry will have."""
+    return make_staging_dir(parent, f"{STAGING_PREFIX}{folder_name}-")
 
 
 def remove_leftover_staging(cache_dir: Path, folder_name: str) -> None:
@@ -207,9 +273,21 @@ def publish_folder(staging: Path, final: Path) -> None:
     A reader either sees the old complete folder, no folder (and then waits on the lock), or the new one.
     """
     if final.exists():
-        trash = final.parent / f"{TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        trash = _trash_path(final)
         os.rename(final, trash)
         os.rename(staging, final)
         shutil.rmtree(trash, ignore_errors=True)
     else:
         os.rename(staging, final)
+
+
+def discard_folder(folder: Path) -> None:
+    """Remove an entry (call while holding its lock): renamed aside first, so a reader sees it whole or not at
+    all, then deleted. OSError propagates when it cannot be moved."""
+    trash = _trash_path(folder)
+    os.rename(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _trash_path(folder: Path) -> Path:
+    return folder.parent / f"{TRASH_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import EffbenchError
+from bench.errors import EffbenchError, first_line
 
 ONNX_SUFFIXES = (".onnx",)
 IR_SUFFIXES = (".xml",)
@@ -155,7 +155,7 @@ def inspect_onnx(path: Path, override: tuple[int, ...] | None) -> tuple[UserMode
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as exc:
-        detail = hint or f"truncated or corrupt ({type(exc).__name__}: {_first_line(exc)})"
+        detail = hint or f"truncated or corrupt ({type(exc).__name__}: {first_line(exc)})"
         raise EffbenchError(f"{path} is not a readable ONNX model: {detail}; re-export it or check the path") from None
     if model.ir_version == 0 or not model.HasField("graph"):
         detail = hint or "no ONNX graph found (truncated, corrupt, or another format)"
@@ -168,14 +168,14 @@ def inspect_onnx(path: Path, override: tuple[int, ...] | None) -> tuple[UserMode
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError) as exc:
             raise EffbenchError(
-                f"{path} keeps its weights in external data that cannot be read ({_first_line(exc)}): copy the "
+                f"{path} keeps its weights in external data that cannot be read ({first_line(exc)}): copy the "
                 "data file(s) next to the .onnx"
             ) from None
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, RuntimeError) as exc:
         raise EffbenchError(
-            f"{path} is not a valid ONNX model ({_first_line(exc)}): re-export it, e.g. with "
+            f"{path} is not a valid ONNX model ({first_line(exc)}): re-export it, e.g. with "
             "'effbench export --model NAME'"
         ) from None
 
@@ -234,7 +234,7 @@ def write_static_onnx(info: UserModelInfo, model: Any, target: Path) -> None:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise EffbenchError(
             f"{info.path} does not accept input shape {','.join(map(str, info.input_shape))} "
-            f"({_first_line(exc)}): pass a different --input-shape"
+            f"({first_line(exc)}): pass a different --input-shape"
         ) from None
     onnx.save(model, str(target))
 
@@ -250,7 +250,7 @@ def inspect_ir(path: Path, override: tuple[int, ...] | None) -> tuple[UserModelI
         model = ov.Core().read_model(str(path))
     except Exception as exc:  # openvino raises plain RuntimeError/Exception subclasses for bad files
         raise EffbenchError(
-            f"{path} is not a readable OpenVINO IR ({_first_line(exc)}): re-create it or check the path"
+            f"{path} is not a readable OpenVINO IR ({first_line(exc)}): re-create it or check the path"
         ) from None
     if len(model.inputs) != 1:
         raise EffbenchError(f"{path} has {len(model.inputs)} inputs: effbench measures single-input image models")
@@ -290,14 +290,7 @@ def write_static_ir(info: UserModelInfo, model: Any, target_xml: Path) -> None:
         model.reshape({model.inputs[0]: ov.PartialShape(list(info.input_shape))})
     except Exception as exc:
         raise EffbenchError(
-            f"{info.path} cannot be reshaped to {','.join(map(str, info.input_shape))} ({_first_line(exc)}): "
+            f"{info.path} cannot be reshaped to {','.join(map(str, info.input_shape))} ({first_line(exc)}): "
             "pass a different --input-shape"
         ) from None
     ov.save_model(model, str(target_xml), compress_to_fp16=False)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[0] if lines else type(exc).__name__
-    return line[:300]

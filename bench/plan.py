@@ -1,0 +1,255 @@
+"""Planning a latency run: the resolved settings (CLI over bench.toml), the backends chosen, the artifacts each
+model needs and one CellPlan per (model, backend). Exports happen here; nothing is measured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.backends import install_hint
+from bench.document import Settings
+from bench.errors import EffbenchError
+from bench.policy import MeasurePolicy
+from bench.vocab import PRECISIONS
+
+if TYPE_CHECKING:
+    from bench.config import Config
+    from bench.runner import CellPlan
+
+# Artifact formats in the order they are exported (OpenVINO's IR is converted from the ONNX file).
+_FORMAT_ORDER = ("onnx", "openvino")
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """Everything a latency run uses, resolved once: the command line over bench.toml [latency] over defaults."""
+
+    models: tuple[str, ...]
+    backends: tuple[str, ...]
+    threads: int
+    cpus: tuple[int, ...]
+    precision: str
+    policy: MeasurePolicy  # the preset, with --processes applied
+    seed: int
+    weights: Path | None
+    input_shape: tuple[int, ...] | None
+    cache_dir: Path
+    results_dir: Path
+    output: Path | None  # the result file asked for; None: results_dir/<machine>/<time>.json
+    notes: tuple[str, ...] = ()  # said to the user before planning (a runtime that is not installed)
+
+    @property
+    def preset(self) -> str:
+        return self.policy.name
+
+    def document_settings(self) -> Settings:
+        """The settings as the result document records them (the folders are not part of the measurement)."""
+        return Settings(
+            threads=self.threads,
+            cpus=self.cpus,
+            precision=self.precision,
+            preset=self.preset,
+            policy=self.policy.to_dict(),
+            backends=self.backends,
+            models=self.models,
+            seed=self.seed,
+            weights=str(self.weights) if self.weights else None,
+            input_shape=self.input_shape,
+        )
+
+
+def split_backend_names(values: Sequence[str] | str | None) -> list[str] | None:
+    """Backend names from repeated and comma-separated values ("onnxruntime,openvino"); None when none."""
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    names = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+    return names or None
+
+
+def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
+    """Backend names to run: the named ones (each must be installed), or every installed one with notes."""
+    from bench.backends import canonical_name, is_installed, user_backends
+
+    if requested:
+        chosen: list[str] = []
+        for name in requested:
+            canonical = canonical_name(name)
+            if canonical not in chosen:
+                chosen.append(canonical)
+        for name in chosen:
+            if not is_installed(name):
+                hint = install_hint(name)
+                raise EffbenchError(f"backend '{name}' is not installed: {hint}, or drop it from --backend")
+        return chosen
+    chosen = []
+    for name in user_backends():
+        if is_installed(name):
+            chosen.append(name)
+        else:
+            notes.append(f"backend {name} is not installed, skipped ({install_hint(name)})")
+    if not chosen:
+        raise EffbenchError("no runtime is installed: pip install 'effbench[all]'")
+    return chosen
+
+
+def resolve_settings(
+    config: Config,
+    *,
+    models: Sequence[str],
+    backends: Sequence[str] | str | None = None,
+    threads: int | None = None,
+    cpus: str | None = None,
+    precision: str | None = None,
+    preset: str | None = None,
+    processes: int | None = None,
+    seed: int = 0,
+    weights: str | Path | None = None,
+    input_shape: str | None = None,
+    cache_dir: str | Path | None = None,
+    output: Path | None = None,
+) -> LatencySettings:
+    """The run's settings from command-line values (None: not given) over `config`'s [latency] defaults.
+
+    Every bad value is an EffbenchError naming it; the checks run in the order the options are listed in --help.
+    """
+    from bench.machine import resolve_cpus
+    from bench.policy import get_policy
+
+    defaults = config.latency
+    notes: list[str] = []
+    threads = threads if threads is not None else int(defaults.get("threads", 1))
+    precision = precision or str(defaults.get("precision", "fp32"))
+    if precision not in PRECISIONS:
+        raise EffbenchError(f"precision '{precision}' in bench.toml is not one of {', '.join(PRECISIONS)}")
+    policy = get_policy(preset or str(defaults.get("preset", "default")))
+    if processes is not None:
+        if processes < 1:
+            raise EffbenchError(f"--processes {processes}: must be at least 1")
+        policy = replace(policy, min_processes=processes, max_processes=processes)
+    chosen = choose_backends(split_backend_names(backends) or split_backend_names(defaults.get("backends")), notes)
+    cpus_text = cpus
+    if cpus_text is None and defaults.get("cpus") is not None:
+        value = defaults["cpus"]
+        cpus_text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    chosen_cpus = resolve_cpus(threads, cpus_text)
+    weights_path = Path(weights) if weights else None
+    if weights_path is not None and not weights_path.is_file():
+        raise EffbenchError(f"weights file {weights_path} does not exist: pass a .safetensors or .pt state dict")
+    shape = None
+    if input_shape:
+        from bench.export import parse_input_shape
+
+        shape = tuple(parse_input_shape(input_shape))
+    return LatencySettings(
+        models=tuple(models),
+        backends=tuple(chosen),
+        threads=threads,
+        cpus=tuple(chosen_cpus),
+        precision=precision,
+        policy=policy,
+        seed=seed,
+        weights=weights_path,
+        input_shape=shape,
+        cache_dir=Path(cache_dir) if cache_dir else config.cache_dir,
+        results_dir=config.results_dir,
+        output=output,
+        notes=tuple(notes),
+    )
+
+
+def is_user_file(model: str) -> bool:
+    """Whether `model` names an ONNX or IR file rather than a zoo model."""
+    from bench.export import looks_like_path
+
+    return looks_like_path(model)
+
+
+def needed_formats(model: str, backends: Sequence[str]) -> tuple[str, ...]:
+    """The artifact formats the backends load, that can be made from `model`."""
+    from bench.backends import get_backend
+
+    wanted = {fmt for name in backends for fmt in get_backend(name).formats}
+    if is_user_file(model) and model.lower().endswith(".xml"):
+        wanted &= {"openvino"}  # an OpenVINO IR cannot be turned back into ONNX
+    return tuple(f for f in _FORMAT_ORDER if f in wanted)
+
+
+def plan_cells(settings: LatencySettings, say: Callable[[str], Any] = lambda _message: None) -> list[CellPlan]:
+    """Export (or reuse) every model and make one CellPlan per (model, backend); `say` gets progress lines."""
+    from bench.backends import get_backend
+    from bench.backends.base import LoadTarget
+    from bench.document import Artifact
+    from bench.export import ensure_artifacts
+    from bench.runner import CellPlan
+
+    backends, weights, seed = settings.backends, settings.weights, settings.seed
+    plans = []
+    seen: set[tuple[str, str | None]] = set()
+    for model in settings.models:
+        formats = needed_formats(model, backends)
+        user_file = is_user_file(model)
+        if not formats and user_file:
+            raise EffbenchError(
+                f"{model}: none of the backends {', '.join(backends)} can run this file "
+                "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
+            )
+        if formats:
+            arts = ensure_artifacts(
+                model,
+                formats=formats,
+                cache_dir=settings.cache_dir,
+                seed=seed,
+                weights=None if user_file else weights,
+                input_shape=settings.input_shape if user_file else None,
+                progress=say,
+            )
+            spec = arts.spec.to_dict() if arts.spec is not None else None
+            name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
+            input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
+        else:  # torch only: nothing to export, the worker builds the module from the spec
+            from bench.zoo import resolve_model
+
+            zoo_spec = resolve_model(model)
+            spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
+            input_name, model_input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
+        if (name, fingerprint) in seen:
+            say(f"{model}: {name} is already in this run; measured once")
+            continue
+        seen.add((name, fingerprint))
+        target = LoadTarget(
+            model_name=name,
+            files={fmt: str(path) for fmt, path in files.items()},
+            model_spec=spec,
+            input_name=input_name,
+            input_shape=model_input_shape,
+            seed=seed,
+            weights=str(weights) if weights is not None and spec is not None else None,
+        )
+        for backend_name in backends:
+            backend = get_backend(backend_name)
+            skip = backend.supports_precision(settings.precision)
+            artifact = None
+            for fmt in backend.formats:
+                if fmt in files:
+                    artifact = Artifact(format=fmt, path=str(files[fmt]), sha256=sha256.get(fmt))
+                elif skip is None:
+                    skip = f"{backend_name} needs a {fmt} file and {name} has none"
+            if not backend.formats and spec is None and skip is None:
+                skip = f"{backend_name} runs zoo models only; {name} is a user file"
+            plans.append(
+                CellPlan(
+                    model=name,
+                    backend=backend_name,
+                    precision=settings.precision,
+                    threads=settings.threads,
+                    cpus=settings.cpus,
+                    target=target,
+                    fingerprint=fingerprint,
+                    artifact=artifact,
+                    skip_reason=skip,
+                )
+            )
+    return plans

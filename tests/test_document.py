@@ -1,0 +1,192 @@
+"""bench.document: typed records that read every committed result and write it back byte for byte."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.backends.base import LoadTarget
+from bench.document import (
+    FORMAT_VERSION,
+    CellRecord,
+    DocumentError,
+    ProcessRecord,
+    ResultDocument,
+    Settings,
+    WorkerFailure,
+    read_run_id,
+    read_worker_output,
+)
+from bench.errors import EffbenchError
+from bench.job import WorkerJob
+from bench.policy import PRESETS, ProcessStopRule
+from bench.results import document_text, load_result, write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "format1-result.json"
+COMMITTED = sorted((ROOT / "results").glob("*/*.json")) + sorted((ROOT / "tests" / "fixtures").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_document_round_trips_byte_for_byte(path: Path) -> None:
+    # A format-1 file loads as format 2 (which only adds optional keys): the text is the same but for the version.
+    text = path.read_text(encoding="utf-8")
+    if json.loads(text)["format_version"] == 1:
+        assert '"format_version": 1,' in text
+        text = text.replace('"format_version": 1,', f'"format_version": {FORMAT_VERSION},', 1)
+    assert document_text(load_result(path)) == text
+
+
+def test_format2_keys_are_written_only_when_used_and_read_back(tmp_path: Path) -> None:
+    doc = load_result(FIXTURE)
+    assert "label" not in doc.effbench.to_dict() and "arm" not in doc.cells[0].to_dict()
+    assert "suite" not in doc.to_dict() and "calibrations" not in doc.to_dict()
+    used = replace(
+        doc,
+        effbench=replace(doc.effbench, label="nightly", commit_under_test="abc123"),
+        cells=(replace(doc.cells[0], arm="base"),),
+        suite={"name": "quick", "definition": {"models": ["b0"]}},
+        calibrations=({"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}},),
+    )
+    path = write_result(used, tmp_path / "v2.json", tmp_path)
+    back = load_result(path)
+    assert back.format_version == FORMAT_VERSION == 2
+    assert (back.effbench.label, back.effbench.commit_under_test) == ("nightly", "abc123")
+    assert back.cells[0].arm == "base" and back.suite == {"name": "quick", "definition": {"models": ["b0"]}}
+    assert back.calibration_for(1) == {"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}}
+    assert back.calibration_for(2) is None
+    assert document_text(back) == path.read_text(encoding="utf-8")
+
+
+def test_format1_fixture_loads_typed() -> None:
+    # This file must load forever: a new format version adds an upgrade, it never drops format 1.
+    doc = load_result(FIXTURE)
+    assert doc.format_version == FORMAT_VERSION and doc.status == "complete"  # upgraded on loading
+    assert doc.machine.id == "intel-xeon-bf96a8ca" and doc.machine.cpu_brand
+    assert "avx2" in doc.machine.cpu_flags
+    assert doc.settings.precision == "bf16" and doc.settings.cpus == (1,) and doc.settings.backends == ("openvino",)
+    assert doc.effbench.command[:2] == ("effbench", "latency") and doc.effbench.run_id == read_run_id(
+        FIXTURE.read_text()
+    )
+    cell = doc.cells[0]
+    assert (cell.model, cell.backend, cell.status) == ("efficientnet_b1", "openvino", "ok")
+    assert cell.artifact is not None and cell.artifact.format == "openvino"
+    assert cell.summary is not None and cell.summary.n == sum(len(p.samples_ns) for p in cell.processes)
+    assert cell.summary.median_ci95_ms is not None and len(cell.summary.median_ci95_ms) == 2
+    process = cell.processes[0]
+    assert process.cold_start is not None and process.cold_start.load_s > 0
+    assert process.compute_precisions == {"f32": 69, "bf16": 164}
+
+
+def test_the_oldest_committed_document_keeps_its_missing_keys_missing() -> None:
+    # Written before settings had weights/input_shape: they read as None and are not added on writing.
+    path = ROOT / "results" / "intel-xeon-bf96a8ca" / "20261126T065235Z.json"
+    doc = load_result(path)
+    assert doc.settings.weights is None and doc.settings.input_shape is None
+    assert "weights" not in doc.settings.to_dict()
+    # Given a value, the key is written.
+    assert replace(doc.settings, weights="w.pt").to_dict()["weights"] == "w.pt"
+
+
+def _raw(path: Path = FIXTURE) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return raw
+
+
+def test_unknown_keys_survive_a_round_trip(tmp_path: Path) -> None:
+    raw = _raw()
+    raw["from_the_future"] = {"a": 1}
+    raw["cells"][0]["new_cell_fact"] = [1, 2]
+    raw["cells"][0]["processes"][0]["cold_start"]["jit_s"] = 0.5
+    raw["settings"]["affinity_mode"] = "strict"
+    source = tmp_path / "future.json"
+    source.write_text(json.dumps(raw, indent=1) + "\n")
+    doc = load_result(source)
+    assert doc.extra == {"from_the_future": {"a": 1}}
+    assert doc.cells[0].extra == {"new_cell_fact": [1, 2]}
+    assert doc.settings.extra == {"affinity_mode": "strict"}
+    assert json.loads(document_text(doc)) == {**raw, "format_version": FORMAT_VERSION}  # format 1 upgraded
+
+
+def test_key_order_of_a_loaded_record_is_kept() -> None:
+    raw = _raw()["cells"][0]
+    reordered = {key: raw[key] for key in reversed(list(raw))}
+    assert list(CellRecord.from_dict(reordered).to_dict()) == list(reordered)
+
+
+def test_records_are_frozen() -> None:
+    doc = load_result(FIXTURE)
+    with pytest.raises(AttributeError):
+        doc.status = "complete"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw["cells"].append(3), r"document\.cells\[2\] is not an object"),
+        (lambda raw: raw["cells"][0].pop("backend"), r"document\.cells\[0\]: 'backend' is missing"),
+        (lambda raw: raw["cells"][1].update(processes={}), r"document\.cells\[1\]\.processes is not a list"),
+        (lambda raw: raw.pop("created"), r"document: 'created' is missing"),
+        (lambda raw: raw["effbench"].pop("version"), r"document\.effbench: 'version' is missing"),
+    ],
+)
+def test_malformed_records_are_one_line_user_errors(tmp_path: Path, mutate: Any, message: str) -> None:
+    raw = _raw()
+    mutate(raw)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(EffbenchError, match=message) as info:
+        load_result(path)
+    text = str(info.value)
+    assert text.startswith(f"{path} is not a valid effbench result: ") and text.endswith("; re-run the measurement")
+    assert "\n" not in text
+
+
+def test_a_written_document_reads_back_equal(tmp_path: Path) -> None:
+    doc = load_result(FIXTURE)
+    built = ResultDocument(
+        created=doc.created,
+        effbench=doc.effbench,
+        machine=doc.machine,
+        settings=Settings(threads=1, cpus=(1,), precision="fp32"),
+        cells=doc.cells[:1],
+    )
+    path = write_result(built, tmp_path / "r.json", tmp_path)
+    assert load_result(path) == built
+
+
+def test_worker_job_survives_json() -> None:
+    target = LoadTarget(model_name="m", files={"onnx": "/m.onnx"}, input_shape=(1, 3, 8, 8), options={"x": 1})
+    job = WorkerJob(
+        backend="fake",
+        target=target,
+        threads=2,
+        cpus=(0, 1),
+        precision="fp32",
+        policy=PRESETS["fast"],
+        stop=ProcessStopRule(min_samples=10, min_s=1.0, max_s=5.0),
+        process_index=3,
+        cell="m · fake · fp32",
+        result_path="/tmp/r.json",
+    )
+    back = WorkerJob.from_dict(json.loads(json.dumps(job.to_dict())))
+    assert back == job and back.target.input_shape == (1, 3, 8, 8)
+
+
+def test_worker_output_is_a_record_or_a_failure() -> None:
+    record = ProcessRecord(process_index=1, samples_ns=(5, 6), warnings=("w",))
+    assert read_worker_output(json.loads(json.dumps(record.to_dict()))) == record
+    failure = WorkerFailure(error="RuntimeError: no", traceback="Traceback …")
+    assert read_worker_output(failure.to_dict()) == failure
+    with pytest.raises(DocumentError, match="'samples_ns' is missing"):
+        read_worker_output({"ok": True})
+
+
+def test_read_run_id() -> None:
+    assert read_run_id('{"effbench": {"run_id": "' + "a" * 32 + '"}}') == "a" * 32
+    assert read_run_id('{"effbench": {"run_id": "short"}}') == "short"  # not the usual form: parsed
+    assert read_run_id("not json") is None and read_run_id('{"effbench": {}}') is None
