@@ -122,7 +122,7 @@ def test_an_unavailable_kernel_is_recorded_not_raised(monkeypatch: pytest.Monkey
 
 # ----------------------------------------------------------------------------- the worker protocol
 
-TINY = {"sizes": (64,), "budget_s": 0.05, "window_s": 0.002}
+TINY: dict[str, Any] = {"sizes": (64,), "budget_s": 0.05, "window_s": 0.002}
 
 
 def test_in_process_worker_measures_numpy_and_round_trips() -> None:
@@ -213,7 +213,9 @@ def test_a_failed_worker_marks_every_precision_unavailable() -> None:
 
 
 def test_kernel_errors_explain_an_unmeasured_precision() -> None:
-    kernels = [{"kernel": "torch-onednn", "library": None, "sizes": [], "error": "torch is not installed"}]
+    kernels: list[dict[str, Any]] = [
+        {"kernel": "torch-onednn", "library": None, "sizes": [], "error": "torch is not installed"}
+    ]
     launcher = RecordingLauncher({"ok": True, "precisions": {"fp32": kernels, "bf16": kernels}})
     cal = measure_peak([1], 1, ("fp32",), cpu=CpuDescription(None, ZEN5, 2.6e9), launcher=launcher)
     assert cal.peak("fp32").unavailable == "no kernel ran (torch-onednn: torch is not installed)"  # type: ignore[union-attr]

@@ -67,7 +67,7 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(f)
 
 
-def triggers(workflow: Mapping[str, Any]) -> Mapping[str, Any]:
+def triggers(workflow: Mapping[Any, Any]) -> Mapping[str, Any]:
     # YAML 1.1 (pyyaml) reads GitHub's bare `on:` key as the boolean True.
     on = workflow.get("on", workflow.get(True))
     assert isinstance(on, dict), "the workflow's `on:` must be a mapping of triggers"

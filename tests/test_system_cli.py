@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ FAKE_TOPOLOGY = CpuTopology(
     present=frozenset(range(4)),
 )
 
-FAKE_MACHINE = {
+FAKE_MACHINE: dict[str, Any] = {
     "id": "intel-xeon-0123abcd",
     "hostname": "vm",
     "cpu": {
@@ -100,7 +101,7 @@ def test_system_table(fake_system, capsys, monkeypatch):
 
 
 # The other branches of the machine rows: isolated CPUs, a numeric quota, per-CPU governors, no git checkout.
-OTHER_MACHINE = {
+OTHER_MACHINE: dict[str, Any] = {
     **FAKE_MACHINE,
     "cpu": {**FAKE_MACHINE["cpu"], "hz_actual": None, "caches": []},
     "cores": {"logical": 4, "physical": None, "online": "0-3", "affinity": None},
