@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,74 @@ def test_label_and_commit_under_test_are_read_when_present() -> None:
     rows = document_rows(doc, "x.json", "1" * 64)
     assert (rows.run.label, rows.run.commit_under_test) == ("nightly", "a" * 40)
     assert rows.run.run_id == doc["effbench"]["run_id"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted((ROOT / "results").glob("*/*.json")), *sorted((ROOT / "tests" / "fixtures").glob("format*.json"))],
+    ids=lambda p: p.name,
+)
+def test_typed_document_and_its_json_give_the_same_rows(path: Path) -> None:
+    typed = load_result(path)
+    rows = document_rows(typed, "x.json", "0" * 64)
+    assert rows == document_rows(json.loads(path.read_text()), "x.json", "0" * 64)
+    assert rows.run.run_id == typed.effbench.run_id and rows.run.machine_id == typed.machine.id
+    assert len(rows.cells) == len(typed.cells)
+    for row, cell in zip(rows.cells, typed.cells, strict=True):
+        assert (row.model, row.backend, row.status, row.arm) == (cell.model, cell.backend, cell.status, None)
+        assert row.median_ms == (cell.summary.median_ms if cell.summary else None)
+        assert row.n_processes == (cell.summary.processes if cell.summary else 0)
+    assert len(rows.processes) == sum(len(c.processes) for c in typed.cells)
+
+
+def test_label_commit_and_suite_come_from_the_typed_fields() -> None:
+    from dataclasses import replace
+
+    typed = load_result(_committed_documents()[0])
+    doc = replace(
+        typed,
+        effbench=replace(typed.effbench, label="nightly", commit_under_test="b" * 40),
+        suite={"name": "paper", "definition": {"models": ["efficientnet_b*"]}},
+    )
+    run = document_rows(doc, "x.json", "0" * 64).run
+    assert (run.label, run.commit_under_test, run.suite) == ("nightly", "b" * 40, "paper")
+    assert document_rows(doc.to_dict(), "x.json", "0" * 64).run == run  # the same through the JSON dict
+    with pytest.raises(
+        EffbenchError, match=r"x.json is not a valid effbench result: suite.name is \[.paper.\], expected a string"
+    ):
+        document_rows(replace(doc, suite={"name": ["paper"]}), "x.json", "0" * 64)
+
+
+def _ab_template() -> dict[str, Any]:
+    """A fake `effbench ab` document: the one cell twice, as the base arm and as the new arm."""
+    doc = fake_document()
+    (cell,) = doc["cells"]
+    doc["cells"] = [dict(cell, arm="base"), dict(cell, arm="new")]
+    return doc
+
+
+def test_ab_cells_are_indexed_with_their_arm_in_series_of_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = document_rows(_ab_template(), "x.json", "0" * 64)
+    assert [c.arm for c in rows.cells] == ["base", "new"]
+    folder = tmp_path / "results"
+    write_series(folder, [1.0] * 4)  # ordinary runs of the same cell
+    write_series(folder, [1.5] * 3, template=_ab_template(), first_index=4)  # A/B runs, slower: no step
+    db = tmp_path / "h.sqlite"
+    index_documents(db, [folder])
+    conn = open_database(db)
+    series = group_series(query_points(conn, resolve_filter(conn, model="b1")))
+    assert {key.arm: len(points) for key, points in series.items()} == {"": 4, "base": 3, "new": 3}
+    assert find_changes(series) == []  # the arms never join the ordinary series, so nothing steps
+    (base_key,) = [key for key in series if key.arm == "base"]
+    assert base_key.title().endswith(" · A/B base")
+    for arm, count in (("base", 3), ("none", 4)):
+        assert len(query_points(conn, resolve_filter(conn, model="b1", arm=arm))) == count
+    code, out, _ = _cli(capsys, "show", "-m", "b1", "--arm", "new", "--format", "json", "--db", str(db))
+    assert code == 0 and [r["arm"] for r in json.loads(out)] == ["new"] * 3
+    code, _, err = _cli(capsys, "show", "-m", "b1", "--arm", "old", "--db", str(db))
+    assert code == 2 and "invalid --arm 'old': give base, new or none" in err
 
 
 def test_scaled_documents_load_and_scale_the_median() -> None:
@@ -250,10 +319,26 @@ def test_newer_schema_is_refused_and_rebuild_repairs_it(tmp_path: Path, capsys: 
     with sqlite3.connect(db) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     code, _, err = _cli(capsys, "show", "-m", "b1", "--db", str(db))
-    assert code == 2 and "newer effbench (history schema 2 > 1)" in err and "--rebuild" in err
+    assert (
+        code == 2
+        and f"newer effbench (history schema {SCHEMA_VERSION + 1} > {SCHEMA_VERSION})" in err
+        and "--rebuild" in err
+    )
     code, out, _ = _cli(capsys, "index", str(COMMITTED), "--db", str(db), "--rebuild")
     assert code == 0 and "3 added" in out
     assert _cli(capsys, "show", "-m", "b1", "--db", str(db))[0] == 0
+
+
+def test_schema_1_database_is_upgraded_to_the_same_content_as_a_new_one(tmp_path: Path) -> None:
+    fresh, old = tmp_path / "fresh.sqlite", tmp_path / "old.sqlite"
+    index_documents(fresh, [COMMITTED])
+    index_documents(old, [COMMITTED])
+    with sqlite3.connect(old) as conn:  # schema 1: cells without the arm column
+        conn.execute("ALTER TABLE cells DROP COLUMN arm")
+        conn.execute("PRAGMA user_version = 1")
+    conn = open_database(old)  # a reader upgrades it
+    assert dump_database(conn) == dump_database(sqlite3.connect(fresh))
+    assert conn.execute("SELECT COUNT(*) FROM cells WHERE arm IS NULL").fetchone()[0] == 9
 
 
 def test_database_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -315,7 +400,7 @@ def test_show_formats_and_last(step_db: Path, capsys: pytest.CaptureFixture[str]
     assert all(r["machine"] == SYNTHETIC_MACHINE_ID and r["versions"] == "fake 1.1" for r in rows)
     code, out, _ = _cli(capsys, "show", "-m", "efficientnet_b1", "--format", "csv", "--db", str(step_db))
     lines = out.splitlines()
-    assert lines[0].startswith("model,backend,precision,threads,machine,created,run_id") and len(lines) == 31
+    assert lines[0].startswith("model,backend,precision,threads,machine,arm,created,run_id") and len(lines) == 31
     marked = [line for line in lines[1:] if ",+" in line.split(",fake 1.")[1]]
     assert len(marked) == 1 and "run-0020" in marked[0]  # the change column marks the first slower run
     code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "md", "--last", "2", "--db", str(step_db))

@@ -54,6 +54,7 @@ def _filter(conn: Any, args: argparse.Namespace, since: str | None = None) -> An
         threads=args.threads,
         machine=args.machine,
         since=since,
+        arm=args.arm,
     )
 
 
@@ -147,6 +148,12 @@ def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
     parser.add_argument("--precision", help="requested precision, e.g. fp32 or bf16")
     parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime")
     parser.add_argument("--machine", metavar="ID", help="machine id, or the start of one (effbench system shows it)")
+    parser.add_argument(
+        "--arm",
+        metavar="base|new|none",  # checked by bench.history.query.resolve_filter: no history import at startup
+        help="only that arm of `effbench ab` documents, or none: only other runs (default: all, an arm's runs "
+        "forming series of their own)",
+    )
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="term", help="output format (default: term)")
 
 

@@ -26,6 +26,8 @@ def _series_label(key: SeriesKey, varying: set[str]) -> str:
         parts.append(key.precision)
     if "threads" in varying:
         parts.append(f"{key.threads} thr.")
+    if key.arm:
+        parts.append(f"A/B {key.arm}")
     return " · ".join(parts)
 
 
