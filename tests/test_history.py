@@ -359,6 +359,17 @@ def test_database_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
     assert len(err.strip().splitlines()) == 1
 
 
+def test_db_defaults_to_bench_toml_history_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bench.toml"
+    config.write_text('[paths]\nresults_dir = "out"\nhistory_db = "trend/h.sqlite"\n')
+    write_series(tmp_path / "out", [1.0, 1.0])
+    assert main(["--config", str(config), "history", "index"]) == 0  # RESULTS_DIR defaults to results_dir too
+    out = capsys.readouterr().out
+    assert f"indexed {tmp_path / 'trend' / 'h.sqlite'}: 2 added" in out
+    assert main(["--config", str(config), "history", "show", "-m", "b1", "--format", "csv"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+
+
 def test_stored_paths_are_relative_to_the_database(tmp_path: Path) -> None:
     assert stored_path(tmp_path / "results" / "m" / "a.json", tmp_path / "results" / "h.sqlite") == "m/a.json"
     assert stored_path(tmp_path / "a.json", tmp_path / "db" / "h.sqlite") == "../a.json"

@@ -17,9 +17,8 @@ def _db_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
     from bench.config import load_config
-    from bench.history.db import default_db_path
 
-    return default_db_path(load_config(Path(args.config) if getattr(args, "config", None) else None).results_dir)
+    return load_config(Path(args.config) if getattr(args, "config", None) else None).history_db
 
 
 def _say_skipped(name: str, why: str) -> None:
@@ -139,7 +138,11 @@ def run_changes(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help="history database (default: results/history.sqlite)")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="history database (default: bench.toml's [paths] history_db, results/history.sqlite)",
+    )
 
 
 def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from bench.config import HISTORY_DB_NAME as DB_NAME
 from bench.errors import EffbenchError
 from bench.fsio import TEMP_PREFIX
 from bench.history.rows import CellRow, DocumentRows, ProcessRow, RunRow, file_sha256, read_document
-
-DB_NAME = "history.sqlite"
 
 # Schema history (bump SCHEMA_VERSION and add an upgrade function to _UPGRADES for each change; the version is
 # SQLite's PRAGMA user_version):
@@ -77,7 +76,8 @@ BUSY_TIMEOUT_S = 60.0
 
 
 def default_db_path(results_dir: Path) -> Path:
-    """results/history.sqlite: beside the documents it indexes (ignored by git)."""
+    """results/history.sqlite: beside the documents it indexes (ignored by git); bench.toml's [paths] history_db
+    (bench.config.Config.history_db) chooses another."""
     return Path(results_dir) / DB_NAME
 
 
