@@ -537,3 +537,94 @@ def test_fake_document_is_a_valid_result(tmp_path: Path) -> None:
     doc = load_result(path)
     assert doc.status == "complete" and doc.cells[0].status == "ok"
     assert path.parent.name == SYNTHETIC_MACHINE_ID
+
+
+# ------------------------------------------------------------------------------------------ commit order
+
+
+def _git_repository(folder: Path, n_commits: int) -> list[str]:
+    """A git repository with `n_commits` empty commits; their hashes, oldest first."""
+    folder.mkdir()
+    git = ["git", "-c", "user.name=effbench", "-c", "user.email=effbench@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=folder, check=True)
+    for i in range(n_commits):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"change {i}"], cwd=folder, check=True)
+    done = subprocess.run(["git", "rev-list", "--reverse", "HEAD"], cwd=folder, check=True, capture_output=True)
+    return done.stdout.decode().split()
+
+
+def test_commit_order_positions() -> None:
+    from bench.history.order import CommitOrder
+
+    order = CommitOrder(("a" * 40, "ab" + "0" * 38, "ab" + "1" * 38, "c" * 40))
+    assert [order.position(c) for c in ("c" * 40, "C" * 40, "a" * 12, "ab00000", "cccccc", "d" * 40, None)] == [
+        3, 3, 0, 1, None, None, None
+    ]  # fmt: skip
+    assert order.position("ab" + "0" * 5) == 1 and order.position("ab000") is None  # 7 digits at least
+    assert order.position("abab") is None and order.position("ab" * 4) is None  # unknown; ambiguous "ab"
+
+
+def test_show_and_changes_order_by_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commits = _git_repository(tmp_path / "repo", 5)
+    # Runs in time order measured commits 2, 0, 3 (abbreviated), 1, 1; then one of another repository and one
+    # without a commit under test.
+    measured = [commits[2], commits[0], commits[3][:10], commits[1], commits[1], "f" * 40, None]
+    write_series(tmp_path / "results", [1.0] * len(measured), commits=measured)
+    db = ["--db", str(tmp_path / "h.sqlite")]
+    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    monkeypatch.chdir(tmp_path / "repo")
+    code, out, err = _cli(capsys, "show", "-m", "b1", "--order", "commit", "--format", "json", *db)
+    assert code == 0
+    assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in (1, 3, 4, 0, 2, 5, 6)]
+    assert err == (
+        "effbench: note: 2 run(s) shown last, in time order: 1 with a commit not in the history of HEAD "
+        "(ffffffffffff) and 1 without a commit under test\n"
+    )
+    code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "json", *db)  # the default: time order
+    assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in range(7)]
+    plot = tmp_path / "by-commit.svg"
+    assert _cli(capsys, "show", "-m", "b1", "--order", "commit", "--plot", str(plot), *db)[0] == 0
+    assert plot.stat().st_size > 10_000
+
+
+def test_a_step_in_commit_order_is_found_when_runs_came_in_another_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commits = _git_repository(tmp_path / "repo", 24)
+    # Commits 12.. are 7% slower; they were measured in a shuffled order (a backfill), so run time says nothing.
+    factors = step_factors(12, 12, 1.07, 0.005, random.Random(4))
+    shuffled = list(range(24))
+    random.Random(5).shuffle(shuffled)
+    write_series(tmp_path / "results", [factors[i] for i in shuffled], commits=[commits[i] for i in shuffled])
+    db = ["--db", str(tmp_path / "h.sqlite")]
+    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    monkeypatch.chdir(tmp_path / "repo")
+    code, out, err = _cli(capsys, "changes", "--order", "commit", "--format", "json", *db)
+    (change,) = json.loads(out)
+    assert code == 1 and "1 slowdown(s)" in err and "note" not in err
+    first_slow = f"run-{shuffled.index(12):04d}"  # the run that measured commit 12
+    assert change["after_run_id"] == next(
+        r["run_id"] for r in json.loads(_cli(capsys, "show", "-m", "b1", "--format", "json", *db)[1])
+        if r["label"] == first_slow
+    )  # fmt: skip
+    assert (change["runs_before"], change["runs_after"]) == (12, 12)
+
+
+def test_order_commit_outside_a_git_repository_is_one_line_exit_2(
+    tmp_path: Path, step_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above tmp_path is found
+    monkeypatch.chdir(tmp_path)
+    for command in (["show", "-m", "b1"], ["changes"]):
+        code, out, err = _cli(capsys, *command, "--order", "commit", "--db", str(step_db))
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert f"but {tmp_path} has none" in err and "use --order time" in err
+
+
+def test_command_order_choices_are_the_history_ones() -> None:
+    from bench.commands.history import ORDERS
+    from bench.history.order import ORDERS as HISTORY_ORDERS
+
+    assert ORDERS == HISTORY_ORDERS
