@@ -12,10 +12,12 @@ from bench.errors import EffbenchError
 from bench.vocab import FORMATS, PRECISIONS, did_you_mean, preset_names
 
 CONFIG_NAME = "bench.toml"
+# The history database's file name when [paths] history_db does not give one: beside the documents it indexes.
+HISTORY_DB_NAME = "history.sqlite"
 
 # Known tables and keys; anything else is a typo the user wants to hear about.
 _KNOWN: dict[str, set[str]] = {
-    "paths": {"cache_dir", "results_dir"},
+    "paths": {"cache_dir", "results_dir", "history_db"},
     "latency": {"threads", "backends", "precision", "preset", "cpus"},
     "export": {"opset", "formats"},
     "suite": set(),  # suites are free-form tables, validated by the suite runner
@@ -29,6 +31,7 @@ class Config:
     root: Path
     cache_dir: Path
     results_dir: Path
+    history_db: Path  # `effbench history`'s database (default results_dir/history.sqlite)
     latency: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -50,7 +53,12 @@ def load_config(path: Path | None = None) -> Config:
     source = path if path is not None else find_config()
     if source is None:
         root = Path.cwd()
-        return Config(root=root, cache_dir=root / "models", results_dir=root / "results")
+        return Config(
+            root=root,
+            cache_dir=root / "models",
+            results_dir=root / "results",
+            history_db=root / "results" / HISTORY_DB_NAME,
+        )
     if not source.is_file():
         raise EffbenchError(f"config file {source} does not exist: pass an existing bench.toml or drop --config")
     try:
@@ -76,15 +84,17 @@ def load_config(path: Path | None = None) -> Config:
     _check_values(source, data)
     root = source.resolve().parent
     paths = data.get("paths", {})
-    for key in ("cache_dir", "results_dir"):
+    for key in ("cache_dir", "results_dir", "history_db"):
         if key in paths and not isinstance(paths[key], str):
             raise EffbenchError(f"invalid {source}: [paths] {key} must be a string path")
     cache_dir = root / paths.get("cache_dir", "models")
     results_dir = root / paths.get("results_dir", "results")
+    history_db = root / paths["history_db"] if "history_db" in paths else results_dir / HISTORY_DB_NAME
     return Config(
         root=root,
         cache_dir=cache_dir,
         results_dir=results_dir,
+        history_db=history_db,
         latency=dict(data.get("latency", {})),
         export=dict(data.get("export", {})),
         raw=data,

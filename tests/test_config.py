@@ -16,6 +16,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     config = load_config()
     assert config.source is None
     assert (config.cache_dir, config.results_dir) == (tmp_path / "models", tmp_path / "results")
+    assert config.history_db == tmp_path / "results" / "history.sqlite"
 
 
 def test_paths_are_relative_to_the_file_found_in_a_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,6 +36,7 @@ def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)  # its paths are relative to the file, not to the current folder
     config = load_config(root / "bench.toml")
     assert (config.cache_dir, config.results_dir) == (root / "models", root / "results")
+    assert config.history_db == root / "results" / "history.sqlite"
     assert config.source == root / "bench.toml"
 
 
@@ -49,10 +51,13 @@ def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.Mon
         ("[benchmark]\n", "unknown table [benchmark]; known tables"),
         (
             "[paths]\ncache = 'x'\n",
-            "unknown key 'cache' in [paths] (did you mean 'cache_dir'?); known keys: cache_dir, results_dir",
+            "unknown key 'cache' in [paths] (did you mean 'cache_dir'?); "
+            "known keys: cache_dir, history_db, results_dir",
         ),
         ("[latency]\nthread = 2\n", "unknown key 'thread' in [latency] (did you mean 'threads'?)"),
         ("[paths]\ncache_dir = 3\n", "[paths] cache_dir must be a string path"),
+        ("[paths]\nhistory_db = ['h.sqlite']\n", "[paths] history_db must be a string path"),
+        ("[paths]\nhistory = 'h.sqlite'\n", "unknown key 'history' in [paths] (did you mean 'history_db'?)"),
         ("paths = 3\n", "'paths' must be a table"),
         ("[latency]\nthreads = 'two'\n", "[latency] threads = 'two'; it must be a whole number >= 1"),
         ("[latency]\nthreads = 0\n", "[latency] threads = 0"),
@@ -89,6 +94,17 @@ def test_invalid_files_give_one_line_and_exit_2(
     assert main(["--config", str(path), "latency", "--model", "b0:r=32"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"effbench: error: invalid {path}") and message in err and err.count("\n") == 1
+
+
+def test_history_db_is_relative_to_the_file_and_follows_results_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text('[paths]\nhistory_db = "db/trend.sqlite"\n')
+    monkeypatch.chdir(tmp_path.parent)
+    assert load_config(path).history_db == tmp_path.resolve() / "db" / "trend.sqlite"
+    path.write_text('[paths]\nresults_dir = "out"\n')  # no history_db: beside the documents it indexes
+    assert load_config(path).history_db == tmp_path.resolve() / "out" / "history.sqlite"
 
 
 def test_valid_values_come_from_the_shared_vocabularies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

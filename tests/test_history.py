@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,74 @@ def test_label_and_commit_under_test_are_read_when_present() -> None:
     rows = document_rows(doc, "x.json", "1" * 64)
     assert (rows.run.label, rows.run.commit_under_test) == ("nightly", "a" * 40)
     assert rows.run.run_id == doc["effbench"]["run_id"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted((ROOT / "results").glob("*/*.json")), *sorted((ROOT / "tests" / "fixtures").glob("format*.json"))],
+    ids=lambda p: p.name,
+)
+def test_typed_document_and_its_json_give_the_same_rows(path: Path) -> None:
+    typed = load_result(path)
+    rows = document_rows(typed, "x.json", "0" * 64)
+    assert rows == document_rows(json.loads(path.read_text()), "x.json", "0" * 64)
+    assert rows.run.run_id == typed.effbench.run_id and rows.run.machine_id == typed.machine.id
+    assert len(rows.cells) == len(typed.cells)
+    for row, cell in zip(rows.cells, typed.cells, strict=True):
+        assert (row.model, row.backend, row.status, row.arm) == (cell.model, cell.backend, cell.status, None)
+        assert row.median_ms == (cell.summary.median_ms if cell.summary else None)
+        assert row.n_processes == (cell.summary.processes if cell.summary else 0)
+    assert len(rows.processes) == sum(len(c.processes) for c in typed.cells)
+
+
+def test_label_commit_and_suite_come_from_the_typed_fields() -> None:
+    from dataclasses import replace
+
+    typed = load_result(_committed_documents()[0])
+    doc = replace(
+        typed,
+        effbench=replace(typed.effbench, label="nightly", commit_under_test="b" * 40),
+        suite={"name": "paper", "definition": {"models": ["efficientnet_b*"]}},
+    )
+    run = document_rows(doc, "x.json", "0" * 64).run
+    assert (run.label, run.commit_under_test, run.suite) == ("nightly", "b" * 40, "paper")
+    assert document_rows(doc.to_dict(), "x.json", "0" * 64).run == run  # the same through the JSON dict
+    with pytest.raises(
+        EffbenchError, match=r"x.json is not a valid effbench result: suite.name is \[.paper.\], expected a string"
+    ):
+        document_rows(replace(doc, suite={"name": ["paper"]}), "x.json", "0" * 64)
+
+
+def _ab_template() -> dict[str, Any]:
+    """A fake `effbench ab` document: the one cell twice, as the base arm and as the new arm."""
+    doc = fake_document()
+    (cell,) = doc["cells"]
+    doc["cells"] = [dict(cell, arm="base"), dict(cell, arm="new")]
+    return doc
+
+
+def test_ab_cells_are_indexed_with_their_arm_in_series_of_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = document_rows(_ab_template(), "x.json", "0" * 64)
+    assert [c.arm for c in rows.cells] == ["base", "new"]
+    folder = tmp_path / "results"
+    write_series(folder, [1.0] * 4)  # ordinary runs of the same cell
+    write_series(folder, [1.5] * 3, template=_ab_template(), first_index=4)  # A/B runs, slower: no step
+    db = tmp_path / "h.sqlite"
+    index_documents(db, [folder])
+    conn = open_database(db)
+    series = group_series(query_points(conn, resolve_filter(conn, model="b1")))
+    assert {key.arm: len(points) for key, points in series.items()} == {"": 4, "base": 3, "new": 3}
+    assert find_changes(series) == []  # the arms never join the ordinary series, so nothing steps
+    (base_key,) = [key for key in series if key.arm == "base"]
+    assert base_key.title().endswith(" · A/B base")
+    for arm, count in (("base", 3), ("none", 4)):
+        assert len(query_points(conn, resolve_filter(conn, model="b1", arm=arm))) == count
+    code, out, _ = _cli(capsys, "show", "-m", "b1", "--arm", "new", "--format", "json", "--db", str(db))
+    assert code == 0 and [r["arm"] for r in json.loads(out)] == ["new"] * 3
+    code, _, err = _cli(capsys, "show", "-m", "b1", "--arm", "old", "--db", str(db))
+    assert code == 2 and "invalid --arm 'old': give base, new or none" in err
 
 
 def test_scaled_documents_load_and_scale_the_median() -> None:
@@ -250,10 +319,26 @@ def test_newer_schema_is_refused_and_rebuild_repairs_it(tmp_path: Path, capsys: 
     with sqlite3.connect(db) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     code, _, err = _cli(capsys, "show", "-m", "b1", "--db", str(db))
-    assert code == 2 and "newer effbench (history schema 2 > 1)" in err and "--rebuild" in err
+    assert (
+        code == 2
+        and f"newer effbench (history schema {SCHEMA_VERSION + 1} > {SCHEMA_VERSION})" in err
+        and "--rebuild" in err
+    )
     code, out, _ = _cli(capsys, "index", str(COMMITTED), "--db", str(db), "--rebuild")
     assert code == 0 and "3 added" in out
     assert _cli(capsys, "show", "-m", "b1", "--db", str(db))[0] == 0
+
+
+def test_schema_1_database_is_upgraded_to_the_same_content_as_a_new_one(tmp_path: Path) -> None:
+    fresh, old = tmp_path / "fresh.sqlite", tmp_path / "old.sqlite"
+    index_documents(fresh, [COMMITTED])
+    index_documents(old, [COMMITTED])
+    with sqlite3.connect(old) as conn:  # schema 1: cells without the arm column
+        conn.execute("ALTER TABLE cells DROP COLUMN arm")
+        conn.execute("PRAGMA user_version = 1")
+    conn = open_database(old)  # a reader upgrades it
+    assert dump_database(conn) == dump_database(sqlite3.connect(fresh))
+    assert conn.execute("SELECT COUNT(*) FROM cells WHERE arm IS NULL").fetchone()[0] == 9
 
 
 def test_database_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -272,6 +357,17 @@ def test_database_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
     code, _, err = _cli(capsys, "index", str(tmp_path / "nowhere"), "--db", str(tmp_path / "x.sqlite"))
     assert code == 2 and "does not exist" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_db_defaults_to_bench_toml_history_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bench.toml"
+    config.write_text('[paths]\nresults_dir = "out"\nhistory_db = "trend/h.sqlite"\n')
+    write_series(tmp_path / "out", [1.0, 1.0])
+    assert main(["--config", str(config), "history", "index"]) == 0  # RESULTS_DIR defaults to results_dir too
+    out = capsys.readouterr().out
+    assert f"indexed {tmp_path / 'trend' / 'h.sqlite'}: 2 added" in out
+    assert main(["--config", str(config), "history", "show", "-m", "b1", "--format", "csv"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
 
 
 def test_stored_paths_are_relative_to_the_database(tmp_path: Path) -> None:
@@ -315,7 +411,7 @@ def test_show_formats_and_last(step_db: Path, capsys: pytest.CaptureFixture[str]
     assert all(r["machine"] == SYNTHETIC_MACHINE_ID and r["versions"] == "fake 1.1" for r in rows)
     code, out, _ = _cli(capsys, "show", "-m", "efficientnet_b1", "--format", "csv", "--db", str(step_db))
     lines = out.splitlines()
-    assert lines[0].startswith("model,backend,precision,threads,machine,created,run_id") and len(lines) == 31
+    assert lines[0].startswith("model,backend,precision,threads,machine,arm,created,run_id") and len(lines) == 31
     marked = [line for line in lines[1:] if ",+" in line.split(",fake 1.")[1]]
     assert len(marked) == 1 and "run-0020" in marked[0]  # the change column marks the first slower run
     code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "md", "--last", "2", "--db", str(step_db))
@@ -441,3 +537,94 @@ def test_fake_document_is_a_valid_result(tmp_path: Path) -> None:
     doc = load_result(path)
     assert doc.status == "complete" and doc.cells[0].status == "ok"
     assert path.parent.name == SYNTHETIC_MACHINE_ID
+
+
+# ------------------------------------------------------------------------------------------ commit order
+
+
+def _git_repository(folder: Path, n_commits: int) -> list[str]:
+    """A git repository with `n_commits` empty commits; their hashes, oldest first."""
+    folder.mkdir()
+    git = ["git", "-c", "user.name=effbench", "-c", "user.email=effbench@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=folder, check=True)
+    for i in range(n_commits):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"change {i}"], cwd=folder, check=True)
+    done = subprocess.run(["git", "rev-list", "--reverse", "HEAD"], cwd=folder, check=True, capture_output=True)
+    return done.stdout.decode().split()
+
+
+def test_commit_order_positions() -> None:
+    from bench.history.order import CommitOrder
+
+    order = CommitOrder(("a" * 40, "ab" + "0" * 38, "ab" + "1" * 38, "c" * 40))
+    assert [order.position(c) for c in ("c" * 40, "C" * 40, "a" * 12, "ab00000", "cccccc", "d" * 40, None)] == [
+        3, 3, 0, 1, None, None, None
+    ]  # fmt: skip
+    assert order.position("ab" + "0" * 5) == 1 and order.position("ab000") is None  # 7 digits at least
+    assert order.position("abab") is None and order.position("ab" * 4) is None  # unknown; ambiguous "ab"
+
+
+def test_show_and_changes_order_by_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commits = _git_repository(tmp_path / "repo", 5)
+    # Runs in time order measured commits 2, 0, 3 (abbreviated), 1, 1; then one of another repository and one
+    # without a commit under test.
+    measured = [commits[2], commits[0], commits[3][:10], commits[1], commits[1], "f" * 40, None]
+    write_series(tmp_path / "results", [1.0] * len(measured), commits=measured)
+    db = ["--db", str(tmp_path / "h.sqlite")]
+    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    monkeypatch.chdir(tmp_path / "repo")
+    code, out, err = _cli(capsys, "show", "-m", "b1", "--order", "commit", "--format", "json", *db)
+    assert code == 0
+    assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in (1, 3, 4, 0, 2, 5, 6)]
+    assert err == (
+        "effbench: note: 2 run(s) shown last, in time order: 1 with a commit not in the history of HEAD "
+        "(ffffffffffff) and 1 without a commit under test\n"
+    )
+    code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "json", *db)  # the default: time order
+    assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in range(7)]
+    plot = tmp_path / "by-commit.svg"
+    assert _cli(capsys, "show", "-m", "b1", "--order", "commit", "--plot", str(plot), *db)[0] == 0
+    assert plot.stat().st_size > 10_000
+
+
+def test_a_step_in_commit_order_is_found_when_runs_came_in_another_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commits = _git_repository(tmp_path / "repo", 24)
+    # Commits 12.. are 7% slower; they were measured in a shuffled order (a backfill), so run time says nothing.
+    factors = step_factors(12, 12, 1.07, 0.005, random.Random(4))
+    shuffled = list(range(24))
+    random.Random(5).shuffle(shuffled)
+    write_series(tmp_path / "results", [factors[i] for i in shuffled], commits=[commits[i] for i in shuffled])
+    db = ["--db", str(tmp_path / "h.sqlite")]
+    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    monkeypatch.chdir(tmp_path / "repo")
+    code, out, err = _cli(capsys, "changes", "--order", "commit", "--format", "json", *db)
+    (change,) = json.loads(out)
+    assert code == 1 and "1 slowdown(s)" in err and "note" not in err
+    first_slow = f"run-{shuffled.index(12):04d}"  # the run that measured commit 12
+    assert change["after_run_id"] == next(
+        r["run_id"] for r in json.loads(_cli(capsys, "show", "-m", "b1", "--format", "json", *db)[1])
+        if r["label"] == first_slow
+    )  # fmt: skip
+    assert (change["runs_before"], change["runs_after"]) == (12, 12)
+
+
+def test_order_commit_outside_a_git_repository_is_one_line_exit_2(
+    tmp_path: Path, step_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above tmp_path is found
+    monkeypatch.chdir(tmp_path)
+    for command in (["show", "-m", "b1"], ["changes"]):
+        code, out, err = _cli(capsys, *command, "--order", "commit", "--db", str(step_db))
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert f"but {tmp_path} has none" in err and "use --order time" in err
+
+
+def test_command_order_choices_are_the_history_ones() -> None:
+    from bench.commands.history import ORDERS
+    from bench.history.order import ORDERS as HISTORY_ORDERS
+
+    assert ORDERS == HISTORY_ORDERS

@@ -11,15 +11,15 @@ from bench.views.tables import FORMATS
 
 # "term" is the terminal table, as the issue names it; "table" as in `effbench models`.
 OUTPUT_FORMATS = ("term", *FORMATS)
+ORDERS = ("time", "commit")  # bench.history.order.ORDERS, spelled here too: no history import at startup
 
 
 def _db_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
     from bench.config import load_config
-    from bench.history.db import default_db_path
 
-    return default_db_path(load_config(Path(args.config) if getattr(args, "config", None) else None).results_dir)
+    return load_config(Path(args.config) if getattr(args, "config", None) else None).history_db
 
 
 def _say_skipped(name: str, why: str) -> None:
@@ -54,7 +54,31 @@ def _filter(conn: Any, args: argparse.Namespace, since: str | None = None) -> An
         threads=args.threads,
         machine=args.machine,
         since=since,
+        arm=args.arm,
     )
+
+
+def _commit_order(args: argparse.Namespace) -> Any:
+    """The git history of the current folder for --order commit (read before anything else: a folder without
+    one fails at once), or None for --order time."""
+    if args.order != "commit":
+        return None
+    from bench.history.order import read_commit_order
+
+    return read_commit_order()
+
+
+def _in_order(series: Any, commit_order: Any) -> Any:
+    """The series as group_series gives them (time order), or in commit order with a note on the runs that
+    have no place in the git history."""
+    if commit_order is None:
+        return series
+    from bench.history.order import order_by_commit, unplaced_note
+
+    ordered, unplaced = order_by_commit(series, commit_order)
+    if unplaced:
+        print(f"effbench: {unplaced_note(unplaced)}", file=sys.stderr)
+    return ordered
 
 
 def _render(rows: list[dict[str, Any]], columns: Any, fmt: str, title: str | None) -> None:
@@ -76,9 +100,10 @@ def run_show(args: argparse.Namespace) -> int:
 
     if args.last is not None and args.last < 1:
         raise EffbenchError(f"invalid --last {args.last}: give a positive number of runs")
+    commit_order = _commit_order(args)
     conn = open_database(_db_path(args))
     try:
-        series = group_series(query_points(conn, _filter(conn, args)))
+        series = _in_order(group_series(query_points(conn, _filter(conn, args))), commit_order)
     finally:
         conn.close()
     if not series:
@@ -97,7 +122,7 @@ def run_show(args: argparse.Namespace) -> int:
         from bench.history.plot import plot_series
 
         marked = [c for c in changes if any(p.run_id == c.after.run_id for p in shown[c.key])]
-        written = plot_series(shown, marked, Path(args.plot))
+        written = plot_series(shown, marked, Path(args.plot), commit_order)
         print(f"plot written to {written}", file=sys.stderr)
     return 0
 
@@ -111,9 +136,10 @@ def run_changes(args: argparse.Namespace) -> int:
 
     threshold = parse_threshold(args.threshold)
     since = parse_since(args.since) if args.since else None
+    commit_order = _commit_order(args)
     conn = open_database(_db_path(args))
     try:
-        series = group_series(query_points(conn, _filter(conn, args)))
+        series = _in_order(group_series(query_points(conn, _filter(conn, args))), commit_order)
     finally:
         conn.close()
     if not series:
@@ -138,7 +164,11 @@ def run_changes(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help="history database (default: results/history.sqlite)")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="history database (default: bench.toml's [paths] history_db, results/history.sqlite)",
+    )
 
 
 def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
@@ -147,6 +177,19 @@ def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
     parser.add_argument("--precision", help="requested precision, e.g. fp32 or bf16")
     parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime")
     parser.add_argument("--machine", metavar="ID", help="machine id, or the start of one (effbench system shows it)")
+    parser.add_argument(
+        "--arm",
+        metavar="base|new|none",  # checked by bench.history.query.resolve_filter: no history import at startup
+        help="only that arm of `effbench ab` documents, or none: only other runs (default: all, an arm's runs "
+        "forming series of their own)",
+    )
+    parser.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="time",
+        help="order each series by run time, or by the commit under test's place in the git history of the "
+        "current folder (runs of one commit in time order; runs of other commits last)",
+    )
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="term", help="output format (default: term)")
 
 
@@ -175,7 +218,8 @@ def register(subparsers: Any) -> None:
     show = sub.add_parser(
         "show",
         help="one row per run of a model's series, with its CI; --plot draws it",
-        description="The runs of each series (model, backend, precision, threads, machine) in time order: median "
+        description="The runs of each series (model, backend, precision, threads, machine, A/B arm) in time "
+        "order, or in commit order (--order commit): median "
         "and 95% CI, processes, runtime versions, and the change points `history changes` finds.",
     )
     _add_filters(show, model_required=True)

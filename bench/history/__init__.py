@@ -4,6 +4,7 @@
     report = index_documents(Path("results/history.sqlite"), [Path("results")])   # incremental
     conn = open_database(Path("results/history.sqlite"))
     series = group_series(query_points(conn, resolve_filter(conn, model="b1", backend="ort")))
+    series, unplaced = order_by_commit(series, read_commit_order())   # optional: git history order
     changes = find_changes(series)                      # [Change(key, before, after, step, p_value, context)]
     plot_series(series, changes, Path("trend.svg"))
 
@@ -23,6 +24,7 @@ from bench.history.db import (
     insert_document,
     open_database,
 )
+from bench.history.order import CommitOrder, order_by_commit, read_commit_order
 from bench.history.plot import plot_series
 from bench.history.query import (
     SeriesFilter,
@@ -40,6 +42,7 @@ __all__ = [
     "CellRow",
     "Change",
     "ChangePoint",
+    "CommitOrder",
     "DocumentRows",
     "IndexReport",
     "ProcessRow",
@@ -58,10 +61,12 @@ __all__ = [
     "index_documents",
     "insert_document",
     "open_database",
+    "order_by_commit",
     "parse_since",
     "parse_threshold",
     "plot_series",
     "query_points",
+    "read_commit_order",
     "read_document",
     "resolve_filter",
     "series_changes",

@@ -89,7 +89,7 @@ def what_changed(before: SeriesPoint, after: SeriesPoint) -> tuple[str, ...]:
 def series_changes(
     key: SeriesKey, points: Sequence[SeriesPoint], *, alpha: float = ALPHA, seed: int = 0
 ) -> list[Change]:
-    """The changes of one series (its measured runs in time order)."""
+    """The changes of one series: its measured runs in the order given (time, or commit with --order commit)."""
     runs = [p for p in points if p.measured]
     values = [float(p.median_ms or 0.0) for p in runs]
     cuts = detect_change_points(values, alpha=alpha, seed=seed)

@@ -13,23 +13,33 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from bench.config import HISTORY_DB_NAME as DB_NAME
 from bench.errors import EffbenchError
 from bench.fsio import TEMP_PREFIX
 from bench.history.rows import CellRow, DocumentRows, ProcessRow, RunRow, file_sha256, read_document
-
-DB_NAME = "history.sqlite"
 
 # Schema history (bump SCHEMA_VERSION and add an upgrade function to _UPGRADES for each change; the version is
 # SQLite's PRAGMA user_version):
 #
 # 1 - (effbench 0.1.0) first version: runs (one per result document, keyed by effbench.run_id), cells,
 #     processes; JSON-valued columns hold canonical JSON text.
-SCHEMA_VERSION = 1
+# 2 - (effbench 0.2.0) cells.arm: "base" | "new" for a cell of an `effbench ab` document (result format 2),
+#     NULL for any other; the arm is part of a series' key (bench.history.query.SeriesKey). The upgrade adds
+#     the column as NULL: every effbench that wrote schema 1 predates `effbench ab`, the only writer of arms,
+#     so none of the cells it indexed was one.
+SCHEMA_VERSION = 2
+
 
 # Upgrades of older databases, keyed by the version they read: _UPGRADES[n] turns a version-n database into a
 # version-(n + 1) one inside the caller's transaction. A database without an upgrade step can always be made
 # again from the documents with `effbench history index --rebuild`.
-_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {}
+def _add_arm_column(conn: sqlite3.Connection) -> None:
+    # SQLite writes the new column right after the last one in the stored CREATE TABLE text, where _SCHEMA has
+    # it: an upgraded database and a new one have the same schema and dump_database text.
+    conn.execute("ALTER TABLE cells ADD COLUMN arm TEXT")
+
+
+_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_arm_column}
 
 # WITHOUT ROWID tables are stored in primary-key order, so a database built incrementally and one rebuilt from
 # scratch hold their rows in the same order, not in the order documents happened to arrive.
@@ -47,6 +57,7 @@ _SCHEMA = (
     precision TEXT NOT NULL, effective_precision TEXT NOT NULL, threads INTEGER, cpus TEXT NOT NULL,
     status TEXT NOT NULL, median_ms REAL, ci_low_ms REAL, ci_high_ms REAL, p90_ms REAL,
     n_samples INTEGER NOT NULL, n_processes INTEGER NOT NULL, versions TEXT NOT NULL, warnings TEXT NOT NULL,
+    arm TEXT,
     PRIMARY KEY (run_id, cell_index)
 ) WITHOUT ROWID""",
     "CREATE INDEX cells_by_series ON cells (model, backend, precision, threads)",
@@ -65,7 +76,8 @@ BUSY_TIMEOUT_S = 60.0
 
 
 def default_db_path(results_dir: Path) -> Path:
-    """results/history.sqlite: beside the documents it indexes (ignored by git)."""
+    """results/history.sqlite: beside the documents it indexes (ignored by git); bench.toml's [paths] history_db
+    (bench.config.Config.history_db) chooses another."""
     return Path(results_dir) / DB_NAME
 
 

@@ -1,5 +1,5 @@
 """Reading series out of the history database: filters, name resolution (b1 == efficientnet_b1) and one
-point per run per series (model, backend, precision, threads, machine), in time order."""
+point per run per series (model, backend, precision, threads, machine, A/B arm), in time order."""
 
 from __future__ import annotations
 
@@ -15,17 +15,26 @@ from bench.errors import EffbenchError
 
 @dataclass(frozen=True, order=True)
 class SeriesKey:
-    """What makes runs comparable: the same cell settings on the same machine."""
+    """What makes runs comparable: the same cell settings on the same machine, and the same A/B arm.
+
+    The arm keeps the two arms of `effbench ab` documents in series of their own ("base", "new"), apart from
+    each other and from ordinary runs (arm ""): an A/B's arms differ by design (another build, runtime or
+    model), so interleaving them with ordinary runs would make steps that are not changes.
+    """
 
     model: str
     backend: str
     precision: str
     threads: int
     machine_id: str
+    arm: str = ""  # "" for an ordinary run, "base" | "new" for an arm of an `effbench ab` document
 
     def title(self) -> str:
         plural = "" if self.threads == 1 else "s"
-        return f"{self.model} · {self.backend} · {self.precision} · {self.threads} thread{plural} · {self.machine_id}"
+        arm = f" · A/B {self.arm}" if self.arm else ""
+        return (
+            f"{self.model} · {self.backend} · {self.precision} · {self.threads} thread{plural} · {self.machine_id}{arm}"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,11 @@ class SeriesFilter:
     threads: int | None = None
     machine: str | None = None  # a machine id or the start of one
     since: str | None = None  # ISO 8601 UTC: runs created at or after
+    arm: str | None = None  # "base" | "new": that arm of A/B documents; "none": ordinary runs only; None: all
+
+
+# --arm: an arm of `effbench ab` documents, or "none" for the cells of every other document.
+ARM_CHOICES = ("base", "new", "none")
 
 
 def parse_since(text: str) -> str:
@@ -114,6 +128,7 @@ def resolve_filter(
     threads: int | None = None,
     machine: str | None = None,
     since: str | None = None,
+    arm: str | None = None,
 ) -> SeriesFilter:
     """A filter from user input: models through bench.zoo (b1 → efficientnet_b1), backend aliases (ort →
     onnxruntime), a date for `since`; a name the history does not hold is an error listing those it does."""
@@ -145,14 +160,16 @@ def resolve_filter(
         machines = _distinct(conn, "machine_id")
         if not any(m.startswith(machine) for m in machines):
             raise EffbenchError(f"machine '{machine}' is not in the history; machines there: {_known(machines)}")
-    return SeriesFilter(model, backend, precision, threads, machine, parse_since(since) if since else None)
+    if arm is not None and arm not in ARM_CHOICES:
+        raise EffbenchError(f"invalid --arm {arm!r}: give {', '.join(ARM_CHOICES[:-1])} or {ARM_CHOICES[-1]}")
+    return SeriesFilter(model, backend, precision, threads, machine, parse_since(since) if since else None, arm)
 
 
 _SELECT = """
 SELECT c.model, c.backend, c.precision, c.threads, r.machine_id, r.run_id, r.created, r.path, r.status, r.label,
        r.commit_under_test, r.effbench_version, r.effbench_commit, r.machine_fingerprint, r.environment,
        r.runtimes, c.cell_index, c.status, c.model_fingerprint, c.artifact_sha256, c.effective_precision, c.cpus,
-       c.median_ms, c.ci_low_ms, c.ci_high_ms, c.p90_ms, c.n_samples, c.n_processes, c.versions
+       c.median_ms, c.ci_low_ms, c.ci_high_ms, c.p90_ms, c.n_samples, c.n_processes, c.versions, c.arm
 FROM cells AS c JOIN runs AS r ON r.run_id = c.run_id
 """
 
@@ -172,11 +189,19 @@ def query_points(conn: sqlite3.Connection, flt: SeriesFilter) -> list[SeriesPoin
     if flt.since is not None:
         where.append("r.created >= ?")
         params.append(flt.since)
+    if flt.arm == "none":
+        where.append("c.arm IS NULL")
+    elif flt.arm is not None:
+        where.append("c.arm = ?")
+        params.append(flt.arm)
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY c.model, c.backend, c.precision, c.threads, r.machine_id, r.created, r.run_id, c.cell_index"
+    sql += (
+        " ORDER BY c.model, c.backend, c.precision, c.threads, r.machine_id, coalesce(c.arm, ''), r.created, "
+        "r.run_id, c.cell_index"
+    )
     points = []
     for row in conn.execute(sql, params):
-        key = SeriesKey(str(row[0]), str(row[1]), str(row[2]), int(row[3] or 0), str(row[4]))
+        key = SeriesKey(str(row[0]), str(row[1]), str(row[2]), int(row[3] or 0), str(row[4]), row[29] or "")
         points.append(
             SeriesPoint(
                 key,

@@ -1,10 +1,12 @@
-"""The one mapping from a result document (format version 1, as bench.results.load_result returns it, or its
-JSON dict) to the rows the history database stores: a RunRow per document, a CellRow per cell, a ProcessRow per
+"""The one mapping from a typed result document (bench.document.ResultDocument, as bench.results.load_result
+returns it) to the rows the history database stores: a RunRow per document, a CellRow per cell, a ProcessRow per
 worker process.
 
-Every key of the result document the history reads is spelled here and nowhere else, so a change of the
-document's shape (a typed document class, a new format version) touches this module only. Raw samples are not
-copied: the JSON documents stay the source of truth; the rows hold the per-run estimates trends are made of.
+The history reads the document's typed attributes, here and nowhere else, so a change of the document's shape
+touches bench.document and this module only. The typed records keep whatever value a file held, so every value
+read is type-checked here: a malformed one is an error naming the file and the key, never a half-written row.
+Raw samples are not copied: the JSON documents stay the source of truth; the rows hold the per-run estimates
+trends are made of.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.document import ResultDocument
+from bench.document import CellRecord, DocumentError, ResultDocument, document_from_json
 from bench.errors import EffbenchError
 
 # The machine settings that can change on one machine (same machine id) and move latency; their hash is the
@@ -79,6 +81,7 @@ class CellRow:
     n_processes: int
     versions: str  # JSON object: the runtime versions the cell's worker loaded
     warnings: str  # JSON list
+    arm: str | None = None  # "base" | "new" in an `effbench ab` document, None in any other
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,8 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _Reader:
-    """Typed access to a document's values; a value of the wrong type is an error naming the file and key."""
+class _Check:
+    """Type checks of the values a typed record holds; a wrong one is an error naming the file and key."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -122,21 +125,19 @@ class _Reader:
             "re-run the measurement or move the file out of the results folder"
         )
 
-    def mapping(self, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-        value = parent.get(key)
+    def mapping(self, value: Any, where: str) -> Mapping[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            raise self.fail(f"{where}.{key}", "an object", value)
+            raise self.fail(where, "an object", value)
         return value
 
-    def text(self, parent: Mapping[str, Any], key: str, where: str) -> str | None:
-        value = parent.get(key)
+    def text(self, value: Any, where: str) -> str | None:
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        raise self.fail(f"{where}.{key}", "a string", value)
+        raise self.fail(where, "a string", value)
 
     def number(self, value: Any, where: str) -> float | None:
         if value is None:
@@ -152,33 +153,36 @@ class _Reader:
             raise self.fail(where, "an integer", value)
         return value
 
-    def items(self, parent: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
-        value = parent.get(key)
+    def items(self, value: Any, where: str) -> Sequence[Any]:
         if value is None:
             return ()
-        if not isinstance(value, list):
-            raise self.fail(f"{where}.{key}", "a list", value)
+        if not isinstance(value, (list, tuple)):
+            raise self.fail(where, "a list", value)
         return value
 
+    def strings(self, value: Any, where: str) -> str:
+        """A list of messages (warnings) as canonical JSON text."""
+        return canonical_json([str(w) for w in self.items(value, where)])
 
-def _created_utc(value: Any, reader: _Reader) -> str:
+
+def _created_utc(value: Any, check: _Check) -> str:
     try:
         created = _dt.datetime.fromisoformat(str(value))
     except ValueError:
-        raise reader.fail("'created'", "an ISO 8601 time", value) from None
+        raise check.fail("'created'", "an ISO 8601 time", value) from None
     if created.tzinfo is None:  # effbench always writes UTC; a naive time is taken as UTC, not local time
         created = created.replace(tzinfo=_dt.UTC)
     return created.astimezone(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _environment(machine: Mapping[str, Any], reader: _Reader) -> dict[str, Any]:
-    python = reader.mapping(machine, "python", "machine")
-    system = reader.mapping(machine, "os", "machine")
-    values = {key: machine.get(key) for key in ENVIRONMENT_KEYS if key in machine}
-    values["os_name"] = system.get("name")
+def _environment(doc: ResultDocument, check: _Check) -> dict[str, Any]:
+    machine = doc.machine
+    values = {key: machine.get(key) for key in ENVIRONMENT_KEYS}
+    values["os_name"] = check.mapping(machine.get("os"), "machine.os").get("name")
+    python = machine.python  # {} when absent or not an object
     python_text = " ".join(str(v) for v in (python.get("implementation"), python.get("version")) if v)
     values["python"] = python_text or None
-    return {key: values.get(key) for key in ENVIRONMENT_KEYS}
+    return values
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
@@ -189,7 +193,7 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (h - low) * (ordered[high] - ordered[low])
 
 
-def _quantiles(samples: Sequence[Any], reader: _Reader, where: str) -> tuple[float | None, float | None]:
+def _quantiles(samples: Sequence[Any], check: _Check, where: str) -> tuple[float | None, float | None]:
     """Median and p90 in ms. Plain Python: for a few hundred samples per process, sorted() beats numpy's
     per-call overhead, and indexing spends most of its time here."""
     if not samples:
@@ -199,53 +203,42 @@ def _quantiles(samples: Sequence[Any], reader: _Reader, where: str) -> tuple[flo
     except TypeError:
         ordered = []
     if not ordered or not all(isinstance(v, (int, float)) for v in (ordered[0], ordered[-1])):
-        raise reader.fail(where, "a list of integer nanoseconds", "a list with non-numbers")
+        raise check.fail(where, "a list of integer nanoseconds", "a list with non-numbers")
     return _quantile(ordered, 0.5) / 1e6, _quantile(ordered, 0.9) / 1e6
 
 
-def _effective_precision(cell: Mapping[str, Any]) -> str:
+def _effective_precision(cell: CellRecord, check: _Check, where: str) -> str:
     # The latency table's own rule (first process's report, OpenVINO's per-layer mix), not a second copy of it.
-    from bench.document import CellRecord
     from bench.views.latency import effective_precision
 
-    return effective_precision(CellRecord.from_dict(cell))
-
-
-def _checked_effective_precision(cell: Mapping[str, Any], reader: _Reader, where: str) -> str:
-    from bench.document import DocumentError
-
     try:
-        return _effective_precision(cell)
-    except (AttributeError, TypeError, KeyError, DocumentError):
-        raise reader.fail(f"{where}.processes[0].effective", "an object of settings", "malformed") from None
+        return str(effective_precision(cell))
+    except (AttributeError, TypeError, KeyError, ValueError):
+        raise check.fail(f"{where}.processes[0].effective", "an object of settings", "malformed") from None
 
 
-def _cell_rows(index: int, cell: Any, reader: _Reader) -> tuple[CellRow, list[ProcessRow]]:
+def _cell_rows(index: int, cell: CellRecord, check: _Check) -> tuple[CellRow, list[ProcessRow]]:
     where = f"cells[{index}]"
-    if not isinstance(cell, Mapping):
-        raise reader.fail(where, "an object", cell)
-    model = reader.text(cell, "model", where)
-    backend = reader.text(cell, "backend", where)
+    model = check.text(cell.model, f"{where}.model")
+    backend = check.text(cell.backend, f"{where}.backend")
     if not model or not backend:
-        raise reader.fail(f"{where}.model/backend", "names", (model, backend))
-    artifact = reader.mapping(cell, "artifact", where)
-    summary = reader.mapping(cell, "summary", where)
-    ci = summary.get("median_ci95_ms")
+        raise check.fail(f"{where}.model/backend", "names", (model, backend))
+    artifact = cell.artifact
+    summary = cell.summary
+    ci = summary.median_ci95_ms if summary is not None else None
     ci_low = ci_high = None
-    if isinstance(ci, list) and len(ci) == 2:
-        ci_low = reader.number(ci[0], f"{where}.summary.median_ci95_ms[0]")
-        ci_high = reader.number(ci[1], f"{where}.summary.median_ci95_ms[1]")
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        ci_low = check.number(ci[0], f"{where}.summary.median_ci95_ms[0]")
+        ci_high = check.number(ci[1], f"{where}.summary.median_ci95_ms[1]")
     processes: list[ProcessRow] = []
     versions: dict[str, Any] = {}
-    for position, process in enumerate(reader.items(cell, "processes", where)):
+    for position, process in enumerate(cell.processes):
         pwhere = f"{where}.processes[{position}]"
-        if not isinstance(process, Mapping):
-            raise reader.fail(pwhere, "an object", process)
-        samples = reader.items(process, "samples_ns", pwhere)
-        median, p90 = _quantiles(samples, reader, f"{pwhere}.samples_ns")
-        ok = process.get("ok", True) is not False
+        samples = check.items(process.samples_ns, f"{pwhere}.samples_ns")
+        median, p90 = _quantiles(samples, check, f"{pwhere}.samples_ns")
+        ok = process.ok is not False
         if ok and not versions:
-            versions = dict(reader.mapping(process, "versions", pwhere))
+            versions = dict(check.mapping(process.versions, f"{pwhere}.versions"))
         processes.append(
             ProcessRow(
                 cell_index=index,
@@ -254,86 +247,90 @@ def _cell_rows(index: int, cell: Any, reader: _Reader) -> tuple[CellRow, list[Pr
                 median_ms=median,
                 p90_ms=p90,
                 n_samples=len(samples),
-                warnings=canonical_json([str(w) for w in reader.items(process, "warnings", pwhere)]),
+                warnings=check.strings(process.warnings, f"{pwhere}.warnings"),
             )
         )
-    n_samples = reader.integer(summary.get("n"), f"{where}.summary.n")
-    n_processes = reader.integer(summary.get("processes"), f"{where}.summary.processes")
+    swhere = f"{where}.summary"
+    n_samples = check.integer(summary.n, f"{swhere}.n") if summary is not None else None
+    n_processes = check.integer(summary.processes, f"{swhere}.processes") if summary is not None else None
     row = CellRow(
         cell_index=index,
         model=model,
-        model_fingerprint=reader.text(cell, "fingerprint", where),
-        artifact_format=reader.text(artifact, "format", f"{where}.artifact"),
-        artifact_sha256=reader.text(artifact, "sha256", f"{where}.artifact"),
+        model_fingerprint=check.text(cell.fingerprint, f"{where}.fingerprint"),
+        artifact_format=check.text(artifact.format, f"{where}.artifact.format") if artifact else None,
+        artifact_sha256=check.text(artifact.sha256, f"{where}.artifact.sha256") if artifact else None,
         backend=backend,
-        precision=reader.text(cell, "precision", where) or "fp32",
-        effective_precision=_checked_effective_precision(cell, reader, where),
-        threads=reader.integer(cell.get("threads"), f"{where}.threads"),
-        cpus=canonical_json(list(reader.items(cell, "cpus", where))),
-        status=reader.text(cell, "status", where) or "unknown",
-        median_ms=reader.number(summary.get("median_ms"), f"{where}.summary.median_ms"),
+        precision=check.text(cell.precision, f"{where}.precision") or "fp32",
+        effective_precision=_effective_precision(cell, check, where),
+        threads=check.integer(cell.threads, f"{where}.threads"),
+        cpus=canonical_json(list(check.items(cell.cpus, f"{where}.cpus"))),
+        status=check.text(cell.status, f"{where}.status") or "unknown",
+        median_ms=check.number(summary.median_ms, f"{swhere}.median_ms") if summary is not None else None,
         ci_low_ms=ci_low,
         ci_high_ms=ci_high,
-        p90_ms=reader.number(summary.get("p90_ms"), f"{where}.summary.p90_ms"),
+        p90_ms=check.number(summary.p90_ms, f"{swhere}.p90_ms") if summary is not None else None,
         n_samples=n_samples if n_samples is not None else sum(p.n_samples for p in processes),
         n_processes=n_processes if n_processes is not None else sum(1 for p in processes if p.n_samples),
         versions=canonical_json(versions),
-        warnings=canonical_json([str(w) for w in reader.items(cell, "warnings", where)]),
+        warnings=check.strings(cell.warnings, f"{where}.warnings"),
+        arm=check.text(cell.arm, f"{where}.arm") or None,
     )
     return row, processes
 
 
-def _suite(doc: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
-    for value in (doc.get("suite"), settings.get("suite")):
-        if isinstance(value, Mapping):
-            value = value.get("name")
-        if isinstance(value, str) and value:
-            return value
-    return None
+def _suite_name(doc: ResultDocument, check: _Check) -> str | None:
+    """The `effbench run --suite` name the document records ({"name", "definition"}), or None."""
+    name = check.mapping(doc.suite, "suite").get("name")
+    return check.text(name, "suite.name") or None
+
+
+def _typed(doc: Mapping[str, Any], source: str) -> ResultDocument:
+    """A document's JSON dict through the loader's own checks and upgrades (one reader, not two)."""
+    try:
+        return document_from_json(dict(doc))  # a shallow copy: an upgrade sets format_version at the top
+    except DocumentError as exc:
+        raise EffbenchError(f"{source} {exc}") from None
 
 
 def document_rows(
-    doc: Mapping[str, Any] | ResultDocument, path: str, sha256: str, source: str | None = None
+    doc: ResultDocument | Mapping[str, Any], path: str, sha256: str, source: str | None = None
 ) -> DocumentRows:
-    """The rows of one loaded document (load_result's, or its JSON dict), recorded under `path`; EffbenchError
-    naming `source` (the file as the user knows it; default `path`) if a value is malformed."""
-    if isinstance(doc, ResultDocument):
-        doc = doc.to_dict()
-    reader = _Reader(source or path)
-    info = reader.mapping(doc, "effbench", "document")
-    machine = reader.mapping(doc, "machine", "document")
-    settings = reader.mapping(doc, "settings", "document")
-    machine_id = reader.text(machine, "id", "machine")
+    """The rows of one loaded document (load_result's ResultDocument, or a JSON dict, read the same way),
+    recorded under `path`; EffbenchError naming `source` (the file as the user knows it; default `path`) if a
+    value is malformed."""
+    check = _Check(source or path)
+    if not isinstance(doc, ResultDocument):
+        doc = _typed(doc, check.path)
+    info = doc.effbench
+    machine_id = check.text(doc.machine.id, "machine.id")
     if not machine_id:
         from bench.machine import machine_id as compute_machine_id
 
-        machine_id = compute_machine_id(dict(machine))
-    environment = _environment(machine, reader)
-    environment_json = canonical_json(environment)
-    run_id = reader.text(info, "run_id", "effbench") or sha256[:32]
-    dirty = info.get("git_dirty")
+        machine_id = compute_machine_id(doc.machine.to_dict())
+    environment_json = canonical_json(_environment(doc, check))
+    dirty = info.git_dirty
     run = RunRow(
-        run_id=run_id,
+        run_id=check.text(info.run_id, "effbench.run_id") or sha256[:32],
         sha256=sha256,
         path=path,
-        created=_created_utc(doc.get("created"), reader),
-        status=reader.text(doc, "status", "document"),
-        effbench_version=reader.text(info, "version", "effbench"),
-        effbench_commit=reader.text(info, "git_commit", "effbench"),
+        created=_created_utc(doc.created, check),
+        status=check.text(doc.status, "status"),
+        effbench_version=check.text(info.version, "effbench.version"),
+        effbench_commit=check.text(info.git_commit, "effbench.git_commit"),
         effbench_dirty=dirty if isinstance(dirty, bool) else None,
-        commit_under_test=reader.text(info, "commit_under_test", "effbench"),
-        label=reader.text(info, "label", "effbench"),
-        suite=_suite(doc, settings),
+        commit_under_test=check.text(info.commit_under_test, "effbench.commit_under_test") or None,
+        label=check.text(info.label, "effbench.label") or None,
+        suite=_suite_name(doc, check),
         machine_id=machine_id,
         machine_fingerprint=hashlib.sha256(environment_json.encode()).hexdigest()[:16],
         environment=environment_json,
-        runtimes=canonical_json(dict(reader.mapping(machine, "runtimes", "machine"))),
-        warnings=canonical_json([str(w) for w in reader.items(doc, "warnings", "document")]),
+        runtimes=canonical_json(dict(check.mapping(doc.machine.get("runtimes"), "machine.runtimes"))),
+        warnings=check.strings(doc.warnings, "warnings"),
     )
     cells: list[CellRow] = []
     processes: list[ProcessRow] = []
-    for index, cell in enumerate(reader.items(doc, "cells", "document")):
-        row, rows = _cell_rows(index, cell, reader)
+    for index, cell in enumerate(doc.cells):
+        row, rows = _cell_rows(index, cell, check)
         cells.append(row)
         processes.extend(rows)
     return DocumentRows(run, tuple(cells), tuple(processes))

@@ -146,10 +146,12 @@ def write_series(
     first_index: int = 0,
     machine_id: str | None = None,
     versions_from: tuple[int, Mapping[str, str]] | None = None,
+    commits: Sequence[str | None] | None = None,
 ) -> list[Path]:
     """Write one document per factor under folder/<machine id>/ (bench.results.write_result, never overwriting),
     runs `every` apart from `start`, labelled run-<index>; with `versions_from` = (i, versions), runs from i on
-    report those runtime versions. Returns the paths in run order."""
+    report those runtime versions; `commits` gives each run's commit under test (None: none; default: a made-up
+    hash per run). Returns the paths in run order."""
     from bench.document import document_from_json
     from bench.results import write_result
 
@@ -164,7 +166,7 @@ def write_series(
             created=start + index * every,
             index=index,
             label=f"run-{index:04d}",
-            commit=hashlib.sha1(f"commit {index}".encode()).hexdigest(),
+            commit=hashlib.sha1(f"commit {index}".encode()).hexdigest() if commits is None else commits[offset],
             machine_id=machine_id,
             versions=versions,
         )

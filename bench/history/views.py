@@ -27,17 +27,17 @@ SERIES_COLUMNS = (
 # CSV keeps raw values and says which series each row belongs to (one file may hold several).
 SERIES_CSV_COLUMNS = tuple(
     Column(key, key)
-    for key in ("model", "backend", "precision", "threads", "machine", "created", "run_id", "label",
+    for key in ("model", "backend", "precision", "threads", "machine", "arm", "created", "run_id", "label",
                 "commit_under_test", "median_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "processes", "samples",
                 "status", "effective_precision", "versions", "effbench", "change", "path")
 )  # fmt: skip
 
 CHANGE_CSV_COLUMNS = tuple(
     Column(key, key)
-    for key in ("mark", "model", "backend", "precision", "threads", "machine", "before_run_id", "before_created",
-                "after_run_id", "after_created", "ratio", "ratio_low", "ratio_high", "median_before_ms",
-                "median_after_ms", "runs_before", "runs_after", "p_value", "slowdown", "context", "before_path",
-                "after_path")
+    for key in ("mark", "model", "backend", "precision", "threads", "machine", "arm", "before_run_id",
+                "before_created", "after_run_id", "after_created", "ratio", "ratio_low", "ratio_high",
+                "median_before_ms", "median_after_ms", "runs_before", "runs_after", "p_value", "slowdown", "context",
+                "before_path", "after_path")
 )  # fmt: skip
 
 CHANGE_COLUMNS = (
@@ -97,6 +97,7 @@ def series_rows(
                 "precision": key.precision,
                 "threads": key.threads,
                 "machine": key.machine_id,
+                "arm": key.arm or None,
                 "time": point.created[:16].replace("T", " "),
                 "created": point.created,
                 "run": point.label or (point.commit_under_test or "")[:12] or None,
@@ -141,6 +142,7 @@ def change_rows(changes: Sequence[Change], threshold: float) -> list[dict[str, A
                 "precision": key.precision,
                 "threads": key.threads,
                 "machine": key.machine_id,
+                "arm": key.arm or None,
                 "before": f"{change.before.run_name} ({change.before.created[:10]})",
                 "after": f"{change.after.run_name} ({change.after.created[:10]})",
                 "before_run_id": change.before.run_id,
