@@ -185,8 +185,10 @@ def test_scaled_documents_load_and_scale_the_median() -> None:
     doc = scaled_document(template, 1.07, created=__import__("datetime").datetime(2026, 1, 1, tzinfo=None), index=3)
     rows = document_rows(doc, "x.json", "2" * 64)
     base = document_rows(template, "y.json", "3" * 64)
-    assert rows.cells[0].median_ms == pytest.approx(base.cells[0].median_ms * 1.07, rel=1e-6)
-    assert rows.processes[0].median_ms == pytest.approx(base.processes[0].median_ms * 1.07, rel=1e-6)
+    base_cell, base_process = base.cells[0].median_ms, base.processes[0].median_ms
+    assert base_cell is not None and base_process is not None
+    assert rows.cells[0].median_ms == pytest.approx(base_cell * 1.07, rel=1e-6)
+    assert rows.processes[0].median_ms == pytest.approx(base_process * 1.07, rel=1e-6)
 
 
 # -------------------------------------------------------------------------------------------- indexing
