@@ -283,6 +283,33 @@ def plan_cells(settings: LatencySettings, say: Callable[[str], Any] = lambda _me
     )
 
 
+def export_source(
+    cache_dir: Path,
+    *,
+    seed: int = 0,
+    weights: Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    say: Callable[[str], Any] = lambda _message: None,
+) -> ArtifactSource:
+    """The default ArtifactSource: bench.export.ensure_artifacts into `cache_dir` (a cache hit when exported)."""
+
+    def export(model: str, formats: tuple[str, ...]) -> ArtifactSet:
+        from bench.export import ensure_artifacts
+
+        user_file = is_user_file(model)
+        return ensure_artifacts(
+            model,
+            formats=formats,
+            cache_dir=cache_dir,
+            seed=seed,
+            weights=None if user_file else weights,
+            input_shape=input_shape if user_file else None,
+            progress=say,
+        )
+
+    return export
+
+
 def plan_requests(
     requests: Sequence[CellRequest],
     *,
@@ -296,27 +323,14 @@ def plan_requests(
     """One CellPlan per request, in request order, each model exported (or reused) once for the formats its
     runnable cells need. A model that resolves to one already planned (same name and fingerprint) is measured
     once. `artifacts` replaces the export (e.g. a bundle's entries)."""
-    from bench.export import ensure_artifacts
-
-    def export(model: str, formats: tuple[str, ...]) -> ArtifactSet:
-        user_file = is_user_file(model)
-        return ensure_artifacts(
-            model,
-            formats=formats,
-            cache_dir=cache_dir,
-            seed=seed,
-            weights=None if user_file else weights,
-            input_shape=input_shape if user_file else None,
-            progress=say,
-        )
-
+    export = artifacts or export_source(cache_dir, seed=seed, weights=weights, input_shape=input_shape, say=say)
     by_model: dict[str, list[CellRequest]] = {}
     for request in requests:
         by_model.setdefault(request.model, []).append(request)
     plans: list[CellPlan] = []
     seen: set[tuple[str, str | None]] = set()
     for model, model_requests in by_model.items():
-        prepared = _prepare_model(model, model_requests, artifacts or export, seed, weights)
+        prepared = _prepare_model(model, model_requests, export, seed, weights)
         key = (prepared.target.model_name, prepared.fingerprint)
         if key in seen:
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
