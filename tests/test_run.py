@@ -261,8 +261,8 @@ def test_latency_stores_label_and_commit(config: Path, tmp_path: Path) -> None:
     from bench.commands.latency import run_latency
 
     out = tmp_path / "run.json"
-    parsed = build_parser().parse_args(["--config", str(config), "latency", "--model", "b0:r=32", "--backend",
-                                        "fake", "--fast", "--output", str(out), "--label", "pr-7", "--commit", "abc1234"])  # fmt: skip
+    args = ["--model", "b0:r=32", "--backend", "fake", "--fast", "--output", str(out), "--label", "pr-7"]
+    parsed = build_parser().parse_args(["--config", str(config), "latency", *args, "--commit", "abc1234"])
     assert run_latency(parsed, launcher=InProcessLauncher()) == 0
     info = json.loads(out.read_text())["effbench"]
     assert info["label"] == "pr-7" and info["commit_under_test"] == "abc1234"
@@ -284,14 +284,22 @@ def test_eta_is_a_lower_bound_until_a_cell_finishes() -> None:
 
 # ------------------------------------------------------------------------------- a machine without torch
 
-TORCH_BLOCKER = "raise ImportError('torch is blocked in this test: the run must not need it')\n"
+# A `torch` package first on PYTHONPATH: any import of torch, in the CLI process or a worker, is logged and fails,
+# as on a machine without torch. (sys.modules["torch"] = None would also block it, but libraries such as scipy read
+# sys.modules["torch"] and trip over the None; a failed import leaves no entry, as on a machine without torch.)
+TORCH_BLOCKER = """
+import os, sys
+with open(os.environ["EFFBENCH_TORCH_LOG"], "a") as log:
+    log.write(" ".join(sys.argv) + "\\n")
+raise ImportError("torch is blocked in this test: the run must not need it")
+"""
 
 
 @pytest.mark.torch
 @pytest.mark.onnxruntime
-def test_bundle_run_needs_no_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundle_run_needs_no_torch(tmp_path: Path) -> None:
     """Export a tiny bundle (with torch), then run a suite from it with torch unimportable in the CLI process and
-    in every worker: cells measured on ONNX Runtime, torch's cells skipped with the reason, no torch loaded."""
+    in every worker: cells measured on ONNX Runtime, torch's cells skipped with the reason, torch never imported."""
     for module in ("torch", "onnx", "onnxruntime"):
         pytest.importorskip(module)
     bundle = tmp_path / "bundle"
@@ -301,26 +309,32 @@ def test_bundle_run_needs_no_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
-    blocker = tmp_path / "no-torch"
+    blocker, log = tmp_path / "no-torch", tmp_path / "torch-imports.log"
     (blocker / "torch").mkdir(parents=True)
     (blocker / "torch" / "__init__.py").write_text(TORCH_BLOCKER)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setitem(sys.modules, "torch", None)
     config = tmp_path / "bench.toml"
     config.write_text(
         f'[paths]\ncache_dir = "{tmp_path / "empty-cache"}"\nresults_dir = "{tmp_path / "results"}"\n'
         '[suite.tiny]\nmodels = ["b0:r=32"]\nbackends = ["onnxruntime", "torch"]\npreset = "fast"\n'
     )
     out = tmp_path / "tiny.json"
-    code = main(["--config", str(config), "run", "--suite", "tiny", "--bundle", str(bundle), "--output", str(out),
-                 "--no-calibrate"])  # fmt: skip
-    assert code == 0
-    assert sys.modules["torch"] is None  # the CLI process never replaced the blocker with a real torch
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)]), "EFFBENCH_TORCH_LOG": str(log)}
+    proof = "import importlib.util; print(importlib.util.find_spec('torch').origin)"
+    found = subprocess.run([sys.executable, "-c", proof], env=env, capture_output=True, text=True, timeout=60)
+    assert found.stdout.strip() == str(blocker / "torch" / "__init__.py")  # the blocker is what `import torch` finds
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--config", str(config), "run", "--suite", "tiny", "--bundle", str(bundle),
+         "--output", str(out), "--no-calibrate", "--commit", "none"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not log.exists(), log.read_text()  # no process tried to import torch
     doc = json.loads(out.read_text())
     ort, torch_cell = doc["cells"]
-    assert ort["backend"] == "onnxruntime" and ort["status"] == "ok" and ort["processes"]
+    assert ort["backend"] == "onnxruntime" and ort["status"] == "ok" and len(ort["processes"]) >= 2
     assert ort["artifact"]["path"].startswith(str(bundle))
     assert all(p["torch_imported"] is False and p["samples_ns"] for p in ort["processes"])
-    assert torch_cell["status"] == "skipped" and "bundle" in torch_cell["error"]
+    assert all(p["runtimes_loaded"] == ["onnxruntime"] for p in ort["processes"])
+    assert torch_cell["backend"] == "torch" and torch_cell["status"] == "skipped" and "bundle" in torch_cell["error"]
     assert doc["suite"]["bundle"] == str(bundle.resolve())
     assert not (tmp_path / "empty-cache").exists()  # nothing exported
