@@ -338,3 +338,21 @@ def test_bundle_run_needs_no_torch(tmp_path: Path) -> None:
     assert torch_cell["backend"] == "torch" and torch_cell["status"] == "skipped" and "bundle" in torch_cell["error"]
     assert doc["suite"]["bundle"] == str(bundle.resolve())
     assert not (tmp_path / "empty-cache").exists()  # nothing exported
+
+
+def test_cpus_per_thread_count_come_from_one_pool() -> None:
+    from bench.errors import EffbenchError
+    from bench.suite_run import cpus_by_threads
+
+    assert cpus_by_threads([1, 2], None, TOPOLOGY) == {1: (2,), 2: (2, 3)}  # CPU 0 kept out by default
+    assert cpus_by_threads([1, 2], "0-3", TOPOLOGY) == {1: (0,), 2: (0, 1)}  # a longer pool: its first CPUs
+    assert cpus_by_threads([1], (3,), TOPOLOGY) == {1: (3,)}  # the suite's cpus
+    with pytest.raises(EffbenchError, match=r"names 1 CPU.* but the suite runs 2 threads"):
+        cpus_by_threads([1, 2], "1", TOPOLOGY)
+
+
+def test_config_is_accepted_before_and_after_run(config: Path) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["run", "--suite", "s", "--config", str(config)]).config == str(config)
+    assert parser.parse_args(["--config", str(config), "run", "--suite", "s"]).config == str(config)
+    assert parser.parse_args(["run", "--suite", "s"]).config is None

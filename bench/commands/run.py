@@ -32,6 +32,10 @@ def register(subparsers: Any) -> None:
     what.add_argument(
         "--resume", metavar="RESULT.json", type=Path, help="measure the missing cells of an interrupted suite run"
     )
+    # Also accepted after `run` (as the examples write it); SUPPRESS keeps `effbench --config FILE run` working.
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="bench.toml holding the suite (default: nearest)"
+    )
     parser.add_argument(
         "--bundle",
         metavar="DIR",
