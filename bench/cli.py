@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bench.commands.export",
     "bench.commands.cache",
     "bench.commands.latency",
+    "bench.commands.run",
     "bench.commands.system",
     "bench.commands.report",
     "bench.commands.compare",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.document import CellRecord, ResultDocument
-from bench.plan import LatencySettings
+from bench.document import CellRecord, ResultDocument, Settings
+from bench.plan import LatencySettings, RunIdentity
+from bench.policy import MeasurePolicy
 from bench.runner import CellPlan, CellRun, Launcher, Progress, Runner
+
+# Turns the records of the cells finished so far (keyed by their index in the plan list) into the document's
+# cells. The default lists them in plan order; a resumed run merges them with the cells it keeps.
+CellLayout = Callable[[Mapping[int, CellRecord]], tuple[CellRecord, ...]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,25 @@ class MeasuredRun:
         return any(cell.status == "failed" for cell in self.document.cells)
 
 
+def new_run_document(
+    settings: Settings,
+    cpus: Sequence[int],
+    command: Sequence[str],
+    *,
+    machine: dict[str, Any] | None = None,
+    identity: RunIdentity | None = None,
+) -> ResultDocument:
+    """A new document for a run on `cpus`: the machine (collected unless given), the warnings of the system
+    checks, the label and commit under test."""
+    from bench.machine import collect_machine_metadata, system_checks
+    from bench.results import new_document
+
+    doc = new_document(machine if machine is not None else collect_machine_metadata(), settings, command)
+    checks = [c for c in system_checks(list(cpus)) if c.status == "warn"]
+    doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
+    return identity.apply(doc) if identity is not None else doc
+
+
 def measure(
     settings: LatencySettings,
     plans: Sequence[CellPlan],
@@ -33,6 +57,7 @@ def measure(
     command: Sequence[str],
     progress: Progress | None = None,
     say: Callable[[str], Any] = lambda _message: None,
+    identity: RunIdentity | None = None,
 ) -> MeasuredRun:
     """Run `plans` with `launcher` and keep the result document on disk up to date.
 
@@ -40,15 +65,29 @@ def measure(
     replaced after each finished cell, and a last time with the status "complete" or "interrupted": a run that
     is killed leaves a truthful file. `say` gets the result path as soon as it exists.
     """
-    from bench.machine import collect_machine_metadata, system_checks
-    from bench.results import new_document, save_progress, write_result
+    from bench.results import write_result
 
-    doc = new_document(collect_machine_metadata(), settings.document_settings(), command)
-    checks = [c for c in system_checks(list(settings.cpus)) if c.status == "warn"]
-    doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
+    doc = new_run_document(settings.document_settings(), settings.cpus, command, identity=identity)
     path = write_result(doc, settings.output, settings.results_dir)
     say(f"results: {path}")
+    return measure_into(doc, path, plans, settings.policy, launcher, progress=progress)
 
+
+def measure_into(
+    doc: ResultDocument,
+    path: Path,
+    plans: Sequence[CellPlan],
+    policy: MeasurePolicy,
+    launcher: Launcher,
+    *,
+    progress: Progress | None = None,
+    layout: CellLayout | None = None,
+) -> MeasuredRun:
+    """Measure `plans` in one interleaved schedule into `doc`, which this run owns at `path` (same run_id):
+    saved after every finished cell and at the end ("complete", or "interrupted" after Ctrl-C)."""
+    from bench.results import save_progress
+
+    arrange = layout or (lambda records: tuple(records[i] for i in sorted(records)))
     finished: dict[int, CellRecord] = {}
     order = {id(plan): i for i, plan in enumerate(plans)}
 
@@ -56,11 +95,11 @@ def measure(
         nonlocal doc
         # Cells finish out of plan order (interleaved rounds); the document lists them in plan order.
         finished[order[id(cell.plan)]] = cell.record()
-        doc = replace(doc, cells=tuple(finished[i] for i in sorted(finished)))
+        doc = replace(doc, cells=arrange(finished))
         save_progress(doc, path)
 
-    outcome = Runner(settings.policy, launcher, progress=progress, on_cell_finished=on_cell_finished).run(plans)
-    cells = tuple(cell.record() for cell in outcome.cells)
-    doc = replace(doc, cells=cells, status="interrupted" if outcome.interrupted else "complete")
+    outcome = Runner(policy, launcher, progress=progress, on_cell_finished=on_cell_finished).run(plans)
+    records = {order[id(cell.plan)]: cell.record() for cell in outcome.cells}
+    doc = replace(doc, cells=arrange(records), status="interrupted" if outcome.interrupted else "complete")
     save_progress(doc, path)
     return MeasuredRun(doc, path, outcome.interrupted)

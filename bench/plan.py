@@ -1,21 +1,25 @@
-"""Planning a latency run: the resolved settings (CLI over bench.toml), the backends chosen, the artifacts each
-model needs and one CellPlan per (model, backend). Exports happen here; nothing is measured."""
+"""Planning a run: the resolved settings (CLI over bench.toml), the backends chosen, the run's label and commit
+under test, the artifacts each model needs and one CellPlan per requested cell. Exports happen here; nothing is
+measured."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.backends import install_hint
-from bench.document import Settings
+from bench.document import ResultDocument, Settings
 from bench.errors import EffbenchError
 from bench.policy import MeasurePolicy
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
+    from bench.backends.base import LoadTarget
     from bench.config import Config
+    from bench.export import ArtifactSet
     from bench.runner import CellPlan
 
 # Artifact formats in the order they are exported (OpenVINO's IR is converted from the ONNX file).
@@ -58,6 +62,75 @@ class LatencySettings:
             weights=str(self.weights) if self.weights else None,
             input_shape=self.input_shape,
         )
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What a run is called in the history: `--label NAME` and the commit of the code under test (`--commit`)."""
+
+    label: str | None = None
+    commit: str | None = None
+
+    def apply(self, doc: ResultDocument) -> ResultDocument:
+        """`doc` with effbench.label and effbench.commit_under_test set (left absent when None)."""
+        info = replace(doc.effbench, label=self.label, commit_under_test=self.commit)
+        return replace(doc, effbench=info)
+
+
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+def add_identity_options(parser: Any) -> None:
+    """--label and --commit, as `effbench latency`, `run` and `ab` take them (read with resolve_identity)."""
+    parser.add_argument("--label", metavar="NAME", help="a name for this run in the history (e.g. nightly)")
+    parser.add_argument(
+        "--commit",
+        metavar="SHA",
+        help="commit of the code under test (default: git HEAD of the current folder, if it is a checkout; "
+        "'none': record none)",
+    )
+
+
+def git_head(folder: Path | None = None, rev: str = "HEAD") -> str | None:
+    """The full commit hash `rev` names in the git checkout at `folder` (default: the current folder); None when
+    it is not a checkout, git is missing or `rev` names nothing."""
+    import subprocess
+
+    if rev.startswith("-"):  # would be read as an option
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def resolve_identity(label: str | None, commit: str | None, folder: Path | None = None) -> RunIdentity:
+    """--label and --commit as given: the commit defaults to the checkout's HEAD (None outside a git checkout),
+    'none' records none, a hex hash is kept as given, anything else is resolved with git (a branch, a tag)."""
+    if label is not None and not label.strip():
+        raise EffbenchError("--label is empty: give the run a name, e.g. --label nightly, or leave it out")
+    if commit is None:
+        return RunIdentity(label, git_head(folder))
+    if commit.strip().lower() == "none":
+        return RunIdentity(label, None)
+    if _SHA.fullmatch(commit.strip()):
+        return RunIdentity(label, commit.strip().lower())
+    resolved = git_head(folder, commit.strip())
+    if resolved is None:
+        raise EffbenchError(
+            f"--commit {commit!r} is neither a commit hash nor a revision of the git checkout here: "
+            "pass a SHA (git rev-parse HEAD), or --commit none"
+        )
+    return RunIdentity(label, resolved)
 
 
 def split_backend_names(values: Sequence[str] | str | None) -> list[str] | None:
@@ -177,79 +250,169 @@ def needed_formats(model: str, backends: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in _FORMAT_ORDER if f in wanted)
 
 
+@dataclass(frozen=True)
+class CellRequest:
+    """One cell asked for, before its model is exported: what `plan_requests` turns into a CellPlan."""
+
+    model: str  # as given: zoo name or spec, or a model file / export folder
+    backend: str
+    precision: str
+    threads: int
+    cpus: tuple[int, ...]
+    skip_reason: str | None = None  # known before planning (runtime not installed, bf16 unsupported…)
+
+
+# How a model's artifacts are obtained: (model, formats) -> ArtifactSet. Default: bench.export.ensure_artifacts.
+ArtifactSource = Callable[[str, tuple[str, ...]], "ArtifactSet"]
+
+
 def plan_cells(settings: LatencySettings, say: Callable[[str], Any] = lambda _message: None) -> list[CellPlan]:
     """Export (or reuse) every model and make one CellPlan per (model, backend); `say` gets progress lines."""
-    from bench.backends import get_backend
+    requests = [
+        CellRequest(model, backend, settings.precision, settings.threads, settings.cpus)
+        for model in settings.models
+        for backend in settings.backends
+    ]
+    return plan_requests(
+        requests,
+        cache_dir=settings.cache_dir,
+        seed=settings.seed,
+        weights=settings.weights,
+        input_shape=settings.input_shape,
+        say=say,
+    )
+
+
+def export_source(
+    cache_dir: Path,
+    *,
+    seed: int = 0,
+    weights: Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    say: Callable[[str], Any] = lambda _message: None,
+) -> ArtifactSource:
+    """The default ArtifactSource: bench.export.ensure_artifacts into `cache_dir` (a cache hit when exported)."""
+
+    def export(model: str, formats: tuple[str, ...]) -> ArtifactSet:
+        from bench.export import ensure_artifacts
+
+        user_file = is_user_file(model)
+        return ensure_artifacts(
+            model,
+            formats=formats,
+            cache_dir=cache_dir,
+            seed=seed,
+            weights=None if user_file else weights,
+            input_shape=input_shape if user_file else None,
+            progress=say,
+        )
+
+    return export
+
+
+def plan_requests(
+    requests: Sequence[CellRequest],
+    *,
+    cache_dir: Path,
+    seed: int = 0,
+    weights: Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    say: Callable[[str], Any] = lambda _message: None,
+    artifacts: ArtifactSource | None = None,
+) -> list[CellPlan]:
+    """One CellPlan per request, in request order, each model exported (or reused) once for the formats its
+    runnable cells need. A model that resolves to one already planned (same name and fingerprint) is measured
+    once. `artifacts` replaces the export (e.g. a bundle's entries)."""
+    export = artifacts or export_source(cache_dir, seed=seed, weights=weights, input_shape=input_shape, say=say)
+    by_model: dict[str, list[CellRequest]] = {}
+    for request in requests:
+        by_model.setdefault(request.model, []).append(request)
+    plans: list[CellPlan] = []
+    seen: set[tuple[str, str | None]] = set()
+    for model, model_requests in by_model.items():
+        prepared = _prepare_model(model, model_requests, export, seed, weights)
+        key = (prepared.target.model_name, prepared.fingerprint)
+        if key in seen:
+            say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
+            continue
+        seen.add(key)
+        plans.extend(_plan_cell(prepared, request) for request in model_requests)
+    return plans
+
+
+@dataclass(frozen=True)
+class _PreparedModel:
+    target: LoadTarget
+    fingerprint: str | None
+    files: dict[str, Path]
+    sha256: dict[str, str]
+
+
+def _prepare_model(
+    model: str, requests: Sequence[CellRequest], artifacts: ArtifactSource, seed: int, weights: Path | None
+) -> _PreparedModel:
+    """The model's load target, exported for the formats of the backends its runnable cells use."""
     from bench.backends.base import LoadTarget
+
+    runnable = list(dict.fromkeys(r.backend for r in requests if r.skip_reason is None))
+    formats = needed_formats(model, runnable)
+    user_file = is_user_file(model)
+    if not formats and user_file and runnable:
+        raise EffbenchError(
+            f"{model}: none of the backends {', '.join(runnable)} can run this file "
+            "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
+        )
+    spec: dict[str, Any] | None
+    if formats:
+        arts = artifacts(model, formats)
+        spec = arts.spec.to_dict() if arts.spec is not None else None
+        name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
+        input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
+    elif user_file:  # every cell of this file is skipped: nothing to load
+        spec, name, fingerprint, files = None, model, None, {}
+        input_name, model_input_shape, sha256 = "input", (), {}
+    else:  # torch only (or every cell skipped): nothing to export, the worker builds the module from the spec
+        from bench.zoo import resolve_model
+
+        zoo_spec = resolve_model(model)
+        spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
+        input_name, model_input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
+    target = LoadTarget(
+        model_name=name,
+        files={fmt: str(path) for fmt, path in files.items()},
+        model_spec=spec,
+        input_name=input_name,
+        input_shape=model_input_shape,
+        seed=seed,
+        weights=str(weights) if weights is not None and spec is not None else None,
+    )
+    return _PreparedModel(target, fingerprint, files, sha256)
+
+
+def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
+    from bench.backends import get_backend
     from bench.document import Artifact
-    from bench.export import ensure_artifacts
     from bench.runner import CellPlan
 
-    backends, weights, seed = settings.backends, settings.weights, settings.seed
-    plans = []
-    seen: set[tuple[str, str | None]] = set()
-    for model in settings.models:
-        formats = needed_formats(model, backends)
-        user_file = is_user_file(model)
-        if not formats and user_file:
-            raise EffbenchError(
-                f"{model}: none of the backends {', '.join(backends)} can run this file "
-                "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
-            )
-        if formats:
-            arts = ensure_artifacts(
-                model,
-                formats=formats,
-                cache_dir=settings.cache_dir,
-                seed=seed,
-                weights=None if user_file else weights,
-                input_shape=settings.input_shape if user_file else None,
-                progress=say,
-            )
-            spec = arts.spec.to_dict() if arts.spec is not None else None
-            name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
-            input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
-        else:  # torch only: nothing to export, the worker builds the module from the spec
-            from bench.zoo import resolve_model
-
-            zoo_spec = resolve_model(model)
-            spec, name, fingerprint, files = zoo_spec.to_dict(), zoo_spec.name, None, {}
-            input_name, model_input_shape, sha256 = "input", tuple(zoo_spec.input_shape), {}
-        if (name, fingerprint) in seen:
-            say(f"{model}: {name} is already in this run; measured once")
-            continue
-        seen.add((name, fingerprint))
-        target = LoadTarget(
-            model_name=name,
-            files={fmt: str(path) for fmt, path in files.items()},
-            model_spec=spec,
-            input_name=input_name,
-            input_shape=model_input_shape,
-            seed=seed,
-            weights=str(weights) if weights is not None and spec is not None else None,
-        )
-        for backend_name in backends:
-            backend = get_backend(backend_name)
-            skip = backend.supports_precision(settings.precision)
-            artifact = None
-            for fmt in backend.formats:
-                if fmt in files:
-                    artifact = Artifact(format=fmt, path=str(files[fmt]), sha256=sha256.get(fmt))
-                elif skip is None:
-                    skip = f"{backend_name} needs a {fmt} file and {name} has none"
-            if not backend.formats and spec is None and skip is None:
-                skip = f"{backend_name} runs zoo models only; {name} is a user file"
-            plans.append(
-                CellPlan(
-                    model=name,
-                    backend=backend_name,
-                    precision=settings.precision,
-                    threads=settings.threads,
-                    cpus=settings.cpus,
-                    target=target,
-                    fingerprint=fingerprint,
-                    artifact=artifact,
-                    skip_reason=skip,
-                )
-            )
-    return plans
+    backend_name, name, files = request.backend, prepared.target.model_name, prepared.files
+    backend = get_backend(backend_name)
+    skip = request.skip_reason or backend.supports_precision(request.precision)
+    artifact = None
+    for fmt in backend.formats:
+        if fmt in files:
+            artifact = Artifact(format=fmt, path=str(files[fmt]), sha256=prepared.sha256.get(fmt))
+        elif skip is None:
+            skip = f"{backend_name} needs a {fmt} file and {name} has none"
+    if not backend.formats and prepared.target.model_spec is None and skip is None:
+        skip = f"{backend_name} runs zoo models only; {name} is a user file"
+    return CellPlan(
+        model=name,
+        backend=backend_name,
+        precision=request.precision,
+        threads=request.threads,
+        cpus=request.cpus,
+        target=prepared.target,
+        fingerprint=prepared.fingerprint,
+        artifact=artifact,
+        skip_reason=skip,
+    )

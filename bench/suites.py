@@ -87,6 +87,30 @@ class Suite:
             "source": str(self.source) if self.source is not None else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Suite:
+        """The suite back from `to_dict()` (as a result document stores it), with no config file involved."""
+        if not isinstance(data, dict):
+            raise EffbenchError("the suite definition is not a table: the result document is damaged")
+        try:
+            return cls(
+                name=str(data["name"]),
+                description=str(data.get("description") or ""),
+                models=tuple(str(m) for m in data["models"]),
+                backends=tuple(str(b) for b in data["backends"]),
+                precisions=tuple((str(b), tuple(str(p) for p in names)) for b, names in data["precisions"].items()),
+                threads=tuple(int(t) for t in data["threads"]),
+                preset=str(data["preset"]),
+                output=Path(data["output"]) if data.get("output") is not None else None,
+                cpus=tuple(int(c) for c in data["cpus"]) if data.get("cpus") is not None else None,
+                bf16=str(data.get("bf16") or "if-supported"),
+                source=Path(data["source"]) if data.get("source") is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EffbenchError(
+                f"the suite definition lacks or garbles {exc}: the result document is damaged"
+            ) from None
+
     def cells(
         self,
         cpu_flags: Collection[str] | None = None,

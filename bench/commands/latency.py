@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.backends import settings_help
+from bench.plan import add_identity_options
 from bench.views.console import emit, make_console
 from bench.views.latency import render_latency_table
 from bench.vocab import PRECISIONS
@@ -71,6 +72,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml [paths] cache_dir, or models/)"
     )
+    add_identity_options(parser)
     parser.set_defaults(func=run_latency)
 
 
@@ -81,7 +83,7 @@ def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> i
     """Resolve the settings, plan (export), measure with `launcher` (default: real pinned workers), print."""
     from bench.config import load_config
     from bench.measure import measure
-    from bench.plan import plan_cells, resolve_settings
+    from bench.plan import plan_cells, resolve_identity, resolve_settings
     from bench.runner import RichProgress, SubprocessLauncher
 
     err = make_console(stderr=True)
@@ -100,6 +102,7 @@ def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> i
         cache_dir=args.cache_dir,
         output=args.output,
     )
+    identity = resolve_identity(getattr(args, "label", None), getattr(args, "commit", None))
     for note in settings.notes:
         err.print(f"note: {note}")
     plans = plan_cells(settings, say=err.print)
@@ -110,6 +113,7 @@ def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> i
         command=["effbench", *sys.argv[1:]],
         progress=RichProgress(err),
         say=err.print,
+        identity=identity,
     )
 
     cells, warnings = run.document.cells, run.document.warnings

@@ -59,6 +59,26 @@ def read_bundle_index(bundle: Path) -> dict[str, Any]:
     return data
 
 
+def bundle_entry_folder(bundle: Path, model_name: str) -> Path:
+    """The folder of the bundle's entry for the zoo model `model_name` (EffbenchError naming the model and the
+    bundle when it holds none, or several that differ)."""
+    bundle = Path(bundle)
+    if not (bundle / BUNDLE_INDEX_NAME).is_file():
+        raise EffbenchError(f"{bundle} is not an effbench bundle (no {BUNDLE_INDEX_NAME}): make one with "
+                            "'effbench export --bundle DIR'")  # fmt: skip
+    entries = [e for e in read_bundle_index(bundle).get("entries", []) if e.get("model_name") == model_name]
+    if not entries:
+        raise EffbenchError(
+            f"the bundle {bundle} has no {model_name}: add it with 'effbench export --model {model_name} "
+            f"--bundle {bundle}' on a machine with torch, or drop it from the suite"
+        )
+    if len(entries) > 1:
+        folders = ", ".join(str(bundle / e["folder"]) for e in entries)
+        raise EffbenchError(f"the bundle {bundle} holds {len(entries)} exports of {model_name} ({folders}): "
+                            "name one of these folders in the suite's models")  # fmt: skip
+    return bundle / entries[0]["folder"]
+
+
 def write_bundle(
     artifact_sets: Sequence[ArtifactSet], bundle: Path, progress: Callable[[str], None] | None = None
 ) -> Path:

@@ -1,0 +1,120 @@
+"""`effbench run`: measure a named suite of bench.toml (or resume an interrupted one) in one interleaved schedule."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.plan import add_identity_options
+
+if TYPE_CHECKING:
+    from bench.calibrate import Launcher as CalibrationLauncher
+    from bench.measure import MeasuredRun
+    from bench.runner import Launcher
+
+# Options that describe a new run: a resumed one keeps what its document recorded.
+_NEW_RUN_ONLY = ("output", "cpus", "label", "commit", "no_calibrate")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="measure a named suite of bench.toml (models x backends x precisions x threads)",
+        description="Measure every cell of a [suite.NAME] of bench.toml in one interleaved schedule: export what "
+        "is missing (or read the models from a bundle), calibrate the peak GFLOP/s once per thread count, then "
+        "measure, saving the result document after every cell. Ctrl-C keeps the finished cells; --resume "
+        "measures the rest into the same file.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--suite", "-s", metavar="NAME", help="the [suite.NAME] table of bench.toml to run")
+    what.add_argument(
+        "--resume", metavar="RESULT.json", type=Path, help="measure the missing cells of an interrupted suite run"
+    )
+    # Also accepted after `run` (as the examples write it); SUPPRESS keeps `effbench --config FILE run` working.
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="bench.toml holding the suite (default: nearest)"
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        type=Path,
+        help="read the models from this bundle (effbench export --bundle): no torch",
+    )
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
+    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin to, one per thread of the widest thread count")
+    parser.add_argument("--no-calibrate", action="store_true", help="skip the peak calibration (no %% of peak)")
+    add_identity_options(parser)
+    parser.set_defaults(func=run_command)
+
+
+def run_command(
+    args: argparse.Namespace,
+    launcher: Launcher | None = None,
+    calibration_launcher: CalibrationLauncher | None = None,
+    topology: Any = None,
+) -> int:
+    """Run or resume a suite with `launcher` (default: real pinned workers) and print the cells."""
+    from bench.config import load_config
+    from bench.errors import EffbenchError
+    from bench.runner import SubprocessLauncher
+    from bench.suite_progress import SuiteProgress
+    from bench.suite_run import resume_suite, run_suite
+    from bench.views.console import make_console
+
+    err = make_console(stderr=True)
+    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+
+    def make_progress(plans: Any, policy: Any) -> SuiteProgress:
+        return SuiteProgress(plans, policy.min_processes, err)
+
+    workers = launcher or SubprocessLauncher()
+    if args.resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in _NEW_RUN_ONLY if getattr(args, name, None)]
+        if given:
+            raise EffbenchError(
+                f"{given[0]} applies to a new run; --resume keeps what {args.resume} recorded: drop {given[0]}"
+            )
+        resumed = resume_suite(
+            args.resume, workers, cache_dir=config.cache_dir, bundle=args.bundle, make_progress=make_progress,
+            say=err.print,
+        )  # fmt: skip
+        if resumed is None:
+            err.print(f"nothing to resume: every cell of {args.resume} is finished")
+            return 0
+        return _report(resumed, err)
+    from bench.plan import resolve_identity
+    from bench.suite_run import SuiteRun
+    from bench.suites import load_suite
+
+    request = SuiteRun(
+        suite=load_suite(config, args.suite),
+        cache_dir=config.cache_dir,
+        results_dir=config.results_dir,
+        command=("effbench", *sys.argv[1:]),
+        bundle=args.bundle,
+        output=args.output,
+        cpus=args.cpus,
+        identity=resolve_identity(args.label, args.commit),
+        calibrate=not args.no_calibrate,
+    )
+    run = run_suite(
+        request, workers, calibration_launcher=calibration_launcher, make_progress=make_progress, say=err.print,
+        topology=topology,
+    )  # fmt: skip
+    return _report(run, err)
+
+
+def _report(run: MeasuredRun, err: Any) -> int:
+    from bench.suite_run import run_summary
+    from bench.views.console import emit, make_console
+    from bench.views.latency import render_latency_table
+
+    emit(render_latency_table(run.document.cells, "table", run.document.warnings), make_console())
+    err.print(f"results written to {run.path} ({run_summary(run.document)})")
+    if run.interrupted:
+        err.print(f"interrupted: the finished cells are in the result file; measure the rest with "
+                  f"'effbench run --resume {run.path}'")  # fmt: skip
+        return 130
+    return 1 if run.failed else 0
