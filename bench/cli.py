@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bench.commands.system",
     "bench.commands.report",
     "bench.commands.compare",
+    "bench.commands.ab",
     "bench.commands.history",
 )
 

@@ -51,10 +51,12 @@ class CellPlan:
     fingerprint: str | None = None
     artifact: Artifact | None = None  # the file the backend loads
     skip_reason: str | None = None  # set: the cell is reported as skipped and never launched
+    arm: str | None = None  # "base" | "new" in an `effbench ab` run (bench.ab)
 
     @property
     def label(self) -> str:
-        return f"{self.model} · {self.backend} · {self.precision}"
+        label = f"{self.model} · {self.backend} · {self.precision}"
+        return f"{self.arm}: {label}" if self.arm else label
 
 
 @dataclass
@@ -239,6 +241,7 @@ class CellRun:
             failed_processes=tuple(self.failures),
             summary=self.summary,
             warnings=tuple(self.warnings),
+            arm=plan.arm,
         )
 
 
@@ -433,12 +436,16 @@ class Runner:
             return self.worker_timeout_s
         return self.policy.worker_timeout_s(cell.latency_hint_s())
 
+    def launcher_for(self, cell: CellRun) -> Launcher:
+        """The launcher that starts `cell`'s workers (bench.ab gives each arm its own Python)."""
+        return self.launcher
+
     def _run_process(self, cell: CellRun) -> None:
         index = len(cell.processes) + len(cell.failures)
         job = build_job(cell.plan, self.policy, self.stop_rule, index)
         self.progress.process_started(cell, index)
         try:
-            result = self.launcher.launch(job, self._timeout(cell))
+            result = self.launcher_for(cell).launch(job, self._timeout(cell))
         except KeyboardInterrupt:
             self.progress.process_finished(cell, index, WorkerOutcome("failed", error="interrupted"))
             raise

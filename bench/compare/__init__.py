@@ -5,7 +5,14 @@ result = compare_cells(cells, CompareSettings(threshold=0.05))
 result.cells[0].verdict, result.cells[0].mark, result.summary.line(), exit_code(result, strict=False)
 """
 
-from bench.compare.effect import Effect, measure_effect, p90_ratio, permutation_p_value
+from bench.compare.effect import (
+    Effect,
+    measure_effect,
+    measure_paired_effect,
+    p90_ratio,
+    permutation_p_value,
+    sign_flip_p_values,
+)
 from bench.compare.multiple import CORRECTIONS, Correction, adjust_p_values, benjamini_hochberg, holm
 from bench.compare.power import min_processes_for_permutation, processes_needed
 from bench.compare.verdict import (
@@ -50,9 +57,11 @@ __all__ = [
     "exit_code",
     "holm",
     "measure_effect",
+    "measure_paired_effect",
     "min_processes_for_permutation",
     "p90_ratio",
     "permutation_p_value",
     "processes_needed",
+    "sign_flip_p_values",
     "summarize_verdicts",
 ]

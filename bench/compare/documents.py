@@ -99,7 +99,13 @@ def _by_key(cells: Sequence[CellRecord], where: str) -> dict[str, CellRecord]:
     return out
 
 
-def _match(base_cells: dict[str, CellRecord], new_cells: dict[str, CellRecord], machines: tuple[str, str]) -> Matched:
+def _match(
+    base_cells: dict[str, CellRecord],
+    new_cells: dict[str, CellRecord],
+    machines: tuple[str, str],
+    *,
+    paired: bool = False,
+) -> Matched:
     keys = list(base_cells) + [k for k in new_cells if k not in base_cells]
     common = [k for k in keys if k in base_cells and k in new_cells]
     if not common:
@@ -107,7 +113,12 @@ def _match(base_cells: dict[str, CellRecord], new_cells: dict[str, CellRecord], 
             "BASE and NEW have no cell in common (cells match by model, backend, effective precision, threads and "
             f"CPU count): BASE has {', '.join(base_cells) or 'none'}; NEW has {', '.join(new_cells) or 'none'}"
         )
-    cells = [CellInput(k, arm_of(base_cells.get(k)), arm_of(new_cells.get(k))) for k in keys]
+    cells = []
+    for k in keys:
+        base, new = arm_of(base_cells.get(k)), arm_of(new_cells.get(k))
+        # Blocks need a partner for every process: an arm that lost processes is judged unpaired (Welch).
+        blocks = paired and base.status == new.status == "ok" and len(base.medians_ms) == len(new.medians_ms)
+        cells.append(CellInput(k, base, new, paired=blocks))
     changes = {k: _changes(base_cells.get(k), new_cells.get(k)) for k in keys}
     return Matched(cells, {k: v for k, v in changes.items() if v}, *machines)
 
@@ -127,7 +138,8 @@ def match_documents(base: ResultDocument, new: ResultDocument, *, across_machine
 def match_ab(doc: ResultDocument) -> Matched:
     """The two arms of one `effbench ab` document. Its cells come in pairs (the base arm's cell, then the new
     arm's, per backend), matched by position: the arms may be two different models compared as one cell (a
-    candidate network against the current one), whose names then both appear in the key."""
+    candidate network against the current one), whose names then both appear in the key. Process i of the two
+    arms ran back to back (ABBA order), so cells whose arms have as many processes are marked paired."""
     arms = {arm: [c for c in doc.cells if c.arm == arm] for arm in ARMS}
     if not arms["base"] or not arms["new"] or len(arms["base"]) != len(arms["new"]):
         raise EffbenchError(
@@ -142,4 +154,4 @@ def match_ab(doc: ResultDocument) -> Matched:
             key = key.replace(base.model, f"{base.model} → {new.model}", 1)
         base_cells[key], new_cells[key] = base, new
     machine = str(doc.machine.id)
-    return _match(base_cells, new_cells, (machine, machine))
+    return _match(base_cells, new_cells, (machine, machine), paired=True)

@@ -73,6 +73,11 @@ class Effect:
     new_spread: float
     base_processes: int
     new_processes: int
+    # A paired effect (measure_paired_effect, an `effbench ab` run): the t fields above hold the paired t-test on
+    # the per-block log ratios (df = blocks - 1) and the permutation fields the exact sign-flip test, and
+    # pair_spread is the standard deviation of the per-block log ratios.
+    paired: bool = False
+    pair_spread: float | None = None
 
     @property
     def p_slower(self) -> float:
@@ -90,7 +95,11 @@ class Effect:
 
     @property
     def pooled_spread(self) -> float:
-        """Pooled standard deviation of log medians of both arms (what a power calculation needs)."""
+        """Pooled standard deviation of log medians of both arms (what a power calculation needs). Paired, the
+        per-arm spread that gives the same standard error in the two-sample formula: the spread of the log
+        ratios / √2 (a difference of two independent values has √2 times their spread)."""
+        if self.paired and self.pair_spread is not None:
+            return self.pair_spread / math.sqrt(2.0)
         return pooled_sd(self.base_spread, self.new_spread, self.base_processes, self.new_processes)
 
 
@@ -304,3 +313,128 @@ def p90_ratio(
     if min(*base_samples, *new_samples) < need:
         return None
     return geometric_mean(new_p90s_ms) / geometric_mean(base_p90s_ms)
+
+
+# ------------------------------------------------------------------------------------------ paired blocks
+
+# 2^16 = 65,536 sign vectors of 16 blocks enumerate in a few ms; beyond, a seeded Monte Carlo over random flips.
+SIGN_FLIP_EXACT_BLOCKS = 16
+
+
+def paired_t(log_ratios: np.ndarray, confidence: float) -> WelchResult:
+    """One-sample t on per-block log ratios (NEW over BASE): mean, its two-sided `confidence` CI, p-values, df.
+
+    Every block differing by the same ratio (a deterministic fake) makes the difference exact: zero width."""
+    from scipy import stats as sps
+
+    n = log_ratios.size
+    if n < 2:
+        raise ValueError("a paired t-test needs at least 2 blocks")
+    diff = float(log_ratios.mean())
+    se = float(log_ratios.std(ddof=1)) / math.sqrt(n)
+    if se <= 0.0:
+        greater = 0.0 if diff > 0.0 else 1.0
+        less = 0.0 if diff < 0.0 else 1.0
+        return WelchResult(diff, diff, diff, min(greater, less) if diff else 1.0, greater, less, float(n - 1))
+    t_crit = float(sps.t.ppf(0.5 + confidence / 2.0, n - 1))
+    t_stat = diff / se
+    return WelchResult(
+        diff=diff,
+        low=diff - t_crit * se,
+        high=diff + t_crit * se,
+        p_two_sided=float(2.0 * sps.t.sf(abs(t_stat), n - 1)),
+        p_greater=float(sps.t.sf(t_stat, n - 1)),
+        p_less=float(sps.t.cdf(t_stat, n - 1)),
+        df=float(n - 1),
+    )
+
+
+@lru_cache(maxsize=4)
+def _all_signs(n: int) -> np.ndarray:
+    """Every ±1 vector of length n, one row each (2^n rows)."""
+    codes = np.arange(2**n, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)[None, :]
+    signs = np.where(codes & 1, -1.0, 1.0)
+    signs.setflags(write=False)
+    return signs
+
+
+def sign_flip_p_values(
+    log_ratios: Sequence[float] | np.ndarray,
+    *,
+    exact_blocks: int = SIGN_FLIP_EXACT_BLOCKS,
+    resamples: int = PERMUTATION_RESAMPLES,
+    seed: int = PERMUTATION_SEED,
+) -> tuple[dict[Alternative, float], bool]:
+    """Sign-flip permutation tests of the mean per-block log ratio: ({alternative: p-value}, exact?).
+
+    Under "no change" the two processes of a block are exchangeable, so each block's log ratio is as likely
+    negated; p is the share of the 2^n sign patterns whose mean is at least as extreme as the observed one (which
+    is among them). Exact up to `exact_blocks` blocks, else (hits + 1) / (resamples + 1) over seeded random
+    flips. 5 blocks all slower give 1/32 one-sided: fewer than 5 blocks can never reach p < 0.05.
+    """
+    d = np.asarray(log_ratios, dtype=np.float64)
+    if d.ndim != 1 or d.size < 1:
+        raise ValueError("a sign-flip test needs a flat sequence of at least one block")
+    observed = float(d.mean())
+    tolerance = 1e-12 * max(1.0, float(np.abs(d).max()))
+    exact = d.size <= exact_blocks
+    if exact:
+        means = _all_signs(d.size) @ d / d.size
+    else:
+        rng = np.random.default_rng(seed)
+        means = np.concatenate(
+            [
+                np.where(rng.random((min(2_000, resamples - start), d.size)) < 0.5, -1.0, 1.0) @ d / d.size
+                for start in range(0, resamples, 2_000)
+            ]
+        )
+    alternatives: tuple[Alternative, ...] = ("two-sided", "greater", "less")
+    return {alt: _tail_share(means, observed, alt, exact, tolerance) for alt in alternatives}, exact
+
+
+def measure_paired_effect(
+    base_medians_ms: Sequence[float],
+    new_medians_ms: Sequence[float],
+    *,
+    confidence: float = 0.90,
+    exact_blocks: int = SIGN_FLIP_EXACT_BLOCKS,
+    resamples: int = PERMUTATION_RESAMPLES,
+    seed: int = PERMUTATION_SEED,
+) -> Effect:
+    """NEW/BASE effect of an interleaved A/B run: process i of each arm form block i (at least 2 blocks).
+
+    The blocks ran back to back on the same CPUs, so whatever the machine did at that moment (a slow drift,
+    another tenant) hits both processes of a block alike; the log ratio log(new_i / base_i) cancels it, and
+    the test runs on those ratios instead of on two independent samples. ratio = exp(mean log ratio) (the ratio
+    of geometric means, as unpaired); [ci_low, ci_high] = exp of the paired t's two-sided `confidence` interval;
+    the exact sign-flip test is the distribution-free guard, as the permutation test is for Welch.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    log_base = log_medians(base_medians_ms)
+    log_new = log_medians(new_medians_ms)
+    if log_base.size != log_new.size:
+        raise ValueError(f"a paired effect needs as many processes in each arm, got {log_base.size} and {log_new.size}")
+    ratios = log_new - log_base
+    test = paired_t(ratios, confidence)
+    flips, exact = sign_flip_p_values(ratios, exact_blocks=exact_blocks, resamples=resamples, seed=seed)
+    return Effect(
+        ratio=math.exp(test.diff),
+        ci_low=math.exp(test.low),
+        ci_high=math.exp(test.high),
+        confidence=confidence,
+        welch_p_slower=test.p_greater,
+        welch_p_faster=test.p_less,
+        df=test.df,
+        permutation_p_slower=flips["greater"],
+        permutation_p_faster=flips["less"],
+        permutation_exact=exact,
+        base_geomean_ms=float(np.exp(log_base.mean())),
+        new_geomean_ms=float(np.exp(log_new.mean())),
+        base_spread=float(log_base.std(ddof=1)),
+        new_spread=float(log_new.std(ddof=1)),
+        base_processes=int(log_base.size),
+        new_processes=int(log_new.size),
+        paired=True,
+        pair_spread=float(ratios.std(ddof=1)),
+    )

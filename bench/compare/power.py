@@ -56,3 +56,12 @@ def min_processes_for_permutation(alpha: float) -> int:
     while 1.0 / math.comb(2 * n, n) >= alpha and n < MAX_PROCESSES:
         n += 1
     return n
+
+
+def min_blocks_for_sign_flip(alpha: float) -> int:
+    """Fewest blocks of a paired A/B run for which the exact one-sided sign-flip test can give p < alpha: its
+    smallest p-value is 1 / 2^n (0.0625 for 4 blocks, 0.031 for 5)."""
+    n = 2
+    while 0.5**n >= alpha and n < MAX_PROCESSES:
+        n += 1
+    return n

@@ -21,10 +21,11 @@ from bench.compare.effect import (
     Effect,
     geometric_mean,
     measure_effect,
+    measure_paired_effect,
     p90_ratio,
 )
 from bench.compare.multiple import CORRECTIONS, Correction, adjust_p_values
-from bench.compare.power import min_processes_for_permutation, processes_needed
+from bench.compare.power import min_blocks_for_sign_flip, min_processes_for_permutation, processes_needed
 from bench.errors import EffbenchError
 
 CellStatus = Literal["ok", "failed", "skipped", "missing", "interrupted"]
@@ -105,12 +106,15 @@ class Arm:
 @dataclass(frozen=True)
 class CellInput:
     """One matched cell: its key (as the caller names it), both arms, and a reason if the caller found the two
-    arms not comparable (another machine, another effective precision, …)."""
+    arms not comparable (another machine, another effective precision, …). `paired`: process i of BASE and
+    process i of NEW ran back to back as block i (an interleaved `effbench ab` run), so the effect is measured
+    on the per-block ratios (measure_paired_effect); honoured only when both arms have as many processes."""
 
     key: str
     base: Arm
     new: Arm
     not_comparable: str | None = None
+    paired: bool = False
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,8 @@ def _judge(
     if verdict is Verdict.INCONCLUSIVE:
         have = min(effect.base_processes, effect.new_processes)
         needed = processes_needed(effect.pooled_spread, threshold, alpha=settings.alpha, power=settings.power)
+        if effect.paired:  # the sign-flip guard needs more blocks than the two-sample permutation test
+            needed = max(needed, min_blocks_for_sign_flip(settings.alpha))
         more = max(needed - have, 1)
         if needed > have:
             reason += f"; about {more} more processes per arm needed at {effect.pooled_spread:.1%} spread"
@@ -314,7 +320,10 @@ def _judge(
             more,
             threshold,
         )
-    imprecise = _imprecision(cell, max(effect.base_spread, effect.new_spread), settings)
+    # Paired, what limits precision is the spread of the block ratios (a drift shared by both arms widens each
+    # arm's spread but cancels in the ratios); as a per-arm figure, like the unpaired one.
+    spread = effect.pooled_spread if effect.paired else max(effect.base_spread, effect.new_spread)
+    imprecise = _imprecision(cell, spread, settings)
     if verdict is Verdict.INCONCLUSIVE and imprecise:
         return Verdict.NOISY, f"{'; '.join(imprecise)}: {reason}, or a quieter machine", more, threshold
     return verdict, reason, more, threshold
@@ -381,6 +390,15 @@ def compare_cells(cells: Sequence[CellInput], settings: CompareSettings | None =
             )
         elif min(len(cell.base.medians_ms), len(cell.new.medians_ms)) < 2:
             results[index] = _few_processes(cell, settings)
+        elif cell.paired and len(cell.base.medians_ms) == len(cell.new.medians_ms):
+            effect = measure_paired_effect(
+                cell.base.medians_ms,
+                cell.new.medians_ms,
+                confidence=1.0 - 2.0 * settings.alpha,
+                resamples=settings.permutation_resamples,
+                seed=settings.seed,
+            )
+            tested.append((index, effect))
         else:
             effect = measure_effect(
                 cell.base.medians_ms,

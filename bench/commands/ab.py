@@ -1,0 +1,113 @@
+"""`effbench ab BASE NEW`: both arms measured in one interleaved run, judged as blocks, exit code for CI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.commands.compare import EXIT_HELP, add_verdict_options
+from bench.vocab import PRECISIONS
+
+if TYPE_CHECKING:
+    from bench.runner import Launcher
+
+DEFAULT_PRESET = "ci"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "ab",
+        help="A/B: measure BASE and NEW interleaved in one run and judge the difference (exit code for CI)",
+        description="Measure BASE and NEW in one run on the same pinned CPUs, in ABBA rounds (process i of each "
+        "arm back to back, the order alternating), so a slow drift of a shared machine hits both arms alike; "
+        "then judge each cell on the per-block ratios (paired t on log ratios, guarded by an exact sign-flip "
+        "test), with the verdicts and exit codes of `effbench compare`. BASE and NEW are models (b0, b0:r=235, a "
+        ".onnx file), or one model twice with --base-python/--new-python (two Python environments, e.g. two "
+        "runtime versions). The result document keeps both arms: `effbench compare FILE` judges it again.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("base", metavar="BASE", help="baseline model: zoo name, spec or .onnx/.xml file")
+    parser.add_argument("new", metavar="NEW", help="candidate model (the same one with --new-python)")
+    parser.add_argument(
+        "--backend", "-b", action="append", metavar="NAME",
+        help="torch, onnxruntime, openvino (repeatable or comma list; default: every installed one)",
+    )  # fmt: skip
+    parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime, on N physical cores")
+    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin both arms to, e.g. 1 or 2-3 (default: chosen)")
+    parser.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 where supported")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
+                        help="measurement preset (default ci: many short processes)")  # fmt: skip
+    parser.add_argument(
+        "--processes", type=int, metavar="N",
+        help="worker processes per arm, i.e. blocks (default: the preset's maximum, 10 for ci)",
+    )  # fmt: skip
+    parser.add_argument("--base-python", metavar="PY", help="interpreter for BASE's workers (default: this one)")
+    parser.add_argument("--new-python", metavar="PY", help="interpreter for NEW's workers (default: this one)")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml or models/)")
+    add_verdict_options(parser)
+    parser.set_defaults(func=run_ab)
+
+
+def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = None) -> int:
+    """Check the options and interpreters, plan both arms, measure them interleaved, print the verdicts.
+
+    `launchers` ({"base": …, "new": …}) replaces the real workers (tests use InProcessLauncher)."""
+    from bench.ab import check_python, measure_ab, pair_plans
+    from bench.backends import backend_class
+    from bench.commands.compare import judge_and_print, settings_from
+    from bench.compare.documents import match_ab
+    from bench.config import load_config
+    from bench.errors import EffbenchError
+    from bench.plan import plan_cells, resolve_settings
+    from bench.policy import get_policy
+    from bench.runner import RichProgress, SubprocessLauncher
+    from bench.views.console import make_console
+
+    err = make_console(stderr=True)
+    settings_from(args)  # bad verdict options fail before anything is measured
+    if args.processes is not None and args.processes < 2:
+        raise EffbenchError(f"--processes {args.processes}: an A/B run needs at least 2 processes (blocks) per arm")
+    processes = args.processes if args.processes is not None else get_policy(args.preset).max_processes
+    settings = resolve_settings(
+        load_config(Path(args.config) if getattr(args, "config", None) else None),
+        models=[args.base, args.new],
+        backends=args.backend,
+        threads=args.threads,
+        cpus=args.cpus,
+        precision=args.precision,
+        preset=args.preset,
+        processes=processes,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        output=args.output,
+    )
+    if launchers is None:
+        pythons = {"base": args.base_python or sys.executable, "new": args.new_python or sys.executable}
+        for arm, python in pythons.items():
+            if python != sys.executable:
+                check_python(python, [backend_class(b).module for b in settings.backends], arm)
+        launchers = {arm: SubprocessLauncher(python=python) for arm, python in pythons.items()}
+    for note in settings.notes:
+        err.print(f"note: {note}")
+    # Planned one arm at a time: the same model twice (two interpreters, or an A/A check) is two cells here.
+    pairs = pair_plans(
+        plan_cells(replace(settings, models=(args.base,)), say=err.print),
+        plan_cells(replace(settings, models=(args.new,)), say=err.print),
+    )
+    err.print(f"A/B: {len(pairs)} cell(s), {processes} processes per arm in ABBA rounds on CPU(s) "
+              f"{','.join(map(str, settings.cpus))}")  # fmt: skip
+    run = measure_ab(
+        settings, pairs, launchers, command=["effbench", *sys.argv[1:]], progress=RichProgress(err), say=err.print
+    )
+    err.print(f"results written to {run.path}")
+    if run.interrupted:
+        err.print("interrupted: the finished processes are in the result file")
+        return 130
+    return judge_and_print(match_ab(run.document), args)

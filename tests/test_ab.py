@@ -1,0 +1,231 @@
+"""`effbench ab`: ABBA scheduling, the two-arm document, paired verdicts and exit codes, on the fake backend."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.ab import abba_order, check_python
+from bench.cli import build_parser, main
+from bench.commands.ab import run_ab
+from bench.compare import Arm, CellInput, Verdict, compare_cells, measure_paired_effect, sign_flip_p_values
+from bench.compare.documents import match_ab
+from bench.compare.power import min_blocks_for_sign_flip
+from bench.errors import EffbenchError
+from bench.job import WorkerJob
+from bench.results import load_result
+from bench.runner import CellPlan, CellRun, InProcessLauncher, WorkerOutcome
+
+MODEL = "b0:r=32"
+CELL = "efficientnet_b0:r=32 · fake · fp32 · 1t/1cpu"
+
+
+class ArmLauncher(InProcessLauncher):
+    """Runs the worker in this process with the fake backend's options of its arm (e.g. base_ms 11 for a 10%
+    slower NEW), and logs (arm, process index) into a log shared by both arms."""
+
+    def __init__(self, arm: str, log: list[tuple[str, int]], **options: Any) -> None:
+        super().__init__()
+        self.arm, self.log, self.options = arm, log, options
+
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+        self.log.append((self.arm, job.process_index))
+        target = replace(job.target, options={**job.target.options, **self.options})
+        return super().launch(replace(job, target=target), timeout_s)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "bench.toml"
+    path.write_text(f'[paths]\ncache_dir = "{tmp_path / "cache"}"\nresults_dir = "{tmp_path / "results"}"\n')
+    return path
+
+
+def run(
+    config: Path,
+    *args: str,
+    base: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+    log: list[tuple[str, int]] | None = None,
+) -> int:
+    parsed = build_parser().parse_args(["--config", str(config), "ab", MODEL, MODEL, "--backend", "fake", *args])
+    log = [] if log is None else log
+    return run_ab(
+        parsed, {"base": ArmLauncher("base", log, **(base or {})), "new": ArmLauncher("new", log, **(new or {}))}
+    )
+
+
+def test_abba_order_alternates_within_each_pair() -> None:
+    def cell(name: str) -> CellRun:
+        return CellRun(CellPlan(name, "fake", "fp32", 1, (0,), target=None))  # type: ignore[arg-type]
+
+    pairs = [(cell("a1"), cell("b1")), (cell("a2"), cell("b2"))]
+    names = [[c.plan.model for c in abba_order(pairs, i)] for i in range(3)]
+    assert names == [["a1", "b1", "a2", "b2"], ["b1", "a1", "b2", "a2"], ["a1", "b1", "a2", "b2"]]
+
+
+def test_launch_order_is_abba_and_the_document_keeps_both_arms_in_pairs(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log: list[tuple[str, int]] = []
+    out = tmp_path / "ab.json"
+    code = run(config, "--processes", "4", "--output", str(out), log=log)
+    assert code == 0
+    assert log == [
+        ("base", 0), ("new", 0), ("new", 1), ("base", 1), ("base", 2), ("new", 2), ("new", 3), ("base", 3),
+    ]  # fmt: skip
+    doc = load_result(out)
+    assert doc.status == "complete" and doc.settings.preset == "ci"
+    assert [c.arm for c in doc.cells] == ["base", "new"]
+    assert all(len(c.processes) == 4 and c.status == "ok" for c in doc.cells)
+    assert [p.process_index for p in doc.cells[1].processes] == [0, 1, 2, 3]
+    matched = match_ab(doc)
+    assert [c.paired for c in matched.cells] == [True]
+    capsys.readouterr()
+
+
+def test_default_is_the_ci_presets_maximum_per_arm(config: Path, tmp_path: Path) -> None:
+    log: list[tuple[str, int]] = []
+    assert run(config, "--output", str(tmp_path / "ab.json"), log=log) == 0
+    assert sum(arm == "base" for arm, _ in log) == sum(arm == "new" for arm, _ in log) == 10
+
+
+def test_slower_new_arm_is_a_regression_and_compare_of_the_file_agrees(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ab.json"
+    code = run(config, "--format", "json", "--output", str(out), new={"base_ms": 11.0})
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 1
+    (cell,) = printed["cells"]
+    assert cell["verdict"] == "regression" and cell["mark"] == "+" and cell["cell"] == CELL
+    assert math.isclose(cell["ratio"], 1.1, rel_tol=1e-3)
+    assert printed["summary"]["counts"]["regression"] == 1
+
+    again = main(["compare", str(out), "--format", "json"])
+    captured = capsys.readouterr()
+    assert again == 1
+    assert json.loads(captured.out)["cells"] == printed["cells"]
+    assert captured.err.strip().endswith(printed["summary"]["line"])
+
+
+def test_equal_arms_give_no_regression(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(config, "--output", str(tmp_path / "ab.json"), base={"noise": 0.01}, new={"noise": 0.01})
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "~ " + CELL in out and "1 no change" in out.splitlines()[-1]
+
+
+def test_strict_with_an_inconclusive_cell_exits_3(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 4 blocks: the sign-flip guard cannot go below 1/16 > 0.05, so even an exact +10% stays inconclusive.
+    args = ("--processes", "4", "--new-python", sys.executable)
+    assert run(config, *args, "--output", str(tmp_path / "a.json"), new={"base_ms": 11.0}) == 0
+    assert "1 inconclusive" in capsys.readouterr().out
+    assert run(config, *args, "--strict", "--output", str(tmp_path / "b.json"), new={"base_ms": 11.0}) == 3
+    assert "about 1 more" in capsys.readouterr().out
+
+
+class InterruptAfter(ArmLauncher):
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+        if len(self.log) >= 3:
+            raise KeyboardInterrupt
+        return super().launch(job, timeout_s)
+
+
+def test_ctrl_c_keeps_the_finished_processes_and_exits_130(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ab.json"
+    parsed = build_parser().parse_args(["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-o", str(out)])
+    log: list[tuple[str, int]] = []
+    code = run_ab(parsed, {"base": InterruptAfter("base", log), "new": InterruptAfter("new", log)})
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    doc = load_result(out)
+    assert doc.status == "interrupted"
+    assert [(c.arm, c.status, len(c.processes)) for c in doc.cells] == [
+        ("base", "interrupted", 1),
+        ("new", "interrupted", 2),
+    ]
+
+
+def test_bad_options_are_one_line_and_exit_2(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["--new-python", "/nonexistent/python"], "--new-python /nonexistent/python cannot be run"),
+        (["--processes", "1"], "--processes 1: an A/B run needs at least 2"),
+        (["--threshold", "abc"], "--threshold 'abc' is not a number"),
+        (["--alpha", "0.7"], "alpha 0.7 is out of range"),
+        (["--preset", "slowest"], "unknown preset 'slowest'"),
+    ]
+    for args, message in cases:
+        code = main(["--config", str(config), "ab", MODEL, MODEL, "--backend", "fake", *args])
+        err = capsys.readouterr().err
+        assert code == 2, args
+        assert err.count("\n") == 1 and err.startswith("effbench: error: ") and message in err, err
+
+
+def test_an_interpreter_without_the_runtime_is_named() -> None:
+    with pytest.raises(EffbenchError, match=r"--base-python .* cannot import no_such_runtime_xyz: install them"):
+        check_python(sys.executable, ["no_such_runtime_xyz"], "base")
+    check_python(sys.executable, ["bench.backends.fake"], "new")  # bench comes from the project, as for workers
+
+
+# ------------------------------------------------------------------------------------- the paired statistics
+
+
+def test_constant_ratio_in_every_block_is_exact() -> None:
+    effect = measure_paired_effect([10.0, 12.0, 9.0, 11.0, 10.5], [11.0, 13.2, 9.9, 12.1, 11.55])
+    assert effect.paired and math.isclose(effect.ratio, 1.1)
+    assert math.isclose(effect.ci_low, 1.1) and math.isclose(effect.ci_high, 1.1)
+    assert effect.permutation_p_slower == pytest.approx(1 / 32) and effect.permutation_exact
+    assert effect.welch_p_slower < 1e-12 and effect.df == 4  # rounding leaves a spread of ~1e-16
+
+
+def test_sign_flip_known_answers() -> None:
+    p, exact = sign_flip_p_values([0.1, 0.2, 0.05, 0.3, 0.15])
+    assert exact and p["greater"] == pytest.approx(1 / 32) and p["less"] == 1.0
+    assert p["two-sided"] == pytest.approx(2 / 32)
+    # one block of five faster: the patterns at least as large are all-positive and the one flipping the
+    # smallest of the others: 2/32
+    p, _ = sign_flip_p_values([0.1, 0.2, -0.05, 0.3, 0.15])
+    assert p["greater"] == pytest.approx(2 / 32)
+    assert min_blocks_for_sign_flip(0.05) == 5
+    p, exact = sign_flip_p_values(np.full(20, 0.01))
+    assert not exact and p["greater"] < 0.001
+
+
+def test_paired_ci_matches_the_t_distribution() -> None:
+    from scipy import stats as sps
+
+    base = [10.0, 10.4, 9.8, 10.1, 10.3, 9.9]
+    new = [10.9, 11.6, 10.6, 11.2, 11.1, 10.95]
+    d = np.log(new) - np.log(base)
+    low, high = sps.t.interval(0.9, len(d) - 1, loc=d.mean(), scale=d.std(ddof=1) / math.sqrt(len(d)))
+    effect = measure_paired_effect(base, new)
+    assert math.isclose(effect.ci_low, math.exp(low)) and math.isclose(effect.ci_high, math.exp(high))
+    assert effect.pair_spread == pytest.approx(d.std(ddof=1))
+    with pytest.raises(ValueError, match="as many processes"):
+        measure_paired_effect(base, new[:-1])
+
+
+def test_paired_blocks_cancel_a_shared_drift_that_welch_cannot() -> None:
+    # The machine slows by 3% per round; NEW is 2% slower in every block.
+    base = tuple(10.0 * 1.03**i for i in range(9))
+    new = tuple(m * 1.02 for m in base)
+    paired, unpaired = compare_cells(
+        [CellInput("paired", Arm(base), Arm(new), paired=True), CellInput("welch", Arm(base), Arm(new))]
+    ).cells
+    assert paired.verdict is Verdict.NO_CHANGE and paired.ratio == pytest.approx(1.02)
+    assert unpaired.verdict in (Verdict.INCONCLUSIVE, Verdict.NOISY)
+    # unequal arms cannot form blocks: Welch is used even when asked for pairs
+    (cell,) = compare_cells([CellInput("c", Arm(base), Arm(new[:-1]), paired=True)]).cells
+    assert cell.effect is not None and not cell.effect.paired
