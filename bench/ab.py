@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.errors import EffbenchError
 from bench.measure import MeasuredRun
-from bench.plan import LatencySettings
+from bench.plan import LatencySettings, RunIdentity
 from bench.policy import CAP_PREFIX, cell_stop_reason
 from bench.runner import CellPlan, CellRun, Launcher, Progress, Runner, RunOutcome
 
@@ -147,6 +147,7 @@ def measure_ab(
     command: Sequence[str],
     progress: Progress | None = None,
     say: Callable[[str], Any] = lambda _message: None,
+    identity: RunIdentity | None = None,
 ) -> MeasuredRun:
     """Run `pairs` interleaved and keep the result document on disk up to date: written before the first
     worker, replaced after every round (unfinished cells as "interrupted", so a killed run leaves a truthful
@@ -155,6 +156,8 @@ def measure_ab(
     from bench.results import new_document, save_progress, write_result
 
     doc = new_document(collect_machine_metadata(), settings.document_settings(), command)
+    if identity is not None:
+        doc = identity.apply(doc)
     checks = [c for c in system_checks(list(settings.cpus)) if c.status == "warn"]
     doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
     path: Path = write_result(doc, settings.output, settings.results_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.commands.compare import EXIT_HELP, add_verdict_options
+from bench.plan import add_identity_options, resolve_identity
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
     parser.add_argument("--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml or models/)")
     add_verdict_options(parser)
+    add_identity_options(parser)
     parser.set_defaults(func=run_ab)
 
 
@@ -103,8 +105,15 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     )
     err.print(f"A/B: {len(pairs)} cell(s), {processes} processes per arm in ABBA rounds on CPU(s) "
               f"{','.join(map(str, settings.cpus))}")  # fmt: skip
+    identity = resolve_identity(args.label, args.commit)
     run = measure_ab(
-        settings, pairs, launchers, command=["effbench", *sys.argv[1:]], progress=RichProgress(err), say=err.print
+        settings,
+        pairs,
+        launchers,
+        command=["effbench", *sys.argv[1:]],
+        progress=RichProgress(err),
+        say=err.print,
+        identity=identity,
     )
     err.print(f"results written to {run.path}")
     if run.interrupted:
