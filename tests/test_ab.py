@@ -93,9 +93,9 @@ def test_launch_order_is_abba_and_the_document_keeps_both_arms_in_pairs(
 
 def test_label_and_commit_are_recorded(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ab.json"
-    assert run(config, "--processes", "2", "--label", "pr-42", "--commit", "ABC123", "--output", str(out)) == 0
+    assert run(config, "--processes", "2", "--label", "pr-42", "--commit", "ABC1234DEF", "--output", str(out)) == 0
     doc = load_result(out)
-    assert (doc.effbench.label, doc.effbench.commit_under_test) == ("pr-42", "abc123")
+    assert (doc.effbench.label, doc.effbench.commit_under_test) == ("pr-42", "abc1234def")
     capsys.readouterr()
 
 
