@@ -1,0 +1,42 @@
+"""Marks the end-to-end tests (real exports, real runtimes, real worker and CLI subprocesses) as `e2e`.
+
+They are part of the default run (`./scripts/test`); the quick unit run leaves them out:
+    ./scripts/test -m "not slow and not e2e"
+One list here rather than a decorator in each file, so that the split is visible in one place.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Whole files that export models or load a real runtime in every test.
+E2E_FILES = {"test_export.py", "test_cache.py", "test_backends.py", "test_nets.py"}
+
+# Single tests elsewhere that start subprocesses (workers, the CLI, other indexers) or real runtimes.
+E2E_TESTS = {
+    "test_runner.py::test_subprocess_worker_is_pinned_and_robust_to_stdout_chatter",
+    "test_runner.py::test_subprocess_crash_reports_stderr_tail",
+    "test_runner.py::test_subprocess_error_is_reported_from_the_result_file",
+    "test_runner.py::test_subprocess_hang_is_killed",
+    "test_run.py::test_bundle_run_needs_no_torch",
+    "test_latency_cli.py::test_latency_end_to_end_json",
+    "test_guard.py::test_export_and_latency_refuse_an_absurd_spec_before_importing_torch",
+    "test_history.py::test_two_indexers_at_once_insert_each_document_once",
+    "test_machine.py::test_metadata_imports_no_runtime",
+    "test_machine.py::test_worker_module_imports_only_the_standard_library",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        file = item.path.name
+        name = f"{file}::{item.originalname}" if isinstance(item, pytest.Function) else item.nodeid
+        if file in E2E_FILES or name in E2E_TESTS:
+            item.add_marker(pytest.mark.e2e)
+    # A renamed test would silently leave the e2e set: say so when the whole suite was collected.
+    collected = {f"{i.path.name}::{i.originalname}" for i in items if isinstance(i, pytest.Function)}
+    files = {i.path.name for i in items}
+    missing = {t for t in E2E_TESTS if t.split("::")[0] in files and t not in collected}
+    if missing and not config.getoption("keyword") and len(files) > 10:
+        raise pytest.UsageError(f"tests/conftest.py E2E_TESTS names tests that do not exist: {sorted(missing)}")
