@@ -1,3 +1,3 @@
 """effbench: honest CPU batch-1 inference latency for EfficientNet and its baselines."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
