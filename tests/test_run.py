@@ -144,6 +144,14 @@ def test_no_calibrate_leaves_calibrations_empty_and_label_commit_are_stored(conf
     assert doc["effbench"]["label"] == "nightly" and doc["effbench"]["commit_under_test"] == sha
 
 
+def test_preset_option_replaces_the_suites_and_is_recorded(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "suite.json"
+    assert run(config, "--suite", "s", "--output", str(out), "--no-calibrate", "--preset", "rigorous") == 0
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["preset"] == "rigorous" and doc["settings"]["policy"]["name"] == "rigorous"
+    assert doc["suite"]["definition"]["preset"] == "rigorous"  # what --resume re-expands
+
+
 def test_default_output_is_under_the_machine_id_named_for_the_suite(config: Path, tmp_path: Path) -> None:
     assert run(config, "--suite", "s", "--no-calibrate") == 0
     (found,) = (tmp_path / "results").rglob("*.json")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.plan import add_identity_options
+from bench.vocab import preset_names
 
 if TYPE_CHECKING:
     from bench.calibrate import Launcher as CalibrationLauncher
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from bench.runner import Launcher
 
 # Options that describe a new run: a resumed one keeps what its document recorded.
-_NEW_RUN_ONLY = ("output", "cpus", "label", "commit", "no_calibrate")
+_NEW_RUN_ONLY = ("output", "cpus", "label", "commit", "no_calibrate", "preset")
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +47,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
     parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin to, one per thread of the widest thread count")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the peak calibration (no %% of peak)")
+    parser.add_argument(
+        "--preset",
+        choices=preset_names(),
+        help="measurement preset for this run instead of the suite's own (recorded in the document)",
+    )
     add_identity_options(parser)
     parser.set_defaults(func=run_command)
 
@@ -88,8 +95,11 @@ def run_command(
     from bench.suite_run import SuiteRun
     from bench.suites import load_suite
 
+    suite = load_suite(config, args.suite)
+    if args.preset is not None:
+        suite = replace(suite, preset=args.preset)  # stored with the suite: --resume keeps it
     request = SuiteRun(
-        suite=load_suite(config, args.suite),
+        suite=suite,
         cache_dir=config.cache_dir,
         results_dir=config.results_dir,
         command=("effbench", *sys.argv[1:]),
