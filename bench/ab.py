@@ -95,12 +95,7 @@ class ABRunner(Runner):
                     cell.warnings.append(f"stopped before the precision target: {cell.stop_reason}")
                 self._finish(cell)
         except KeyboardInterrupt:
-            outcome.interrupted = True
-            for cell in cells:
-                if not cell.finished:
-                    cell.status = "interrupted"
-                    cell.error = "interrupted by the user (Ctrl-C)"
-                    self._finish(cell, notify=False)
+            self.interrupt(outcome)
         return outcome
 
 

@@ -419,13 +419,17 @@ class Runner:
                 for cell in pending:
                     self._run_process(cell)
         except KeyboardInterrupt:
-            outcome.interrupted = True
-            for cell in cells:
-                if not cell.finished:
-                    cell.status = "interrupted"
-                    cell.error = "interrupted by the user (Ctrl-C)"
-                    self._finish(cell, notify=False)
+            self.interrupt(outcome)
         return outcome
+
+    def interrupt(self, outcome: RunOutcome) -> None:
+        """Ctrl-C: the unfinished cells are kept as interrupted (their finished processes with them)."""
+        outcome.interrupted = True
+        for cell in outcome.cells:
+            if not cell.finished:
+                cell.status = "interrupted"
+                cell.error = "interrupted by the user (Ctrl-C)"
+                self._finish(cell, notify=False)
 
     def _ci_half_width(self, samples: Sequence[Sequence[int]]) -> float:
         half = self._summarize([list(s) for s in samples]).median_ci_rel_halfwidth

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -254,6 +254,38 @@ def permutation_p_value(
     return p_values[alternative], exact
 
 
+def _effect(
+    test: Any,
+    permutation: Mapping[Any, float],  # keyed by alternative: "greater", "less"
+    exact: bool,
+    log_base: np.ndarray,
+    log_new: np.ndarray,
+    confidence: float,
+    pair_spread: float | None = None,
+) -> Effect:
+    """An Effect from a t-test on logs (Welch's, or the paired one) and its distribution-free guard."""
+    return Effect(
+        ratio=math.exp(test.diff),
+        ci_low=math.exp(test.low),
+        ci_high=math.exp(test.high),
+        confidence=confidence,
+        welch_p_slower=test.p_greater,
+        welch_p_faster=test.p_less,
+        df=test.df,
+        permutation_p_slower=permutation["greater"],
+        permutation_p_faster=permutation["less"],
+        permutation_exact=exact,
+        base_geomean_ms=float(np.exp(log_base.mean())),
+        new_geomean_ms=float(np.exp(log_new.mean())),
+        base_spread=float(log_base.std(ddof=1)),
+        new_spread=float(log_new.std(ddof=1)),
+        base_processes=int(log_base.size),
+        new_processes=int(log_new.size),
+        paired=pair_spread is not None,
+        pair_spread=pair_spread,
+    )
+
+
 def measure_effect(
     base_medians_ms: Sequence[float],
     new_medians_ms: Sequence[float],
@@ -274,24 +306,7 @@ def measure_effect(
     log_new = log_medians(new_medians_ms)
     welch = welch_t(log_base, log_new, confidence)
     perm, exact = permutation_p_values(log_base, log_new, exact_limit=exact_limit, resamples=resamples, seed=seed)
-    return Effect(
-        ratio=math.exp(welch.diff),
-        ci_low=math.exp(welch.low),
-        ci_high=math.exp(welch.high),
-        confidence=confidence,
-        welch_p_slower=welch.p_greater,
-        welch_p_faster=welch.p_less,
-        df=welch.df,
-        permutation_p_slower=perm["greater"],
-        permutation_p_faster=perm["less"],
-        permutation_exact=exact,
-        base_geomean_ms=float(np.exp(log_base.mean())),
-        new_geomean_ms=float(np.exp(log_new.mean())),
-        base_spread=float(log_base.std(ddof=1)),
-        new_spread=float(log_new.std(ddof=1)),
-        base_processes=int(log_base.size),
-        new_processes=int(log_new.size),
-    )
+    return _effect(welch, perm, exact, log_base, log_new, confidence)
 
 
 def p90_ratio(
@@ -418,23 +433,4 @@ def measure_paired_effect(
     ratios = log_new - log_base
     test = paired_t(ratios, confidence)
     flips, exact = sign_flip_p_values(ratios, exact_blocks=exact_blocks, resamples=resamples, seed=seed)
-    return Effect(
-        ratio=math.exp(test.diff),
-        ci_low=math.exp(test.low),
-        ci_high=math.exp(test.high),
-        confidence=confidence,
-        welch_p_slower=test.p_greater,
-        welch_p_faster=test.p_less,
-        df=test.df,
-        permutation_p_slower=flips["greater"],
-        permutation_p_faster=flips["less"],
-        permutation_exact=exact,
-        base_geomean_ms=float(np.exp(log_base.mean())),
-        new_geomean_ms=float(np.exp(log_new.mean())),
-        base_spread=float(log_base.std(ddof=1)),
-        new_spread=float(log_new.std(ddof=1)),
-        base_processes=int(log_base.size),
-        new_processes=int(log_new.size),
-        paired=True,
-        pair_spread=float(ratios.std(ddof=1)),
-    )
+    return _effect(test, flips, exact, log_base, log_new, confidence, pair_spread=float(ratios.std(ddof=1)))
