@@ -294,7 +294,7 @@ def _provenance(report: MachinesReport) -> list[str]:
 
 
 def render_machines_markdown(report: MachinesReport, stem: str | None) -> Rendered:
-    from bench.views.plots import figure_bytes
+    from bench.views.plots import drawn_with, figure_bytes
 
     out = [f"# effbench hardware report ({len(report.machines)} machines, reference {report.reference})", ""]
     for title, rows, columns, note in _sections(report):
@@ -307,7 +307,7 @@ def render_machines_markdown(report: MachinesReport, stem: str | None) -> Render
     if stem is not None:
         figures = _figures(report)
         if figures:
-            out += ["## Figures", ""]
+            out += ["## Figures", "", drawn_with(), ""]
         for slug, caption, fig in figures:
             for fmt in ("svg", "png"):
                 files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)

@@ -128,6 +128,13 @@ def speedup_bars(rows: Sequence[Table4Row], title: str) -> Figure | None:
     return fig
 
 
+def drawn_with() -> str:
+    """The line a report prints under its figures: plot bytes repeat only with the same matplotlib."""
+    import matplotlib
+
+    return f"Drawn with matplotlib {matplotlib.__version__}: the same documents and version give the same bytes."
+
+
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
     """The figure as SVG or PNG bytes, identical for identical figures (no dates, fixed SVG ids)."""
     import matplotlib

@@ -62,6 +62,7 @@ class MeasuredCell:
     fingerprint: str | None = None  # the export recipe
     runtime_version: str | None = None  # the version of its own runtime the worker loaded
     effbench_version: str | None = None
+    elapsed_s: float = 0.0  # the cell's measuring time: its processes' wall time, start-up included
 
     @property
     def series(self) -> str:
@@ -106,6 +107,7 @@ class SourceDoc:
     created: str
     command: str
     effbench: str
+    cells_s: float = 0.0  # the cells' measuring time, summed
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> Measure
         fingerprint=cell.fingerprint,
         runtime_version=versions.get(cell.backend),
         effbench_version=doc.effbench.version,
+        elapsed_s=cell.elapsed_s,
     )
 
 
@@ -240,6 +243,7 @@ def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
                 created=doc.created,
                 command=" ".join(info.command),
                 effbench=info.version + (f" (git {commit})" if commit else ""),
+                cells_s=sum(cell.elapsed_s for cell in doc.cells),
             )
         )
         calibrations.extend(c for c in doc.calibrations if c not in calibrations)

@@ -64,6 +64,7 @@ LATENCY_COLUMNS = [
     Column("pct_peak", "% of peak"),
     Column("status", "status", align="left"),
     Column("warnings", "warnings"),
+    Column("time", "time s"),
 ]
 
 
@@ -88,6 +89,7 @@ def latency_rows(cells: Sequence[MeasuredCell]) -> list[dict[str, Any]]:
                 "pct_peak": _num(c.pct_peak, "{:.1f}"),
                 "status": c.status,
                 "warnings": len(c.warnings) or None,
+                "time": f"{c.elapsed_s:.1f}" if c.elapsed_s else None,
             }
         )
     return rows
@@ -192,7 +194,8 @@ def _machine_lines(data: ReportData) -> list[str]:
 
 def _provenance_lines(data: ReportData) -> list[str]:
     return [
-        f"{s.name} (sha256 {s.sha256[:16]}…, {s.created}, effbench {s.effbench}): reproduce with `{s.command}`"
+        f"{s.name} (sha256 {s.sha256[:16]}…, {s.created}, effbench {s.effbench}, cells measured in "
+        f"{s.cells_s / 60:.1f} min): reproduce with `{s.command}`"
         for s in data.sources
     ]
 
@@ -228,7 +231,7 @@ def _figures(data: ReportData) -> list[tuple[str, str, Any]]:
 
 def render_markdown(data: ReportData, stem: str | None) -> Rendered:
     """Markdown; with `stem` (the output file's name without suffix) the plots are written beside it."""
-    from bench.views.plots import figure_bytes
+    from bench.views.plots import drawn_with, figure_bytes
 
     out = [f"# effbench report: {', '.join(str(m.get('id')) for m in data.machines)}", ""]
     out += [f"- {line}" for line in _machine_lines(data)] + [""]
@@ -240,7 +243,7 @@ def render_markdown(data: ReportData, stem: str | None) -> Rendered:
     if stem is not None:
         figures = _figures(data)
         if figures:
-            out += ["## Figures", ""]
+            out += ["## Figures", "", drawn_with(), ""]
         for slug, caption, fig in figures:
             for fmt in ("svg", "png"):
                 files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)
@@ -302,7 +305,7 @@ _CSS = (
 
 def render_html(data: ReportData) -> Rendered:
     """One self-contained HTML file: tables, and the plots embedded (SVG inline, PNG as a data URI link)."""
-    from bench.views.plots import figure_bytes
+    from bench.views.plots import drawn_with, figure_bytes
 
     title = f"effbench report: {', '.join(str(m.get('id')) for m in data.machines)}"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
@@ -316,7 +319,7 @@ def render_html(data: ReportData) -> Rendered:
             parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{_html_table(rows, columns)}")
     figures = _figures(data)
     if figures:
-        parts.append("<h2>Figures</h2>")
+        parts.append(f"<h2>Figures</h2><p>{html.escape(drawn_with())}</p>")
     for slug, caption, fig in figures:
         svg = figure_bytes(fig, "svg").decode("utf-8")
         svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype inside HTML
