@@ -186,3 +186,25 @@ def test_bad_input_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_committed_paper_report_regenerates_byte_for_byte(tmp_path: Path) -> None:
+    # Every results/<machine>/paper-*.report.md was written by `effbench report DOC -o …report.md`; the same
+    # document gives the same text, and the same plot bytes when drawn with the matplotlib the report names.
+    import matplotlib
+
+    reports = sorted((ROOT / "results").glob("*/paper-*.report.md"))
+    assert reports, "no committed paper report under results/"
+    for report in reports:
+        document = report.with_name(report.name.replace(".report.md", ".json"))
+        out = tmp_path / report.parent.name / report.name
+        assert main(["report", str(document), "--output", str(out)]) == 0
+        committed = report.read_text(encoding="utf-8")
+        same_matplotlib = f"Drawn with matplotlib {matplotlib.__version__}:" in committed
+        line = re.compile(r"^Drawn with matplotlib .*$", re.M)
+        assert line.sub("", out.read_text(encoding="utf-8")) == line.sub("", committed)
+        plots = sorted(p.name for p in out.parent.iterdir() if p != out)
+        assert plots and plots == sorted(p.name for p in report.parent.glob(f"{out.stem}-*.*"))
+        if same_matplotlib:
+            for name in plots:
+                assert (out.parent / name).read_bytes() == (report.parent / name).read_bytes(), name
