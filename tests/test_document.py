@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from published import published_documents
 
 from bench.backends.base import LoadTarget
 from bench.document import (
@@ -28,7 +29,7 @@ from bench.results import document_text, load_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "format1-result.json"
-COMMITTED = sorted((ROOT / "results").glob("*/*.json")) + sorted((ROOT / "tests" / "fixtures").glob("*.json"))
+COMMITTED = published_documents() + sorted((ROOT / "tests" / "fixtures").glob("*.json"))
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")

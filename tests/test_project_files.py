@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from published import published_documents
 
 import bench
 
@@ -39,7 +40,7 @@ def test_the_changelog_has_the_current_version_and_the_current_result_format() -
 
 def test_results_readme_documents_every_published_document() -> None:
     readme = (ROOT / "results" / "README.md").read_text()
-    documents = sorted(p for p in (ROOT / "results").glob("*/*.json") if p.parent.name != "_scratch")
+    documents = published_documents()
     assert documents
     for path in documents:
         relative = path.relative_to(ROOT / "results").as_posix()

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from published import published_documents
 from rich.console import Console
 
 from bench.document import CellRecord
@@ -29,7 +30,7 @@ from bench.views.tables import FORMATS
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 FIXTURES = ROOT / "tests" / "fixtures"
-DOCUMENTS = sorted((ROOT / "results").glob("*/*.json")) + sorted(FIXTURES.glob("format1-*.json"))
+DOCUMENTS = published_documents() + sorted(FIXTURES.glob("format1-*.json"))
 # The width a piped `effbench latency` renders at (bench.views.console.PIPED_MIN_WIDTH): no folding.
 TERM_WIDTH = 180
 UPDATE = os.environ.get("EFFBENCH_UPDATE_GOLDEN") == "1"
