@@ -189,6 +189,13 @@ def _machine_lines(data: ReportData) -> list[str]:
                 )
     if not data.calibrations:
         lines.append("measured peak: not calibrated in these documents (no % of peak)")
+    above = sorted({f"{c.model} · {c.series}" for c in data.cells if c.pct_peak is not None and c.pct_peak > 100})
+    if above:
+        lines.append(
+            f"{len(above)} cell(s) ran above 100% of the measured peak ({', '.join(above[:3])}"
+            f"{', …' if len(above) > 3 else ''}): the calibration caught the core slower than the cells did (a "
+            "busier machine during its few seconds); read % of peak as an upper bound there"
+        )
     return lines
 
 
