@@ -70,6 +70,7 @@ class Incomparable:
     threads: int
     machine_id: str
     reason: str
+    median_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference
     for mid in order:
         for cell in per_machine[mid].cells:
             if cell.measured:
-                groups.setdefault((cell.series, cell.threads), {}).setdefault(cell.model, {})[mid] = cell
+                # The first document given wins when several measured the same cell (a suite, then extra runs).
+                groups.setdefault((cell.series, cell.threads), {}).setdefault(cell.model, {}).setdefault(mid, cell)
     tables, incomparable = [], []
     for series, threads in sorted(groups):
         rows = []
@@ -186,7 +188,7 @@ def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference
                 cell = measured[mid]
                 why = _same_bytes(cell, base) if base is not None and mid != ref else None
                 if why is not None:
-                    incomparable.append(Incomparable(model, series, threads, mid, why))
+                    incomparable.append(Incomparable(model, series, threads, mid, why, cell.median_ms))
                     continue
                 speedup = None
                 if base is not None:
@@ -217,11 +219,13 @@ def _macs(cells: dict[str, MeasuredCell]) -> int:
 def _scaling(per_machine: dict[str, ReportData], order: Sequence[str]) -> list[ScalingRow]:
     rows = []
     for mid in order:
-        by_key: dict[tuple[str, str], dict[int, MeasuredCell]] = {}
+        # Thread counts compared within one document: its cells ran interleaved, so the machine's drift
+        # between runs does not enter the speedup.
+        by_key: dict[tuple[str, str, str], dict[int, MeasuredCell]] = {}
         for cell in per_machine[mid].cells:
             if cell.measured and cell.median_ms:
-                by_key.setdefault((cell.model, cell.series), {})[cell.threads] = cell
-        for (model, series), cells in sorted(by_key.items()):
+                by_key.setdefault((cell.model, cell.series, cell.source), {})[cell.threads] = cell
+        for (model, series, _source), cells in sorted(by_key.items()):
             if len(cells) < 2:
                 continue
             fewest = min(cells)

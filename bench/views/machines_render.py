@@ -114,7 +114,8 @@ def scaling_rows(report: MachinesReport) -> list[dict[str, Any]]:
 
 def _notes(report: MachinesReport) -> list[str]:
     lines = [
-        f"not compared: {i.model} · {i.series} · {i.threads} thread(s) on {i.machine_id}: {i.reason}"
+        f"not compared: {i.model} · {i.series} · {i.threads} thread(s) on {i.machine_id} "
+        f"({ms(i.median_ms)} ms there): {i.reason}"
         for i in report.incomparable
     ]
     for table in report.tables:
@@ -229,7 +230,7 @@ def _peak_by_family(report: MachinesReport) -> Figure | None:
     if not values:
         return None
     families = sorted({f for f, _ in values})
-    ids = [m.id for m in report.machines]
+    ids = [m.id for m in report.machines if any(mid == m.id for _, mid in values)]  # calibrated machines only
     fig = Figure(figsize=(6.5, 3.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / len(ids)

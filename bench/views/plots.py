@@ -41,9 +41,14 @@ def _plain_log_ticks(axis: Any) -> None:
 
 def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     """The paper's Figure 1 with measured batch-1 latency on x: paper top-1 on y, one series per runtime."""
+    from bench.views.report_data import PAPER_THREADS
     from bench.zoo.paper import PAPER
 
-    points = [c for c in cells if c.measured and c.model in PAPER and PAPER[c.model].top1 is not None]
+    points = [
+        c
+        for c in cells
+        if c.measured and c.threads == PAPER_THREADS and c.model in PAPER and PAPER[c.model].top1 is not None
+    ]
     if not points:
         return None
     series = sorted({c.series for c in points})
@@ -77,7 +82,9 @@ def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
 
 def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     """Median latency against multiply-adds on log axes, one series per runtime and precision."""
-    points = [c for c in cells if c.measured and c.macs]
+    from bench.views.report_data import PAPER_THREADS
+
+    points = [c for c in cells if c.measured and c.macs and c.threads == PAPER_THREADS]
     if not points:
         return None
     series = sorted({c.series for c in points})
@@ -98,7 +105,7 @@ def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     _plain_log_ticks(ax.xaxis)
     _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("multiply-adds (G MACs)")
-    ax.set_ylabel("median batch-1 latency (ms)")
+    ax.set_ylabel("median batch-1 latency, one thread (ms)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

@@ -268,10 +268,19 @@ def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
     )
 
 
+# The paper's latencies are batch 1 on one core: its tables and figures are shown beside one-thread cells only.
+PAPER_THREADS = 1
+
+
 def best_cell(cells: Sequence[MeasuredCell], model: str, series: str, source: str | None = None) -> MeasuredCell | None:
-    """The measured cell of `model` in `series` (the last one when several documents measured it), from
-    `source` only when given."""
-    found = [c for c in cells if c.model == model and c.series == series and c.measured and source in (None, c.source)]
+    """The measured one-thread cell of `model` in `series` (the last one when several documents measured it),
+    from `source` only when given."""
+    found = [
+        c
+        for c in cells
+        if c.model == model and c.series == series and c.measured and c.threads == PAPER_THREADS
+        and source in (None, c.source)
+    ]  # fmt: skip
     return found[-1] if found else None
 
 
