@@ -9,6 +9,7 @@ that cannot be read (cpufreq in most VMs) are recorded as "unavailable" rather t
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -36,7 +37,16 @@ FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "av
 
 
 def _cpuinfo() -> dict[str, Any]:
-    """py-cpuinfo's view of the CPU (about 1 s: it probes the CPU). {} if it fails."""
+    """py-cpuinfo's view of the CPU (about 1 s the first time: it probes the CPU in a subprocess). {} if it fails.
+
+    Probed once per process: the CPU does not change under a running effbench, and `ab`, `run` and the tests
+    collect metadata more than once.
+    """
+    return dict(_probe_cpuinfo())
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_cpuinfo() -> dict[str, Any]:
     try:
         import cpuinfo
 
