@@ -141,7 +141,7 @@ def test_typed_document_and_its_json_give_the_same_rows(path: Path) -> None:
     assert rows.run.run_id == typed.effbench.run_id and rows.run.machine_id == typed.machine.id
     assert len(rows.cells) == len(typed.cells)
     for row, cell in zip(rows.cells, typed.cells, strict=True):
-        assert (row.model, row.backend, row.status, row.arm) == (cell.model, cell.backend, cell.status, None)
+        assert (row.model, row.backend, row.status, row.arm) == (cell.model, cell.backend, cell.status, cell.arm)
         assert row.median_ms == (cell.summary.median_ms if cell.summary else None)
         assert row.n_processes == (cell.summary.processes if cell.summary else 0)
     assert len(rows.processes) == sum(len(c.processes) for c in typed.cells)
