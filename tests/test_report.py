@@ -155,6 +155,24 @@ def test_machines_report_compares_only_the_same_bytes_and_labels_version_changes
     assert "amd-epyc-00000000" not in r152
 
 
+def test_a_different_export_recipe_is_not_compared_when_there_are_no_artifact_bytes(
+    docs: list[tuple[Path, ResultDocument]], tmp_path: Path
+) -> None:
+    path, doc = docs[0]  # B1 on torch (built from the spec: no artifact), ONNX Runtime and OpenVINO
+    raw = copy.deepcopy(doc.to_dict())
+    raw["machine"]["id"] = "amd-epyc-00000000"
+    torch_cell = next(c for c in raw["cells"] if c["backend"] == "torch")
+    assert torch_cell["artifact"] is None
+    torch_cell["fingerprint"] = "f" * 64
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(raw), encoding="utf-8")
+    report = build_machines_report([(path, doc), (other, load_result(other))])
+    assert [(i.model, i.series, i.machine_id) for i in report.incomparable] == [
+        ("efficientnet_b1", "torch fp32", "amd-epyc-00000000")
+    ]
+    assert "export recipe (fingerprint) differs" in report.incomparable[0].reason
+
+
 def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, ResultDocument]], tmp_path: Path) -> None:
     path, doc = docs[1]
     amd = _second_machine(tmp_path, doc, 0.8)
