@@ -164,6 +164,23 @@ def _check_and_upgrade(conn: sqlite3.Connection, path: Path, create: bool) -> No
         conn.execute(f"PRAGMA user_version = {version}")
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, once. The switch needs the file to itself and SQLite may answer "locked" at once,
+    without waiting out busy_timeout, when a second indexer opens a new file at the same moment: retry then."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def open_database(path: Path, *, create: bool = False, rebuild: bool = False) -> sqlite3.Connection:
     """A connection to the history at `path`, its schema current (created when `create`, emptied and created
     again when `rebuild`, which the caller must commit). EffbenchError for a missing, foreign or newer file.
@@ -186,7 +203,7 @@ def open_database(path: Path, *, create: bool = False, rebuild: bool = False) ->
         # WAL: readers never wait for an indexer, and a commit costs no fsync of the main file. The index can
         # always be rebuilt, so synchronous=NORMAL (a power cut may lose the last commits, never corrupt) is enough.
         if create or rebuild:  # the journal mode is stored in the file: readers leave it alone
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         if rebuild:
             conn.execute("BEGIN IMMEDIATE")
