@@ -30,6 +30,14 @@ def _series_style(series: Sequence[str]) -> dict[str, tuple[str, str]]:
     return {s: (colors[i % len(colors)], MARKERS[i % len(MARKERS)]) for i, s in enumerate(series)}
 
 
+def _per_series(points: Sequence[MeasuredCell]) -> list[tuple[str, list[MeasuredCell], tuple[str, str]]]:
+    """Per runtime and precision (sorted): one cell per model (the last document's when several measured it),
+    and the series' colour and marker."""
+    series = sorted({c.series for c in points})
+    style = _series_style(series)
+    return [(s, list({c.model: c for c in points if c.series == s}.values()), style[s]) for s in series]
+
+
 def _plain_log_ticks(axis: Any) -> None:
     """Log-axis tick labels as plain numbers (20, 50, 100), not 2x10^1."""
     from matplotlib.ticker import FuncFormatter, LogLocator
@@ -51,16 +59,11 @@ def figure1(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     ]
     if not points:
         return None
-    series = sorted({c.series for c in points})
-    style = _series_style(series)
     fig = _figure()
     ax = fig.add_subplot()
-    for s in series:
-        # One point per model (the last document's when several measured it); the EfficientNets joined by a
-        # line as in the paper's figure, the baselines as single points.
-        latest = {c.model: c for c in points if c.series == s}
-        mine = sorted(latest.values(), key=lambda c: c.median_ms or 0.0)
-        color, marker = style[s]
+    for s, latest, (color, marker) in _per_series(points):
+        # The EfficientNets joined by a line as in the paper's figure, the baselines as single points.
+        mine = sorted(latest, key=lambda c: c.median_ms or 0.0)
         line = [c for c in mine if c.model.startswith("efficientnet_")]
         ax.plot([c.median_ms or 0.0 for c in line], [PAPER[c.model].top1 or 0.0 for c in line], marker=marker,
                 color=color, label=s)  # fmt: skip
@@ -87,14 +90,10 @@ def latency_vs_macs(cells: Sequence[MeasuredCell], title: str) -> Figure | None:
     points = [c for c in cells if c.measured and c.macs and c.threads == PAPER_THREADS]
     if not points:
         return None
-    series = sorted({c.series for c in points})
-    style = _series_style(series)
     fig = _figure()
     ax = fig.add_subplot()
-    for s in series:
-        latest = {c.model: c for c in points if c.series == s}
-        mine = sorted(latest.values(), key=lambda c: c.macs or 0)
-        color, marker = style[s]
+    for s, latest, (color, marker) in _per_series(points):
+        mine = sorted(latest, key=lambda c: c.macs or 0)
         ax.scatter([(c.macs or 0) / 1e9 for c in mine], [c.median_ms or 0.0 for c in mine], color=color, marker=marker,
                    label=s)  # fmt: skip
         for c in mine:
