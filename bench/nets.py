@@ -158,16 +158,23 @@ def _module_classes() -> dict[str, type]:
 
 
 def _init_random(module: torch.nn.Module, seed: int, resolution: int) -> None:
-    """Seeded random weights, then BN statistics calibrated on one seeded batch.
+    """Seeded random weights, then BN statistics calibrated on one seeded batch, the same bytes on every CPU.
 
     Calibrating BN keeps every layer's activations near unit scale, as in a trained network: uncalibrated random
     nets explode or vanish with depth (B7 has 55 blocks), which makes parity checks meaningless and can fill
     tensors with denormals that run at a different speed.
+
+    The float32 bytes must not depend on the CPU, or no two machines could ever run the same model: float32
+    sampling and a float32 calibration pass follow the kernels' vector width (ATen's AVX2/AVX-512 paths, oneDNN's
+    AVX-512/AMX convolutions), so different CPUs got different weights. Here everything is computed in float64
+    (sampling in float64 takes one scalar path; float64 kernels differ across ISAs only in the last bits) and the
+    statistics are rounded to a grid far coarser than those bits before the one cast to float32.
     """
     import torch
     from torch import nn
 
     gen = torch.Generator().manual_seed(seed)
+    module.double()
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, nn.Conv2d):
@@ -185,13 +192,41 @@ def _init_random(module: torch.nn.Module, seed: int, resolution: int) -> None:
         # Enough samples per channel even where the last feature map is 1x1 (tiny test resolutions).
         final_side = max(1, resolution // 32)
         batch = max(2, -(-32 // (final_side * final_side)))
-        calibration = torch.randn(batch, 3, resolution, resolution, generator=gen)
+        calibration = torch.randn(batch, 3, resolution, resolution, generator=gen, dtype=torch.float64)
         module.train()
         module(calibration)
         for m in module.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = 0.1
+                _round_statistics(m)
+    module.float()
     module.eval()
+
+
+# Significant bits kept of a BN statistic: float64 kernels of different ISAs agree to ~1e-15 relative, so a 2^-20
+# grid makes a statistic land on a different grid point about once in 10^9 values; 2^-20 of a channel's standard
+# deviation is far below anything the benchmark can see.
+_STAT_BITS = 20
+
+
+def _round_statistics(bn: torch.nn.BatchNorm2d) -> None:
+    """Round running_var to _STAT_BITS significant bits and running_mean to a grid of 2^-_STAT_BITS standard deviations.
+
+    A mean on the grid of its own magnitude would not do: the mean after a 1x1 conv of a BN output is zero up to
+    cancellation noise (1e-18, a different value on every CPU), which a grid relative to the channel's spread
+    rounds to exactly zero (and to +0.0: the sign of the noise would otherwise survive in the bytes).
+    """
+    import torch
+
+    var = bn.running_var
+    mean = bn.running_mean
+    assert var is not None and mean is not None
+    mantissa, exponent = torch.frexp(var)
+    var_q = torch.ldexp(torch.round(torch.ldexp(mantissa, torch.tensor(_STAT_BITS))), exponent - _STAT_BITS)
+    spread = torch.where(var_q > 0, var_q.sqrt(), mean.abs())
+    step = torch.ldexp(torch.where(spread > 0, spread, torch.ones_like(spread)), torch.tensor(-_STAT_BITS))
+    var.copy_(var_q)
+    mean.copy_(torch.round(mean / step) * step + 0.0)  # + 0.0: a mean that rounds to -0.0 has the bytes of +0.0
 
 
 def load_weights(module: torch.nn.Module, path: Path) -> None:

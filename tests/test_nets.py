@@ -82,3 +82,60 @@ def test_missing_and_corrupt_weights_files(tmp_path: Path) -> None:
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(EffbenchError, match="cannot read weights file"):
         build_torch_model(spec, weights=bad)
+
+
+_STATE_HASH = """
+import hashlib, sys
+from bench.nets import build_torch_model
+from bench.zoo import resolve_model
+state = build_torch_model(resolve_model(sys.argv[1])).state_dict()
+print(hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("name", ["b0:r=64", "resnet50:r=64"])
+def test_random_weights_are_the_same_bytes_under_every_cpu_kernel(name: str) -> None:
+    """Another CPU runs other kernels: ATen's scalar or AVX2 code, oneDNN and MKL at AVX2 (float32 sampling and a
+    float32 calibration pass gave different bytes under each). Forcing those paths must not change one byte."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    variants = [
+        {},
+        {"ATEN_CPU_CAPABILITY": "default"},
+        {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    ]
+    hashes = [
+        subprocess.run(
+            [sys.executable, "-c", _STATE_HASH, name],
+            env={**os.environ, **extra},
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for extra in variants
+    ]
+    assert len(hashes[0]) == 64
+    assert hashes == [hashes[0]] * len(variants)
+
+
+def test_rounded_statistics_drop_cancellation_noise() -> None:
+    from bench.nets import _STAT_BITS, _round_statistics
+
+    bn = torch.nn.BatchNorm2d(4).double()
+    assert bn.running_mean is not None and bn.running_var is not None
+    # A mean that is zero up to noise (either sign), a real mean, a zero-variance channel, a tiny-variance one.
+    bn.running_mean.copy_(torch.tensor([-1.7e-18, 0.123456789, 2.5, 3e-9], dtype=torch.float64))
+    bn.running_var.copy_(torch.tensor([0.8, 1.0 + 1e-15, 0.0, 1e-12], dtype=torch.float64))
+    _round_statistics(bn)
+    mean, var = bn.running_mean, bn.running_var
+    assert mean[0].numpy().tobytes() == bytes(8)  # +0.0, not -0.0
+    assert abs(mean[1].item() - 0.123456789) <= 2.0**-_STAT_BITS and mean[1].item() != 0.123456789
+    assert var[1].item() == 1.0  # 1e-15 of kernel noise is below the grid
+    assert mean[2].item() == 2.5 and var[2].item() == 0.0  # no spread: the mean's own magnitude sets the grid
+    assert abs(mean[3].item() - 3e-9) <= 1e-6 * 2.0**-_STAT_BITS  # the grid follows the channel's spread
+    scaled = torch.ldexp(torch.frexp(var)[0], torch.tensor(_STAT_BITS))
+    assert torch.equal(scaled.round(), scaled)  # every variance has at most _STAT_BITS significant bits
