@@ -175,7 +175,7 @@ def test_a_different_export_recipe_is_not_compared_when_there_are_no_artifact_by
 
 def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, ResultDocument]], tmp_path: Path) -> None:
     path, doc = docs[1]
-    amd = _second_machine(tmp_path, doc, 0.8)
+    amd = _second_machine(tmp_path, doc, 0.8, other_bytes=("resnet152",))
     report = build_machines_report([(path, doc), (amd, load_result(amd))], reference="amd-epyc-00000000")
     assert [m.id for m in report.machines] == ["amd-epyc-00000000", "intel-xeon-bf96a8ca"]
     out = tmp_path / "hw.md"
@@ -183,6 +183,12 @@ def test_machines_report_golden_and_reference_choice(docs: list[tuple[Path, Resu
     text = out.read_text(encoding="utf-8").replace(str(tmp_path), "TMP")
     text = re.sub(r"amd\.json \(sha256 [0-9a-f]+\)", "amd.json (sha256 …)", text)
     _golden("machines.md", text)
+    # The cell that ran other bytes is listed with its latency, not put in the reference's column.
+    listed = text.split("## Listed, not compared", 1)[1].split("## ", 1)[0]
+    assert "| intel-xeon-bf96a8ca | onnxruntime fp32 | 1 | resnet152 |" in listed
+    assert "here, 000000000000 on the reference" in listed
+    # A warning that says the cap was hit is not repeated as a label.
+    assert "stopped before the precision target" in text and "cap hit before the precision target" not in text
     assert (tmp_path / "hw-bars-onnxruntime-fp32-t1.svg").stat().st_size > 5_000
 
 

@@ -24,7 +24,7 @@ class MachineRow:
     brand: str
     family_model: str
     logical_cpus: int | None
-    cpus_used: str
+    cpus_used: str  # "1 (1), 0-1 (2)": the CPU list of each thread count measured
     isa: tuple[str, ...]
     peak_fp32_gflops: float | None
     peak_bf16_gflops: float | None
@@ -46,7 +46,12 @@ class MachineCell:
     gflops: float | None
     pct_peak: float | None
     speedup: Ratio | None  # reference latency / this machine's latency (>1: faster than the reference)
-    labels: tuple[str, ...]  # why a reader should take care: versions differ, cap hit, warnings
+    labels: tuple[str, ...]  # why a reader should take care: versions differ, cap hit
+    warnings: tuple[str, ...] = ()  # the cell's own warnings, as its document has them
+
+    @property
+    def marked(self) -> bool:
+        return bool(self.labels or self.warnings)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Incomparable:
     machine_id: str
     reason: str
     median_ms: float | None = None
+    ci_low_ms: float | None = None
+    ci_high_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,13 +115,13 @@ def _machine_row(data: ReportData) -> MachineRow:
     single = [c for c in data.calibrations if c.get("threads") == 1] or data.calibrations
     peaks = (single[0].get("peaks") or {}) if single else {}
     hz = cpu.get("hz_advertised")
-    used = sorted({c.cpus for c in data.cells})
+    used = sorted({(c.threads, c.cpus) for c in data.cells if c.cpus})
     return MachineRow(
         id=str(machine.get("id")),
         brand=str(cpu.get("brand", "?")),
         family_model=f"{cpu.get('vendor', '?')} {cpu.get('family', '?')}/{cpu.get('model', '?')}",
         logical_cpus=(machine.get("cores") or {}).get("logical"),
-        cpus_used=" ".join(used) or "–",
+        cpus_used=", ".join(f"{cpus} ({threads})" for threads, cpus in used) or "–",
         isa=tuple(f for f in ISA_FLAGS if f in flags),
         peak_fp32_gflops=(peaks.get("fp32") or {}).get("gflops"),
         peak_bf16_gflops=(peaks.get("bf16") or {}).get("gflops"),
@@ -132,10 +139,8 @@ def _labels(cell: MeasuredCell, reference: MeasuredCell | None) -> tuple[str, ..
         labels.append(f"{cell.backend} {cell.runtime_version} vs {reference.runtime_version} on the reference")
     if reference is not None and cell.effbench_version != reference.effbench_version:
         labels.append(f"effbench {cell.effbench_version} vs {reference.effbench_version}")
-    if cell.status == "cap hit":
+    if cell.status == "cap hit" and not any(w.startswith("stopped before the precision target") for w in cell.warnings):
         labels.append("cap hit before the precision target")
-    if cell.warnings:
-        labels.append(f"{len(cell.warnings)} warning(s)")
     return tuple(labels)
 
 
@@ -143,10 +148,8 @@ def _same_bytes(cell: MeasuredCell, reference: MeasuredCell) -> str | None:
     """None when the two cells ran the same model bytes, else why not."""
     if cell.artifact_sha256 and reference.artifact_sha256:
         if cell.artifact_sha256 != reference.artifact_sha256:
-            return (
-                f"artifact sha256 {cell.artifact_sha256[:12]} differs from the reference's "
-                f"{reference.artifact_sha256[:12]}: export once with --bundle and run the bundle everywhere"
-            )
+            here, there = cell.artifact_sha256[:12], reference.artifact_sha256[:12]
+            return f"model bytes differ: sha256 {here} here, {there} on the reference"
         return None
     if cell.fingerprint != reference.fingerprint:
         return "export recipe (fingerprint) differs from the reference's"
@@ -188,14 +191,16 @@ def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference
                 cell = measured[mid]
                 why = _same_bytes(cell, base) if base is not None and mid != ref else None
                 if why is not None:
-                    incomparable.append(Incomparable(model, series, threads, mid, why, cell.median_ms))
+                    incomparable.append(
+                        Incomparable(model, series, threads, mid, why, cell.median_ms, cell.ci_low_ms, cell.ci_high_ms)
+                    )
                     continue
                 speedup = None
                 if base is not None:
                     speedup = ratio_ci(base.process_medians_ms, cell.process_medians_ms)
                 cells[mid] = MachineCell(
                     mid, cell.median_ms, cell.ci_low_ms, cell.ci_high_ms, cell.gflops, cell.pct_peak, speedup,
-                    _labels(cell, base if mid != ref else None),
+                    _labels(cell, base if mid != ref else None), tuple(cell.warnings),
                 )  # fmt: skip
             rows.append(ModelRow(model, next(iter(measured.values())).macs, cells))
         tables.append(SeriesTable(series, threads, rows))

@@ -27,7 +27,7 @@ MACHINE_COLUMNS = [
     Column("id", "machine", align="left"),
     Column("brand", "CPU", align="left"),
     Column("family_model", "vendor family/model", align="left"),
-    Column("cpus_used", "CPUs used", align="left"),
+    Column("cpus_used", "CPUs used (threads)", align="left"),
     Column("isa", "ISA", align="left"),
     Column("peak_fp32", "peak fp32 GFLOP/s"),
     Column("peak_bf16", "peak bf16 GFLOP/s"),
@@ -72,7 +72,7 @@ def series_rows(table: SeriesTable, report: MachinesReport) -> list[dict[str, An
     for model_row in table.rows:
         row: dict[str, Any] = {"model": model_row.model}
         for mid, cell in model_row.cells.items():
-            mark = " †" if cell.labels else ""
+            mark = " †" if cell.marked else ""
             ci = f" [{ms(cell.ci_low_ms)}–{ms(cell.ci_high_ms)}]" if cell.ci_low_ms is not None else ""
             row[f"lat:{mid}"] = f"{ms(cell.median_ms)}{ci}{mark}"
             if mid != report.reference and cell.speedup is not None:
@@ -112,16 +112,40 @@ def scaling_rows(report: MachinesReport) -> list[dict[str, Any]]:
     ]
 
 
+INCOMPARABLE_COLUMNS = [
+    Column("machine", "machine", align="left"),
+    Column("series", "runtime", align="left"),
+    Column("threads", "threads"),
+    Column("model", "model", align="left"),
+    Column("latency", "ms [95% CI]"),
+    Column("reason", "why not compared", align="left"),
+]
+
+INCOMPARABLE_NOTE = (
+    "Measured, but not the model the reference ran, so not put in its column. To compare machines, run the same "
+    "artifacts everywhere: one bundle (`effbench export --bundle DIR`, then `effbench run --bundle DIR`), or "
+    "exports of the same effbench (export recipe 2 or later), torch, onnx and openvino versions, which give the "
+    "same bytes on every CPU."
+)
+
+
+def incomparable_rows(report: MachinesReport) -> list[dict[str, Any]]:
+    rows = []
+    for i in report.incomparable:
+        ci = f" [{ms(i.ci_low_ms)}–{ms(i.ci_high_ms)}]" if i.ci_low_ms is not None else ""
+        rows.append({"machine": i.machine_id, "series": i.series, "threads": i.threads, "model": i.model,
+                     "latency": f"{ms(i.median_ms)}{ci}", "reason": i.reason})  # fmt: skip
+    return rows
+
+
 def _notes(report: MachinesReport) -> list[str]:
-    lines = [
-        f"not compared: {i.model} · {i.series} · {i.threads} thread(s) on {i.machine_id} "
-        f"({ms(i.median_ms)} ms there): {i.reason}"
-        for i in report.incomparable
-    ]
+    """One line per thing a reader should know of a † cell: version labels, then the cell's own warnings."""
+    lines: list[str] = []
     for table in report.tables:
         for row in table.rows:
             for mid, cell in row.cells.items():
-                lines.extend(f"† {row.model} · {table.series} · {mid}: {label}" for label in cell.labels)
+                where = f"† {row.model} · {table.series} · {table.threads} thread(s) · {mid}"
+                lines.extend(f"{where}: {text}" for text in (*cell.labels, *cell.warnings))
     return lines
 
 
@@ -145,6 +169,8 @@ def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], l
     if report.scaling:
         note = "Speedup against the fewest threads measured; efficiency = speedup / thread ratio."
         sections.append(("Thread scaling", scaling_rows(report), SCALING_COLUMNS, note))
+    if report.incomparable:
+        sections.append(("Listed, not compared", incomparable_rows(report), INCOMPARABLE_COLUMNS, INCOMPARABLE_NOTE))
     return sections
 
 
