@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import EffbenchError
-from bench.vocab import FORMATS, PRECISIONS, did_you_mean, preset_names
+from bench.errors import EffbenchError, did_you_mean
+from bench.vocab import FORMATS, PRECISIONS, preset_names
 
 CONFIG_NAME = "bench.toml"
 # The history database's file name when [paths] history_db does not give one: beside the documents it indexes.

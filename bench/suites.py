@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import EffbenchError
-from bench.vocab import PRECISIONS, did_you_mean
+from bench.errors import EffbenchError, did_you_mean
+from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
     from bench.config import Config

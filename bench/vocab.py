@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-
 # Inference precisions a user may ask for. Which backend runs which is that backend's own fact
 # (bench.backends.base.Backend.precisions); a cell whose backend lacks the precision is skipped with a note.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
@@ -26,15 +23,3 @@ def backend_names() -> tuple[str, ...]:
     from bench.backends import user_backends
 
     return tuple(user_backends())
-
-
-def nearest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to a misspelled `word`, or None when nothing is close (difflib's ratio >= 0.6)."""
-    close = difflib.get_close_matches(word.lower(), [str(c) for c in choices], n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """The suffix " (did you mean 'x'?)" for an error message, or an empty string when no choice is close."""
-    guess = nearest(word, choices)
-    return f" (did you mean '{guess}'?)" if guess else ""

@@ -61,8 +61,7 @@ def user_backends() -> list[str]:
 
 def canonical_name(name: str) -> str:
     """The registered name for `name` or one of its aliases (any case); EffbenchError for an unknown name."""
-    from bench.errors import EffbenchError
-    from bench.vocab import did_you_mean
+    from bench.errors import EffbenchError, did_you_mean
 
     key = name.strip().lower()
     key = _aliases().get(key, key)
