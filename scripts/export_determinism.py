@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--model", action="append", default=[], help="zoo model (repeat); default b0")
     parser.add_argument("--suite", help="every model of this bench.toml suite")
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="default: all")
-    parser.add_argument("--json", action="store_true", help="print every sha256 as JSON")
+    parser.add_argument("--output", type=Path, help="also write every sha256, per model and variant, to this JSON")
     args = parser.parse_args()
     models = list(args.model) + (suite_models(args.suite) if args.suite else [])
     models = models or ["b0"]
@@ -79,8 +79,10 @@ def main() -> int:
             for fmt in table[model][variants[0]]:
                 if len({table[model][v][fmt] for v in variants}) != 1:
                     differing.append(f"{model} {fmt}")
-    if args.json:
-        print(json.dumps(table, indent=2, sort_keys=True))
+    if args.output is not None:
+        record = {"variants": {v: VARIANTS[v] for v in variants}, "identical": not differing, "sha256": table}
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if differing:
         print(f"DIFFERENT bytes under {', '.join(variants)}: {'; '.join(differing)}")
         return 1
