@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from bench.errors import EffbenchError
 
 # Calibration record format history:
 #   1: first version (per precision: measured GFLOP/s, every kernel's sizes and windows, theoretical figure)
-CALIBRATION_VERSION = 1
+#   2: "rounds": a suite calibrates before and after its cells; each precision keeps the higher peak, and the
+#      rounds list what each one measured (version-1 records read as one round)
+CALIBRATION_VERSION = 2
 
 PRECISIONS = ("fp32", "bf16")
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
@@ -114,6 +116,9 @@ class PeakCalibration:
     hz_advertised: float | None
     virtualized: bool
     version: int = CALIBRATION_VERSION
+    # Each calibration that went into this record: {"when", "gflops": {precision: value or None}, "duration_s"}.
+    # Empty: one calibration, this record itself.
+    rounds: tuple[dict[str, Any], ...] = ()
 
     def peak(self, precision: str) -> PrecisionPeak | None:
         return next((p for p in self.peaks if p.precision == precision), None)
@@ -140,8 +145,35 @@ class PeakCalibration:
         )
         values = _known(cls, data)
         values.update(peaks=peaks, cpus=tuple(data["cpus"]), affinity=tuple(data["affinity"]))
-        values.update(warnings=tuple(data["warnings"]))
+        values.update(warnings=tuple(data["warnings"]), rounds=tuple(data.get("rounds") or ()))
         return cls(**values)
+
+    def round_summary(self, when: str) -> dict[str, Any]:
+        return {"when": when, "gflops": {p.precision: p.gflops for p in self.peaks}, "duration_s": self.duration_s}
+
+
+def best_of_rounds(before: PeakCalibration, after: PeakCalibration) -> PeakCalibration:
+    """One record from a calibration before the cells and one after: each precision keeps the higher peak.
+
+    A few seconds of calibration on a shared host can catch the core slower than the cells later find it (a busy
+    neighbour, a lower clock): the cells then run above "100% of peak". The better of two calibrations minutes
+    apart is the closer estimate of what the core sustains; both rounds stay in the record.
+    """
+    peaks = []
+    for first in before.peaks:
+        second = after.peak(first.precision)
+        better = second is not None and second.gflops is not None and (first.gflops or 0.0) < second.gflops
+        peaks.append(second if better and second is not None else first)
+    rounds = before.rounds or (before.round_summary("before the cells"),)
+    return replace(
+        before,
+        peaks=tuple(peaks),
+        duration_s=before.duration_s + after.duration_s,
+        measure_s=before.measure_s + after.measure_s,
+        warnings=tuple(dict.fromkeys((*before.warnings, *after.warnings))),
+        version=CALIBRATION_VERSION,
+        rounds=(*rounds, after.round_summary("after the cells")),
+    )
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -226,7 +226,35 @@ def run_suite(
     say(f"results: {path}")
     progress = make_progress(plans, policy) if make_progress else None
     with _progress_context(progress):
-        return measure_into(doc, path, plans, policy, launcher, progress=progress)
+        run = measure_into(doc, path, plans, policy, launcher, progress=progress)
+    if calibrations and not run.interrupted:
+        say("peak calibration again after the cells (each precision keeps the higher of the two)")
+        again = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher or launch_subprocess, say)
+        run = _with_calibrations(run, merge_calibrations(calibrations, again))
+    return run
+
+
+def merge_calibrations(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Per thread count, bench.calibrate.best_of_rounds of the records before and after the cells."""
+    from bench.calibrate import PeakCalibration, best_of_rounds
+
+    later = {record["threads"]: record for record in after}
+    merged = []
+    for record in before:
+        if record["threads"] in later:
+            first, second = PeakCalibration.from_dict(record), PeakCalibration.from_dict(later[record["threads"]])
+            merged.append(best_of_rounds(first, second).to_dict())
+        else:
+            merged.append(record)
+    return tuple(merged)
+
+
+def _with_calibrations(run: MeasuredRun, calibrations: tuple[dict[str, Any], ...]) -> MeasuredRun:
+    from bench.results import save_progress
+
+    doc = replace(run.document, calibrations=calibrations)
+    save_progress(doc, run.path)
+    return replace(run, document=doc)
 
 
 def resume_suite(

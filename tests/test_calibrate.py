@@ -295,3 +295,31 @@ def test_achieved_gflops_and_percent_of_peak_known_answers() -> None:
 def test_cpu_description_from_machine_metadata() -> None:
     cpu = CpuDescription.from_metadata({"brand": "AMD EPYC", "flags": sorted(ZEN5), "hz_advertised": 2596126000})
     assert cpu.virtualized and cpu.hz_advertised == 2.596126e9 and "avx512_bf16" in cpu.flags
+
+
+def _stub_record(fp32: float, bf16: float) -> dict[str, Any]:
+    def kernels(gflops: float) -> list[dict[str, Any]]:
+        size = {"n": 256, "repeats": 4, "windows_gflops": [gflops], "first_call_s": 0.01, "call_s": 0.001,
+                "time_s": 0.1}  # fmt: skip
+        return [{"kernel": "numpy-blas", "library": "stub", "sizes": [size]}]
+
+    return {"ok": True, "precisions": {"fp32": kernels(fp32), "bf16": kernels(bf16)}, "duration_s": 0.1,
+            "affinity": [1], "cpu_wall_ratio": 1.0, "warnings": []}  # fmt: skip
+
+
+def test_best_of_rounds_keeps_the_higher_peak_per_precision_and_both_rounds() -> None:
+    from bench.calibrate import best_of_rounds
+
+    cpu = CpuDescription(None, ZEN5, 2.6e9)
+    before = measure_peak([1], 1, cpu=cpu, launcher=RecordingLauncher(_stub_record(200.0, 480.0)))
+    after = measure_peak([1], 1, cpu=cpu, launcher=RecordingLauncher(_stub_record(230.0, 450.0)))
+    best = best_of_rounds(before, after)
+    assert best.gflops("fp32") == 230.0 and best.gflops("bf16") == 480.0
+    assert [r["when"] for r in best.rounds] == ["before the cells", "after the cells"]
+    assert [r["gflops"]["fp32"] for r in best.rounds] == [200.0, 230.0]
+    assert best.duration_s == pytest.approx(before.duration_s + after.duration_s)
+    data = json.loads(json.dumps(best.to_dict()))
+    assert data["version"] == CALIBRATION_VERSION and PeakCalibration.from_dict(data) == best
+    # A version-1 record (no rounds) still reads, as one round.
+    old = {k: v for k, v in before.to_dict().items() if k != "rounds"} | {"version": 1}
+    assert PeakCalibration.from_dict(old).rounds == ()

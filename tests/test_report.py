@@ -232,3 +232,52 @@ def test_the_committed_paper_report_regenerates_byte_for_byte(tmp_path: Path) ->
         if same_matplotlib:
             for name in plots:
                 assert (out.parent / name).read_bytes() == (report.parent / name).read_bytes(), name
+
+
+def _hardware_report_command() -> list[str]:
+    """The `effbench report --machines …` command that results/README.md gives for results/hardware/report.md."""
+    import glob
+    import shlex
+
+    text = (ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    block = text.split("## `hardware/`", 1)[1]
+    lines: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("    effbench report --machines") or (lines and line.startswith("        ")):
+            lines.append(line.strip().removesuffix("\\").split("(and -o")[0])
+        elif lines:
+            break
+    argv = shlex.split(" ".join(lines))
+    assert argv[:3] == ["effbench", "report", "--machines"], argv
+    expanded: list[str] = []
+    for arg in argv[1:]:
+        matches = sorted(glob.glob(str(ROOT / arg))) if "*" in arg else []
+        expanded.extend(matches or [arg])
+    return expanded
+
+
+def test_the_committed_hardware_report_regenerates_and_shows_every_machine(tmp_path: Path) -> None:
+    import matplotlib
+    from published import published_documents
+
+    argv = _hardware_report_command()
+    out_index = argv.index("-o") + 1
+    assert argv[out_index] == "results/hardware/report.md"
+    committed_path = ROOT / argv[out_index]
+    argv = [str(ROOT / a) if a.startswith("results/") else a for a in argv]
+    argv[out_index] = str(tmp_path / "report.md")
+    assert main(argv) == 0
+    committed = committed_path.read_text(encoding="utf-8")
+    line = re.compile(r"^Drawn with matplotlib .*$", re.M)
+    assert line.sub("", (tmp_path / "report.md").read_text(encoding="utf-8")) == line.sub("", committed)
+    plots = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".svg", ".png"))
+    assert plots == sorted(p.name for p in committed_path.parent.glob("report-*.*"))
+    if f"Drawn with matplotlib {matplotlib.__version__}:" in committed:
+        for name in plots:
+            assert (tmp_path / name).read_bytes() == (committed_path.parent / name).read_bytes(), name
+    # Every machine with a published document is in the report.
+    machines = {p.parent.name for p in published_documents()}
+    title = committed.splitlines()[0]
+    assert f"({len(machines)} machines," in title, (title, machines)
+    for machine in machines:
+        assert f"| {machine}" in committed, machine

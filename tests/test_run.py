@@ -127,9 +127,11 @@ def test_suite_runs_in_one_interleaved_schedule_with_calibrations(config: Path, 
     assert doc["effbench"]["command"][0] == "effbench"
     assert "commit_under_test" not in doc["effbench"] and "label" not in doc["effbench"]
     assert [(c["threads"], c["cpus"]) for c in doc["calibrations"]] == [(1, [2]), (2, [2, 3])]
-    assert [job["cpus"] for job in calibration.jobs] == [[2], [2, 3]]
+    # Calibrated before the cells and again after them, per thread count; one record keeps both rounds.
+    assert [job["cpus"] for job in calibration.jobs] == [[2], [2, 3], [2], [2, 3]]
     assert list(calibration.jobs[0]["kernels"]) == ["fp32"]
     assert doc["calibrations"][1]["peaks"]["fp32"]["gflops"] == 100.0
+    assert [r["when"] for r in doc["calibrations"][0]["rounds"]] == ["before the cells", "after the cells"]
 
 
 def test_no_calibrate_leaves_calibrations_empty_and_label_commit_are_stored(config: Path, tmp_path: Path) -> None:

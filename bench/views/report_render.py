@@ -176,8 +176,12 @@ def _machine_lines(data: ReportData) -> list[str]:
         for precision, peak in sorted((calibration.get("peaks") or {}).items()):
             where = f"{threads} thread(s), CPUs {','.join(map(str, calibration.get('cpus') or []))}"
             if peak.get("gflops"):
+                rounds = [r for r in calibration.get("rounds") or () if (r.get("gflops") or {}).get(precision)]
+                best = " (the higher of " + ", ".join(
+                    f"{r['gflops'][precision]:.1f} {r.get('when', '?')}" for r in rounds
+                ) + ")" if len(rounds) > 1 else ""  # fmt: skip
                 lines.append(
-                    f"measured peak {precision} ({where}): {peak['gflops']:.1f} GFLOP/s, {peak.get('library')} "
+                    f"measured peak {precision} ({where}): {peak['gflops']:.1f} GFLOP/s{best}, {peak.get('library')} "
                     f"n={peak.get('n')}"
                 )
             else:
@@ -194,7 +198,7 @@ def _machine_lines(data: ReportData) -> list[str]:
         lines.append(
             f"{len(above)} cell(s) ran above 100% of the measured peak ({', '.join(above[:3])}"
             f"{', …' if len(above) > 3 else ''}): the calibration caught the core slower than the cells did (a "
-            "busier machine during its few seconds); read % of peak as an upper bound there"
+            "busier machine or a lower clock during its few seconds); read % of peak as an upper bound there"
         )
     return lines
 
