@@ -29,6 +29,7 @@ class MachineRow:
     peak_fp32_gflops: float | None
     peak_bf16_gflops: float | None
     ghz_advertised: float | None
+    ghz_implied: float | None  # the measured fp32 peak / (threads x the ISA's FLOP per cycle): the clock it implies
     virtual: str
     governor: str
     boost: str
@@ -115,6 +116,13 @@ def _machine_row(data: ReportData) -> MachineRow:
     single = [c for c in data.calibrations if c.get("threads") == 1] or data.calibrations
     peaks = (single[0].get("peaks") or {}) if single else {}
     hz = cpu.get("hz_advertised")
+    ghz = hz / 1e9 if isinstance(hz, (int, float)) and hz else None
+    fp32 = peaks.get("fp32") or {}
+    # theoretical = threads x advertised GHz x FLOP/cycle, so measured / theoretical x advertised GHz is the clock
+    # at which the ISA's FLOP/cycle gives the measured rate.
+    implied = None
+    if ghz and fp32.get("gflops") and fp32.get("theoretical_gflops"):
+        implied = fp32["gflops"] / fp32["theoretical_gflops"] * ghz
     used = sorted({(c.threads, c.cpus) for c in data.cells if c.cpus})
     return MachineRow(
         id=str(machine.get("id")),
@@ -125,7 +133,8 @@ def _machine_row(data: ReportData) -> MachineRow:
         isa=tuple(f for f in ISA_FLAGS if f in flags),
         peak_fp32_gflops=(peaks.get("fp32") or {}).get("gflops"),
         peak_bf16_gflops=(peaks.get("bf16") or {}).get("gflops"),
-        ghz_advertised=hz / 1e9 if isinstance(hz, (int, float)) and hz else None,
+        ghz_advertised=ghz,
+        ghz_implied=implied,
         virtual="VM" if "hypervisor" in flags else "bare metal",
         governor=str(machine.get("governor", "?")),
         boost=str(machine.get("boost", "?")),

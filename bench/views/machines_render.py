@@ -32,6 +32,7 @@ MACHINE_COLUMNS = [
     Column("peak_fp32", "peak fp32 GFLOP/s"),
     Column("peak_bf16", "peak bf16 GFLOP/s"),
     Column("ghz", "GHz advertised"),
+    Column("ghz_implied", "GHz implied by the peak"),
     Column("virtual", "VM", align="left"),
     Column("governor", "governor / boost", align="left"),
     Column("runtimes", "runtimes", align="left"),
@@ -49,6 +50,7 @@ def machine_rows(report: MachinesReport) -> list[dict[str, Any]]:
             "peak_fp32": _num(m.peak_fp32_gflops, "{:.0f}"),
             "peak_bf16": _num(m.peak_bf16_gflops, "{:.0f}"),
             "ghz": _num(m.ghz_advertised, "{:.2f}"),
+            "ghz_implied": _num(m.ghz_implied, "{:.2f}"),
             "virtual": m.virtual,
             "governor": f"{m.governor} / {m.boost}",
             "runtimes": ", ".join(f"{k} {v}" for k, v in m.runtimes.items()) or None,
@@ -152,7 +154,9 @@ def _notes(report: MachinesReport) -> list[str]:
 def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
     sections = [("Machines", machine_rows(report), MACHINE_COLUMNS,
                  "Peaks are measured (best sustained matrix multiply on the cells' CPUs and threads); the advertised "
-                 "frequency of a VM is not its real one.")]  # fmt: skip
+                 "frequency of a VM is not its real one. The implied clock is the fp32 peak / (threads x the ISA's "
+                 "FLOP per cycle, e.g. 64 for AVX-512 with two FMA units): the clock the core sustained if it has "
+                 "that many FMA units (twice that on a part with one).")]  # fmt: skip
     for table in report.tables:
         sections.append(
             (
