@@ -221,7 +221,7 @@ def test_the_committed_paper_report_regenerates_byte_for_byte(tmp_path: Path) ->
     assert reports, "no committed paper report under results/"
     for report in reports:
         document = report.with_name(report.name.replace(".report.md", ".json"))
-        out = tmp_path / report.parent.name / report.name
+        out = tmp_path / report.parent.name / report.stem / report.name
         assert main(["report", str(document), "--output", str(out)]) == 0
         committed = report.read_text(encoding="utf-8")
         same_matplotlib = f"Drawn with matplotlib {matplotlib.__version__}:" in committed
