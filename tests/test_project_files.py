@@ -50,3 +50,32 @@ def test_results_readme_documents_every_published_document() -> None:
             at = command.index("--output")
             command = command[:at] + command[at + 2 :]
         assert f"`{' '.join(command)}`" in readme, f"{relative}: its command is not in results/README.md"
+
+
+def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
+    """scripts/device_run.sh (a lent 16-core machine: no openvino, no network) runs B0, B1, B3, ResNet-50,
+    ResNet-152 and MobileNetV2 on one core (ONNX Runtime fp32, OpenVINO f32 and bf16) and B1 with ResNet-152 on
+    ONNX Runtime at 1-16 threads; both scripts parse; the carry folder is ignored by git."""
+    import re
+    import subprocess
+
+    from bench.suites import load_suite
+
+    script = (ROOT / "scripts" / "device_run.sh").read_text()
+    one_core = re.search(r'one_core="\$\{1:-([\w-]+)\}"', script)
+    scaling = re.search(r'scaling="\$\{2:-([\w-]+)\}"', script)
+    assert one_core and scaling
+    short = load_suite(ROOT / "bench.toml", one_core.group(1))
+    assert set(short.models) >= {
+        "efficientnet_b0", "efficientnet_b1", "efficientnet_b3", "resnet50", "resnet152", "mobilenet_v2"
+    }  # fmt: skip
+    assert short.precisions_for("onnxruntime") == ("fp32",) and short.precisions_for("openvino") == ("fp32", "bf16")
+    assert short.threads == (1,)
+    wide = load_suite(ROOT / "bench.toml", scaling.group(1))
+    assert set(wide.models) == {"efficientnet_b1", "resnet152"} and wide.backends == ("onnxruntime",)
+    assert wide.threads == (1, 2, 4, 8, 16)
+    assert "--cpus 1 " in script and "timeout -s INT" in script  # pinned, and stopped with Ctrl-C semantics
+    for name in ("device_run.sh", "device_prepare.sh"):
+        subprocess.run(["bash", "-n", str(ROOT / "scripts" / name)], check=True)
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".carry/site.zip"], cwd=ROOT)
+    assert ignored.returncode == 0, ".carry/ must be ignored: the carried wheels must never be committed"
