@@ -114,7 +114,7 @@ def _machine_row(data: ReportData) -> MachineRow:
     cpu = machine.get("cpu") or {}
     flags = set(cpu.get("flags") or [])
     single = [c for c in data.calibrations if c.get("threads") == 1] or data.calibrations
-    peaks = (single[0].get("peaks") or {}) if single else {}
+    peaks = (single[-1].get("peaks") or {}) if single else {}  # the last document given wins, as for cells
     hz = cpu.get("hz_advertised")
     ghz = hz / 1e9 if isinstance(hz, (int, float)) and hz else None
     fp32 = peaks.get("fp32") or {}
@@ -184,8 +184,9 @@ def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference
     for mid in order:
         for cell in per_machine[mid].cells:
             if cell.measured:
-                # The first document given wins when several measured the same cell (a suite, then extra runs).
-                groups.setdefault((cell.series, cell.threads), {}).setdefault(cell.model, {}).setdefault(mid, cell)
+                # The last document given wins when several measured the same cell, as in the one-machine report
+                # (bench.views.report_data.best_cell), so the tables and the Table 4 ratios show the same cells.
+                groups.setdefault((cell.series, cell.threads), {}).setdefault(cell.model, {})[mid] = cell
     tables, incomparable = [], []
     for series, threads in sorted(groups):
         rows = []

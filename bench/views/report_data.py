@@ -288,8 +288,9 @@ def _pair(
     cells: Sequence[MeasuredCell], a: str, b: str, series: str
 ) -> tuple[MeasuredCell | None, MeasuredCell | None]:
     """Cells of models a and b in one series, from one document when one measured both: a ratio is only
-    trustworthy when its two cells ran side by side (the host drifts by several % between runs)."""
-    for source in sorted({c.source for c in cells}, reverse=True):
+    trustworthy when its two cells ran side by side (the host drifts by several % between runs). The last document
+    given that measured both wins, as in best_cell."""
+    for source in reversed(list(dict.fromkeys(c.source for c in cells))):
         first, second = best_cell(cells, a, series, source), best_cell(cells, b, series, source)
         if first is not None and second is not None:
             return first, second
