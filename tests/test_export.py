@@ -888,3 +888,36 @@ def test_read_only_cache_folder_is_reported(tiny_onnx: Path, tmp_path: Path) -> 
             ensure_artifacts(str(tiny_onnx), cache_dir=cache)
     finally:
         cache.chmod(0o700)
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_the_ir_depends_on_the_onnx_file_alone_not_on_earlier_conversions(b0_export: Any, tmp_path: Path) -> None:
+    """OpenVINO names new nodes from a process-wide counter: converting in this process twice gave two different
+    .xml files. Each conversion runs in a fresh process, so the same ONNX file always gives the same IR bytes."""
+    _need("openvino")
+    from bench.export.convert import convert_to_openvino
+
+    outcome, _cache, _messages = b0_export
+    onnx_path = outcome.artifacts.files["onnx"]
+    digests = set()
+    for run in range(2):
+        xml = tmp_path / f"run{run}" / "model.xml"
+        xml.parent.mkdir()
+        record = convert_to_openvino(onnx_path, xml, error=EffbenchError)
+        assert record["constant_element_types"].get("f32") and not record["constant_element_types"].get("f16")
+        digests.add((xml.read_bytes(), xml.with_suffix(".bin").read_bytes()))
+    assert len(digests) == 1
+    assert outcome.artifacts.files["openvino"].read_bytes() == next(iter(digests))[0]  # the cached IR too
+
+
+@pytest.mark.openvino
+def test_a_failed_conversion_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    _need("openvino")
+    from bench.export.convert import convert_to_openvino
+
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not an onnx file")
+    with pytest.raises(EffbenchError, match=r"OpenVINO could not convert broken\.onnx \(.+\); nothing was cached"):
+        convert_to_openvino(bad, tmp_path / "model.xml", error=EffbenchError)

@@ -32,7 +32,9 @@ OUTPUT_NAME = "logits"
 
 # Bump when the export recipe changes in a way that changes the bytes (the old cache entries then miss).
 # 2: random weights sampled and BN-calibrated in float64 and rounded, so every CPU exports the same bytes.
-EXPORT_RECIPE = 2
+# 3: each ONNX -> IR conversion in a fresh process: OpenVINO numbers new nodes from a process-wide counter, so the
+#    .xml depended on what the process had converted before (a suite's B1 IR differed from a lone export's).
+EXPORT_RECIPE = 3
 EXPORTER = {"name": "torch.onnx.export", "dynamo": False, "do_constant_folding": True, "training": "eval"}
 OPENVINO_CONVERSION = {"convert": "openvino.convert_model", "save": "openvino.save_model", "compress_to_fp16": False}
 # The model's architecture and weight init live in this code: a change to it must miss the cache.

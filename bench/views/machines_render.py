@@ -126,7 +126,7 @@ INCOMPARABLE_COLUMNS = [
 INCOMPARABLE_NOTE = (
     "Measured, but not the model the reference ran, so not put in its column. To compare machines, run the same "
     "artifacts everywhere: one bundle (`effbench export --bundle DIR`, then `effbench run --bundle DIR`), or "
-    "exports of the same effbench (export recipe 2 or later), torch, onnx and openvino versions, which give the "
+    "exports of the same effbench (export recipe 3 or later), torch, onnx and openvino versions, which give the "
     "same bytes on every CPU."
 )
 
