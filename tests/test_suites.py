@@ -36,7 +36,7 @@ def load(tmp_path: Path, body: str) -> Suite:
 
 
 def test_the_project_defines_paper_table3_and_quick() -> None:
-    assert list_suites(PROJECT_TOML) == ["paper", "table3", "quick", "scaling"]
+    assert list_suites(PROJECT_TOML) == ["paper", "table3", "quick", "scaling", "paper-short", "scaling-wide"]
 
 
 def test_paper_suite_expands_with_and_without_bf16() -> None:
