@@ -25,6 +25,7 @@ from bench.export.cache import (
     read_manifest,
     write_json,
 )
+from bench.export.plans import EXPORT_RECIPE
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
@@ -88,7 +89,7 @@ def test_list_tells_current_from_stale(cache: tuple[Path, str, str], capsys: pyt
     by_folder = {e["folder"]: e for e in doc["entries"]}
     assert set(by_folder) == {current, stale}
     assert by_folder[current]["status"] == "current" and by_folder[current]["why"] == ""
-    assert by_folder[stale]["status"] == "stale" and by_folder[stale]["why"] == "export recipe 0 -> 1"
+    assert by_folder[stale]["status"] == "stale" and by_folder[stale]["why"] == f"export recipe 0 -> {EXPORT_RECIPE}"
     for entry in by_folder.values():
         assert entry["model"] == "efficientnet_b0:r=32" and entry["source"] == "pytorch"
         assert entry["size_bytes"] == sum(f.stat().st_size for f in (path / entry["folder"]).iterdir())
@@ -100,7 +101,7 @@ def test_list_tells_current_from_stale(cache: tuple[Path, str, str], capsys: pyt
     (current_row,) = [line for line in out.splitlines() if current in line]
     (stale_row,) = [line for line in out.splitlines() if stale in line]
     assert "yes" in current_row and "stale" not in current_row
-    assert "no (stale: export recipe 0 -> 1)" in stale_row
+    assert f"no (stale: export recipe 0 -> {EXPORT_RECIPE})" in stale_row
     assert "MB" in current_row
     assert "2 entries" in out and "1 no longer hit" in out and "'effbench cache prune' removes them" in out
 
@@ -152,7 +153,7 @@ def test_prune_dry_run_removes_nothing_and_prune_only_what_is_stale(
 
     code, out, err = run_cli(["cache", "prune", "--cache-dir", str(path)], capsys)
     assert code == 0, err
-    assert f"removed {stale} (" in out and "export recipe 0 -> 1" in out
+    assert f"removed {stale} (" in out and f"export recipe 0 -> {EXPORT_RECIPE}" in out
     assert f"removed {broken.name}" in out and "no readable manifest.json" in out
     assert f"removed {old.name}" in out and "freed 21." in out
     assert folders(path) == sorted([current, recent.name, "README.md"])
