@@ -79,3 +79,21 @@ def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
         subprocess.run(["bash", "-n", str(ROOT / "scripts" / name)], check=True)
     ignored = subprocess.run(["git", "check-ignore", "-q", ".carry/site.zip"], cwd=ROOT)
     assert ignored.returncode == 0, ".carry/ must be ignored: the carried wheels must never be committed"
+
+
+def test_constraints_pin_every_package_and_match_the_reference_results() -> None:
+    """scripts/setup-venv.sh installs with -c constraints.txt, so machines set up from one commit export the same
+    bytes; the pins are the versions the hardware report's reference document ran."""
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not NAME==VERSION"
+            pins[name.lower().replace("_", "-")] = version
+    assert '-c "$root/constraints.txt"' in (ROOT / "scripts" / "setup-venv.sh").read_text()
+    assert {"torch", "onnx", "onnxruntime", "openvino", "protobuf", "numpy"} <= set(pins)
+    readme = (ROOT / "results" / "README.md").read_text().split("## `hardware/`", 1)[1]
+    reference = next(p for p in published_documents() if p.name in readme and p.name.startswith("paper-"))
+    runtimes = json.loads(reference.read_text())["machine"]["runtimes"]
+    for name in ("torch", "onnx", "onnxruntime", "openvino", "numpy"):
+        assert pins[name] == runtimes[name], (name, pins[name], runtimes[name])
