@@ -331,6 +331,12 @@ def _project_root() -> str:
 
 def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Run `python -m bench.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
+    return launch_worker_module("bench.calibrate_worker", job, timeout_s, "calibration")
+
+
+def launch_worker_module(module: str, job: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+    """Run `python -m MODULE` with `job` (JSON on stdin; cpus, threads), pinned at once from here and with the
+    thread variables set; the record it writes to the job's result_path, or {"ok": False, "error": …}."""
     from bench.worker import thread_env
 
     cpus = [int(c) for c in job.get("cpus", [])]
@@ -338,10 +344,10 @@ def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     env.update(thread_env(int(job["threads"])))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONSTARTUP", None)
-    with tempfile.TemporaryDirectory(prefix="effbench-calibrate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
         result_path = Path(tmp) / "result.json"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.calibrate_worker"],
+            [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # whatever the libraries print; the record comes through the file
             stderr=subprocess.PIPE,
@@ -355,7 +361,7 @@ def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return {"ok": False, "error": f"the calibration worker did not finish within {timeout_s:.0f} s"}
+            return {"ok": False, "error": f"the {what} worker did not finish within {timeout_s:.0f} s"}
         except BaseException:  # KeyboardInterrupt included: never leave a worker running
             proc.kill()
             proc.wait()
@@ -364,7 +370,7 @@ def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
             record: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            return {"ok": False, "error": f"the calibration worker exited with code {proc.returncode}: {tail[0]}"}
+            return {"ok": False, "error": f"the {what} worker exited with code {proc.returncode}: {tail[0]}"}
     return record
 
 

@@ -8,10 +8,8 @@ in place before numpy (OpenBLAS), MKL or oneDNN start their thread pools.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,10 +18,10 @@ from bench.machine import THIS_MACHINE
 from bench.worker import (
     activity_warnings,
     cpu_usage_warnings,
-    error_record,
     machine_activity,
     prepare_process,
     read_cpu_times,
+    serve_json_job,
 )
 
 # GEMM kernels by name, in the order they are tried. The peak is the best of them: a core's matmul peak is what
@@ -284,24 +282,7 @@ def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, A
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
-    try:
-        record = run_calibration_job(job)
-        code = 0
-    except Exception as exc:
-        record = error_record(exc).to_dict()
-        print(record["traceback"], file=sys.stderr)
-        code = 1
-    result_path = job.get("result_path")
-    if result_path:
-        from pathlib import Path
-
-        from bench.fsio import replace_file
-
-        replace_file(Path(result_path), json.dumps(record))
-    else:
-        sys.stdout.write(json.dumps(record))
-    return code
+    return serve_json_job(run_calibration_job)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bench.commands.compare",
     "bench.commands.ab",
     "bench.commands.history",
+    "bench.commands.layers",
 )
 
 

@@ -16,11 +16,13 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.machine import THIS_MACHINE, activity_warnings, machine_activity, read_cpu_times
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bench.document import ProcessRecord, WorkerFailure
     from bench.job import WorkerJob
 
@@ -214,6 +216,29 @@ def error_record(exc: BaseException) -> WorkerFailure:
         error=message.strip().splitlines()[0] if message.strip() else type(exc).__name__,
         traceback=traceback.format_exc(),
     )
+
+
+def serve_json_job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """The main of a JSON-job worker (the peak calibration, the layer profile): the job on stdin, `run`'s record
+    (or the error record, exit 1) as JSON to the job's result_path through bench.fsio, or to stdout."""
+    job = json.loads(sys.stdin.read())
+    try:
+        record = run(job)
+        code = 0
+    except Exception as exc:
+        record = error_record(exc).to_dict()
+        print(record["traceback"], file=sys.stderr)
+        code = 1
+    result_path = job.get("result_path")
+    if result_path:
+        from pathlib import Path
+
+        from bench.fsio import replace_file
+
+        replace_file(Path(result_path), json.dumps(record))
+    else:
+        sys.stdout.write(json.dumps(record))
+    return code
 
 
 def main() -> int:

@@ -22,6 +22,19 @@ CONFIG_ENTRIES = {
 }
 
 
+def session_options(ort: Any, threads: int) -> Any:
+    """The SessionOptions of every effbench ONNX Runtime session (cells, and bench.layers' profiled runs)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    for key, value in CONFIG_ENTRIES.items():
+        options.add_session_config_entry(key, value)
+    return options
+
+
 class OnnxRuntimeSession(Session):
     def __init__(self, ort: Any, session: Any, cold_start: ColdStart, input_name: str) -> None:
         self._ort = ort
@@ -94,14 +107,7 @@ class OnnxRuntimeBackend(Backend):
         start = time.perf_counter()
         model_bytes = path.read_bytes()
         loaded = time.perf_counter()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        for key, value in CONFIG_ENTRIES.items():
-            options.add_session_config_entry(key, value)
+        options = session_options(ort, threads)
         session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
         compiled = time.perf_counter()
         inputs = session.get_inputs()

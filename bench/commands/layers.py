@@ -1,0 +1,78 @@
+"""`effbench layers`: where a model's time goes by layer kind (ONNX Runtime's profiler), against the measured peak."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    from bench.layers import DEFAULT_RUNS, DEFAULT_WARMUP
+
+    layers = subparsers.add_parser(
+        "layers",
+        help="time and multiply-adds per layer kind (ONNX Runtime profiler), as %% of the measured peak",
+        description="Run a model's ONNX file in ONNX Runtime with its profiler on, in a clean worker pinned like a "
+        "cell (the cells' session settings), and sum every node's median kernel time and multiply-adds by kind: "
+        "dense k x k, 1 x 1 and depthwise convolutions, convolutions on 1 x 1 maps (squeeze-excitation), fully "
+        "connected layers, and the rest (activations, pooling, layout reorders). GFLOP/s per kind against the "
+        "matrix-multiply peak measured on the same CPUs shows which layers keep a model from the peak. The "
+        "profiler adds a little time per node: read the shares.",
+    )
+    layers.add_argument("--model", action="append", required=True, metavar="NAME", help="zoo model (repeat)")
+    layers.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    layers.add_argument("--cpus", metavar="LIST", help="CPUs to pin to (default: as effbench latency chooses)")
+    layers.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"profiled runs (default {DEFAULT_RUNS})")
+    layers.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"runs first (default {DEFAULT_WARMUP})")
+    layers.add_argument("--no-calibrate", action="store_true", help="no peak calibration (no %% of peak)")
+    layers.add_argument("--cache-dir", type=Path, help="artifact cache folder (default: bench.toml or models/)")
+    layers.add_argument("--format", choices=("term", "md", "json"), default="term", help="output (default term)")
+    layers.add_argument("--output", "-o", type=Path, help="also write the profiles as a JSON document")
+    layers.set_defaults(func=run_layers)
+
+
+def run_layers(args: argparse.Namespace) -> int:
+    from bench.calibrate import measure_peak, read_cpu_description
+    from bench.config import load_config
+    from bench.export import ensure_artifacts
+    from bench.layers import build_job, layers_document, profile_layers
+    from bench.machine import collect_machine_metadata, resolve_cpus
+    from bench.zoo import resolve_model
+
+    specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
+    build_job(Path("model.onnx"), [], args.threads, args.runs, args.warmup)  # checks --runs/--warmup
+    cpus = resolve_cpus(args.threads, args.cpus)
+    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    cache_dir = args.cache_dir or config.cache_dir
+    say = (lambda message: print(message, file=sys.stderr)) if args.format != "json" else (lambda _m: None)
+    peak = None
+    if not args.no_calibrate:
+        say(f"peak calibration: {args.threads} thread(s) on CPU(s) {','.join(map(str, cpus))}")
+        peak = measure_peak(cpus, args.threads, ("fp32",), cpu=read_cpu_description()).gflops("fp32")
+        say(f"  fp32: {peak:.1f} GFLOP/s" if peak else "  fp32: unavailable (no % of peak)")
+    profiles = []
+    for spec in specs:
+        artifacts = ensure_artifacts(spec.name, formats=("onnx",), cache_dir=cache_dir, progress=say)
+        say(f"{spec.name}: profiling {args.warmup} + {args.runs} runs on CPU(s) {','.join(map(str, cpus))}")
+        profile = profile_layers(
+            spec.name, artifacts.files["onnx"], artifacts.sha256["onnx"], cpus, args.threads, runs=args.runs,
+            warmup=args.warmup, model_macs=spec.macs, peak_gflops=peak,
+        )  # fmt: skip
+        profiles.append(profile)
+    document = layers_document(profiles, collect_machine_metadata(), ["effbench", *sys.argv[1:]])
+    if args.output is not None:
+        from bench.fsio import replace_file
+
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(args.output, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        say(f"written: {args.output}")
+    if args.format == "json":
+        print(json.dumps(document, indent=2, sort_keys=True))
+        return 0
+    from bench.views.layers import render_layers
+
+    print(render_layers(profiles, args.format), end="")
+    return 0

@@ -1,0 +1,219 @@
+"""Where a model's time goes, by layer kind, against the core's measured peak.
+
+A model's % of peak (bench.calibrate) is one number; the paper's point is that EfficientNet's FLOP savings come
+from layers that run far below it. `effbench layers` runs the model's ONNX file in ONNX Runtime with its profiler
+on, in a clean worker pinned like a cell (bench.layers_worker), and sums every node's kernel time and multiply-adds
+by kind: dense k x k convolutions, 1 x 1 (pointwise) convolutions, depthwise convolutions, convolutions on 1 x 1
+maps (squeeze-excitation), fully connected layers, and the rest (activations, pooling, the SE scale, layout
+reorders) that has time but no multiply-adds. Times come from the profile; multiply-adds come from the ONNX graph
+(shape inference), because ONNX Runtime's blocked NCHWc layout pads channels (24 to 32 with AVX-512) and the
+profile reports the padded shapes. Their sum is the model's MAC count, and each kind's node count must be the
+same in the graph and in the profile, a check that every layer was seen.
+
+The profiler adds a little time to every node: the layer times sum to somewhat more than the plain latency of a
+cell, and shares between kinds are what to read.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import EffbenchError
+
+LAYERS_FORMAT = "effbench-layers"
+LAYERS_VERSION = 1
+
+# Kinds in report order; "other" holds what has no multiply-adds.
+KINDS = ("conv kxk", "conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected", "other")
+CONV_OPS = ("Conv", "FusedConv", "NchwcConv")
+MATMUL_OPS = ("Gemm", "MatMul", "FusedGemm", "FusedMatMul")
+DEFAULT_RUNS = 50
+DEFAULT_WARMUP = 10
+
+
+def classify(op: str, inputs: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]]) -> tuple[str, int]:
+    """A node's kind and multiply-adds from its op and the (logical NCHW) shapes the profiler reports."""
+    if op in CONV_OPS and len(inputs) >= 2 and outputs and len(inputs[1]) == 4:
+        x, w, y = inputs[0], inputs[1], outputs[0]
+        macs = math.prod(y) * w[1] * w[2] * w[3]  # every output element: Cin/groups x kh x kw multiply-adds
+        if len(y) == 4 and y[2] * y[3] == 1:
+            return "conv on 1x1 maps (SE)", macs
+        if w[1] == 1 and x[1] > 1:
+            return "conv depthwise", macs
+        if w[2] * w[3] == 1:
+            return "conv 1x1", macs
+        return "conv kxk", macs
+    if op in MATMUL_OPS and len(inputs) >= 2 and outputs:
+        a, y = inputs[0], outputs[0]
+        return "fully connected", math.prod(y) * a[-1]
+    return "other", 0
+
+
+@dataclass(frozen=True)
+class KindRow:
+    kind: str
+    nodes: int
+    ms: float  # per inference: the sum over the kind's nodes of each node's median kernel time
+    macs: int
+    share_time: float  # of all nodes' time
+    share_macs: float
+    gflops: float | None
+    pct_peak: float | None
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    model: str
+    onnx_sha256: str
+    runs: int
+    warmup: int
+    threads: int
+    cpus: tuple[int, ...]
+    node_ms: float  # the sum of all nodes' median kernel times
+    run_ms: float  # the median of the profiled runs' whole durations
+    macs: int  # from the ONNX graph's shapes
+    model_macs: int | None  # the zoo's count, when the model is a zoo model
+    peak_gflops: float | None
+    kinds: tuple[KindRow, ...]
+    onnxruntime: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int]]:
+    """kind -> (nodes, multiply-adds) of the ONNX file, from its logical shapes (onnx shape inference)."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    model = shape_inference.infer_shapes(onnx.load(str(onnx_path)))
+    graph = model.graph
+    shapes: dict[str, list[int]] = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        dims = [d.dim_value for d in info.type.tensor_type.shape.dim]
+        if dims and all(dims):
+            shapes[info.name] = dims
+    for init in graph.initializer:
+        shapes[init.name] = list(numpy_helper.to_array(init).shape) if not init.dims else list(init.dims)
+    found: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
+    for node in graph.node:
+        inputs = [shapes.get(name, []) for name in node.input]
+        outputs = [shapes.get(name, []) for name in node.output]
+        if node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute) and len(inputs) >= 2:
+            inputs[1] = inputs[1][::-1]
+        kind, macs = classify(node.op_type, inputs, outputs)
+        if kind != "other":
+            found[kind][0] += 1
+            found[kind][1] += macs
+    return {kind: (count, macs) for kind, (count, macs) in found.items() if count}
+
+
+def summarize(
+    model: str,
+    record: dict[str, Any],
+    graph: dict[str, tuple[int, int]],
+    *,
+    onnx_sha256: str,
+    runs: int,
+    warmup: int,
+    threads: int,
+    cpus: Sequence[int],
+    model_macs: int | None,
+    peak_gflops: float | None,
+) -> LayerProfile:
+    """The per-kind table from a worker record (bench.layers_worker.run_layer_job) and the graph's multiply-adds
+    per kind (graph_kinds). A kind whose node count differs between the two is an error: ONNX Runtime fused or
+    split those layers, and their multiply-adds cannot be put against their time."""
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+    times: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    for node in record["nodes"]:
+        kind, _padded_macs = classify(str(node["op"]), node["inputs"], node["outputs"])
+        counts[kind] += 1
+        times[kind] += statistics.median(node["ms"]) if node["ms"] else 0.0
+    differ = [f"{k}: {graph[k][0]} in the graph, {counts[k]} profiled" for k in graph if graph[k][0] != counts[k]]
+    if differ:
+        raise EffbenchError(f"{model}: the profile does not match the graph ({'; '.join(differ)})")
+    node_ms = sum(times.values())
+    all_macs = sum(macs for _count, macs in graph.values())
+    rows = []
+    for kind in KINDS:
+        count, ms = counts[kind], times[kind]
+        if not count:
+            continue
+        macs = graph.get(kind, (0, 0))[1]
+        gflops = 2.0 * macs / (ms * 1e6) if macs and ms > 0 else None
+        pct = 100.0 * gflops / peak_gflops if gflops is not None and peak_gflops else None
+        share_time = ms / node_ms if node_ms else 0.0
+        share_macs = macs / all_macs if all_macs else 0.0
+        rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct))
+    run_ms = statistics.median(record["run_ms"]) if record["run_ms"] else 0.0
+    return LayerProfile(
+        model=model, onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=tuple(cpus),
+        node_ms=node_ms, run_ms=run_ms, macs=all_macs, model_macs=model_macs, peak_gflops=peak_gflops,
+        kinds=tuple(rows), onnxruntime=str(record.get("onnxruntime", "?")),
+    )  # fmt: skip
+
+
+def build_job(onnx: Path, cpus: Sequence[int], threads: int, runs: int, warmup: int) -> dict[str, Any]:
+    if runs < 1 or warmup < 0:
+        raise EffbenchError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
+    return {"onnx": str(onnx), "cpus": list(cpus), "threads": threads, "runs": runs, "warmup": warmup}
+
+
+Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
+
+
+def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    from bench.calibrate import launch_worker_module
+
+    return launch_worker_module("bench.layers_worker", job, timeout_s, "layer profile")
+
+
+def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """The worker's code in this process, unpinned: for tests."""
+    from bench.layers_worker import run_layer_job
+
+    return run_layer_job(job, pin=False)
+
+
+def profile_layers(
+    model: str,
+    onnx: Path,
+    onnx_sha256: str,
+    cpus: Sequence[int],
+    threads: int,
+    *,
+    runs: int = DEFAULT_RUNS,
+    warmup: int = DEFAULT_WARMUP,
+    model_macs: int | None = None,
+    peak_gflops: float | None = None,
+    launcher: Launcher = launch_subprocess,
+    timeout_s: float = 900.0,
+) -> LayerProfile:
+    record = launcher(build_job(onnx, cpus, threads, runs, warmup), timeout_s)
+    if not record.get("ok"):
+        raise EffbenchError(f"{model}: the layer profile failed: {record.get('error')}")
+    if not record["nodes"]:
+        raise EffbenchError(f"{model}: ONNX Runtime's profile named no node; nothing to report")
+    return summarize(
+        model, record, graph_kinds(onnx), onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=cpus,
+        model_macs=model_macs, peak_gflops=peak_gflops,
+    )  # fmt: skip
+
+
+def layers_document(profiles: Sequence[LayerProfile], machine: dict[str, Any], command: Sequence[str]) -> dict:
+    from bench import __version__
+
+    return {
+        "format": LAYERS_FORMAT,
+        "format_version": LAYERS_VERSION,
+        "effbench": __version__,
+        "command": list(command),
+        "machine": {"id": machine.get("id"), "cpu": (machine.get("cpu") or {}).get("brand")},
+        "profiles": [p.to_dict() for p in profiles],
+    }

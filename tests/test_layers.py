@@ -1,0 +1,125 @@
+"""`effbench layers`: layer kinds and their multiply-adds, the profile's runs split from the warm-up, the per-kind
+table against the graph, a real profile of a small model, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cli import main
+from bench.errors import EffbenchError
+from bench.layers import KINDS, classify, summarize
+from bench.layers_worker import node_timings
+
+
+@pytest.mark.parametrize(
+    ("op", "inputs", "outputs", "kind", "macs"),
+    [
+        ("Conv", [[1, 3, 224, 224], [32, 3, 3, 3]], [[1, 32, 112, 112]], "conv kxk", 112 * 112 * 32 * 27),
+        ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], "conv 1x1", 56 * 56 * 144 * 32),
+        ("Conv", [[1, 96, 112, 112], [96, 1, 3, 3]], [[1, 96, 56, 56]], "conv depthwise", 56 * 56 * 96 * 9),
+        ("Conv", [[1, 96, 1, 1], [4, 96, 1, 1]], [[1, 4, 1, 1]], "conv on 1x1 maps (SE)", 4 * 96),
+        ("Gemm", [[1, 1280], [1280, 1000]], [[1, 1000]], "fully connected", 1280 * 1000),
+        ("QuickGelu", [[1, 32, 112, 112]], [[1, 32, 112, 112]], "other", 0),
+        ("GlobalAveragePool", [[1, 96, 7, 7]], [[1, 96, 1, 1]], "other", 0),
+    ],
+)
+def test_layer_kinds_and_their_multiply_adds(
+    op: str, inputs: list[list[int]], outputs: list[list[int]], kind: str, macs: int
+) -> None:
+    assert classify(op, inputs, outputs) == (kind, macs)
+
+
+def _event(name: str, ts: int, dur: int, op: str = "Conv", cat: str = "Node") -> dict[str, Any]:
+    shapes = {"input_type_shape": [{"float": [1, 8, 4, 4]}, {"float": [8, 8, 1, 1]}],
+              "output_type_shape": [{"float": [1, 8, 4, 4]}]}  # fmt: skip
+    return {"cat": cat, "name": name, "ts": ts, "dur": dur, "args": {"op_name": op, **shapes}}
+
+
+def test_node_timings_drop_the_warmup_and_what_ran_outside_a_run() -> None:
+    events = [
+        _event("conv_kernel_time", 5, 100),  # session set-up, outside every run
+        {"name": "model_run", "ts": 10, "dur": 100},  # warm-up
+        _event("conv_kernel_time", 20, 50),
+        {"name": "model_run", "ts": 200, "dur": 100},
+        _event("conv_kernel_time", 210, 40),
+        _event("conv_kernel_time", 260, 10),  # the same node twice in one run: summed
+        _event("relu_kernel_time", 280, 5, op="Relu"),
+        {"name": "model_run", "ts": 400, "dur": 90},
+        _event("conv_kernel_time", 410, 30),
+    ]
+    nodes, run_ms = node_timings(events, warmup=1)
+    assert run_ms == [0.1, 0.09]
+    conv, relu = nodes
+    assert conv["op"] == "Conv" and conv["ms"] == [0.05, 0.03] and conv["inputs"][1] == [8, 8, 1, 1]
+    assert relu["ms"] == [0.005, 0.0]
+
+
+def _record(*nodes: tuple[str, list[list[int]], list[list[int]], list[float]]) -> dict[str, Any]:
+    return {"nodes": [{"op": op, "inputs": i, "outputs": o, "ms": ms} for op, i, o, ms in nodes], "run_ms": [2.0]}
+
+
+def test_summary_puts_the_graphs_multiply_adds_against_the_profiled_time() -> None:
+    record = _record(
+        # The profile's shapes may be padded (NCHWc): 32 channels where the graph has 24; its MACs are not used.
+        ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], [1.0, 3.0, 2.0]),
+        ("Conv", [[1, 144, 56, 56], [144, 1, 3, 3]], [[1, 144, 56, 56]], [0.5]),
+        ("Relu", [[1, 144, 56, 56]], [[1, 144, 56, 56]], [0.5]),
+    )
+    graph = {"conv 1x1": (1, 10_000_000), "conv depthwise": (1, 2_000_000)}
+    profile = summarize("m", record, graph, onnx_sha256="s", runs=3, warmup=1, threads=1, cpus=[1],
+                        model_macs=12_000_000, peak_gflops=100.0)  # fmt: skip
+    assert profile.macs == 12_000_000 and profile.node_ms == pytest.approx(3.0)
+    rows = {r.kind: r for r in profile.kinds}
+    assert list(rows) == ["conv 1x1", "conv depthwise", "other"]
+    assert rows["conv 1x1"].ms == 2.0 and rows["conv 1x1"].gflops == pytest.approx(10.0)  # 2 x 1e7 / 2 ms
+    assert rows["conv 1x1"].pct_peak == pytest.approx(10.0) and rows["conv 1x1"].share_time == pytest.approx(2 / 3)
+    assert rows["conv depthwise"].share_macs == pytest.approx(1 / 6)
+    assert rows["other"].macs == 0 and rows["other"].gflops is None
+    with pytest.raises(EffbenchError, match="conv 1x1: 2 in the graph, 1 profiled"):
+        summarize("m", record, {"conv 1x1": (2, 1)}, onnx_sha256="s", runs=3, warmup=1, threads=1, cpus=[1],
+                  model_macs=None, peak_gflops=None)  # fmt: skip
+
+
+@pytest.mark.torch
+@pytest.mark.onnxruntime
+def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    import os
+
+    from bench.export import ensure_artifacts
+    from bench.layers import graph_kinds, launch_subprocess, profile_layers
+    from bench.zoo import resolve_model
+
+    spec = resolve_model("b0:r=64")
+    artifacts = ensure_artifacts(spec.name, formats=("onnx",), cache_dir=tmp_path)
+    onnx = artifacts.files["onnx"]
+    graph = graph_kinds(onnx)
+    assert sum(macs for _n, macs in graph.values()) == spec.macs  # the graph's count is the zoo's, exactly
+    assert graph["conv depthwise"][0] == 16 and graph["conv on 1x1 maps (SE)"][0] == 32
+    cpu = min(os.sched_getaffinity(0))  # the real worker: a pinned process of its own
+    profile = profile_layers(spec.name, onnx, artifacts.sha256["onnx"], [cpu], 1, runs=3, warmup=1,
+                             model_macs=spec.macs, peak_gflops=100.0, launcher=launch_subprocess)  # fmt: skip
+    assert profile.cpus == (cpu,) and profile.onnxruntime != "?"
+    assert profile.macs == spec.macs
+    kinds = [r.kind for r in profile.kinds]
+    assert kinds == [k for k in KINDS if k in kinds] and {"conv 1x1", "conv depthwise", "other"} <= set(kinds)
+    assert all(r.ms > 0 for r in profile.kinds) and profile.node_ms > 0
+    assert sum(r.share_time for r in profile.kinds) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["layers", "--model", "nope"], "unknown model 'nope'"),
+        (["layers", "--model", "b0", "--runs", "0"], "--runs must be >= 1"),
+        (["layers", "--model", "b0", "--cpus", "999"], "999"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
