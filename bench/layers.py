@@ -217,3 +217,39 @@ def layers_document(profiles: Sequence[LayerProfile], machine: dict[str, Any], c
         "machine": {"id": machine.get("id"), "cpu": (machine.get("cpu") or {}).get("brand")},
         "profiles": [p.to_dict() for p in profiles],
     }
+
+
+def profile_from_dict(data: dict[str, Any]) -> LayerProfile:
+    values = dict(data)
+    values["cpus"] = tuple(values["cpus"])
+    values["kinds"] = tuple(KindRow(**row) for row in values["kinds"])
+    return LayerProfile(**values)
+
+
+def load_layers(path: Path) -> tuple[str, list[LayerProfile]]:
+    """A layers document (`effbench layers --output`): its machine id and profiles; EffbenchError naming the
+    problem for a missing, broken, foreign or newer file."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EffbenchError(
+            f"layers file {path} does not exist: pass a file written by effbench layers --output"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise EffbenchError(
+            f"layers file {path} is not readable JSON ({exc}); write it again with effbench layers"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != LAYERS_FORMAT:
+        raise EffbenchError(f"{path} is not an effbench layers document (format {LAYERS_FORMAT!r}); pass one")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > LAYERS_VERSION:
+        raise EffbenchError(f"{path} has layers format {version}, newer than this effbench's {LAYERS_VERSION}: upgrade")
+    try:
+        machine = str(data["machine"]["id"])
+        return machine, [profile_from_dict(p) for p in data["profiles"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EffbenchError(
+            f"{path} is a broken layers document ({exc!r}); write it again with effbench layers"
+        ) from None

@@ -8,9 +8,10 @@
 # `effbench system`, exports the suites' models with the machine's own torch, then runs ONE_CORE_SUITE on CPU 1 and
 # SCALING_SUITE on CPUs 0..N-1. Each run is stopped with SIGINT (effbench keeps every finished cell) when its time
 # is up, so the whole script ends within about 8 minutes and always leaves documents in OUT:
-# system.txt, ONE_CORE_SUITE.json, SCALING_SUITE.json and log.txt.
+# system.txt, ONE_CORE_SUITE.json, SCALING_SUITE.json, layers.json (+ .md: `effbench layers` for B0 and ResNet-50)
+# and log.txt.
 # Environment: OUT (default results/_scratch/device), CARRY_DIR (.carry), PYTHON (python3),
-# ONE_CORE_S (300) and SCALING_S (120): the time limits of the two runs.
+# ONE_CORE_S (300), SCALING_S (120) and LAYERS_S (60): the time limits of the three runs.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -48,4 +49,7 @@ echo "device_run: $one_core finished (exit $?) after $((SECONDS - started)) s"
 timeout -s INT "${SCALING_S:-120}" "$python" -m bench run --suite "$scaling" --cpus "0-$last" \
     --output "$out/$scaling.json"
 echo "device_run: $scaling finished (exit $?) after $((SECONDS - started)) s"
+timeout -s INT "${LAYERS_S:-60}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
+    --format md --output "$out/layers.json" > "$out/layers.md"
+echo "device_run: layers finished (exit $?) after $((SECONDS - started)) s"
 ls -la "$out"

@@ -123,3 +123,59 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _layers_doc(tmp_path: Path, version: int = 1, machine: str = "amd-epyc-cbe573dd") -> Path:
+    import json
+
+    from bench.layers import LAYERS_FORMAT, layers_document
+
+    record = _record(
+        ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], [2.0]),
+        ("Conv", [[1, 144, 56, 56], [144, 1, 3, 3]], [[1, 144, 56, 56]], [1.0]),
+    )
+    graph = {"conv 1x1": (1, 10_000_000), "conv depthwise": (1, 1_000_000)}
+    profile = summarize("efficientnet_b0", record, graph, onnx_sha256="s", runs=5, warmup=1, threads=1, cpus=[1],
+                        model_macs=None, peak_gflops=20.0)  # fmt: skip
+    doc = layers_document([profile], {"id": machine, "cpu": {"brand": "AMD EPYC"}}, ["effbench", "layers"])
+    assert doc["format"] == LAYERS_FORMAT
+    doc["format_version"] = version
+    path = tmp_path / f"layers-v{version}.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_the_hardware_report_shows_layer_kinds_with_a_plot(tmp_path: Path) -> None:
+    from published import published_documents
+
+    from bench.layers import load_layers
+
+    layers = _layers_doc(tmp_path)
+    machine, profiles = load_layers(layers)
+    assert machine == "amd-epyc-cbe573dd" and profiles[0].kinds[0].pct_peak == pytest.approx(50.0)  # 10 GFLOP/s
+    paper = next(p for p in published_documents() if p.parent.name == machine and p.name.startswith("paper-"))
+    out = tmp_path / "hw.md"
+    assert main(["report", "--machines", str(paper), "--layers", str(layers), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    section = text.split("## Layer kinds", 1)[1].split("## ", 1)[0]
+    assert "| amd-epyc-cbe573dd (1 thread(s)) | efficientnet_b0 | conv 1x1 | 66.7 | 90.9 | 10.0 | 50.0 |" in section
+    assert (tmp_path / "hw-peak-by-layer-kind.svg").stat().st_size > 5_000
+
+
+def test_bad_layers_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from published import published_documents
+
+    paper = str(next(p for p in published_documents() if p.name.startswith("paper-")))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    cases = [
+        (["report", paper, "--layers", str(_layers_doc(tmp_path))], "--layers needs --machines"),
+        (["report", "--machines", paper, "--layers", str(tmp_path / "none.json")], "does not exist"),
+        (["report", "--machines", paper, "--layers", str(broken)], "is not readable JSON"),
+        (["report", "--machines", paper, "--layers", paper], "is not an effbench layers document"),
+        (["report", "--machines", paper, "--layers", str(_layers_doc(tmp_path, version=2))], "newer than this"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (argv, err)

@@ -26,6 +26,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULT.json", help="result documents")
     parser.add_argument("--machines", action="store_true", help="merge documents of several machines")
     parser.add_argument("--reference", metavar="MACHINE", help="with --machines: the machine id speedups are against")
+    parser.add_argument(
+        "--layers", action="append", type=Path, default=[], metavar="FILE",
+        help="with --machines: an `effbench layers --output` document to add as per-layer-kind %% of peak (repeat)",
+    )  # fmt: skip
     parser.add_argument("--format", "-f", choices=FORMATS, help="term (default on stdout), md, csv, html or json")
     parser.add_argument(
         "--output", "-o", type=Path, metavar="PATH", help="write here (replaced if it exists: a report is a view)"
@@ -49,14 +53,18 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.reference and not args.machines:
         raise EffbenchError("--reference needs --machines: add --machines, or drop --reference")
+    if args.layers and not args.machines:
+        raise EffbenchError("--layers needs --machines: add --machines, or drop --layers")
     fmt = _format(args)
     docs = [(path, load_result(path)) for path in args.results]
     stem = args.output.stem if args.output is not None else None
     if args.machines:
+        from bench.layers import load_layers
         from bench.views.machines_data import build_machines_report
         from bench.views.machines_render import render_machines
 
-        rendered = render_machines(build_machines_report(docs, args.reference), fmt, stem)
+        layers = [load_layers(path) for path in args.layers]
+        rendered = render_machines(build_machines_report(docs, args.reference, layers), fmt, stem)
     else:
         machines = sorted({str(doc.machine.id) for _, doc in docs})
         if len(machines) > 1:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.document import ResultDocument
 from bench.errors import EffbenchError
+from bench.layers import LayerProfile
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, SourceDoc, Table4Row, build_report, ratio_ci
 
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")
@@ -102,6 +103,7 @@ class MachinesReport:
     scaling: list[ScalingRow]
     sources: list[SourceDoc]
     per_machine: dict[str, ReportData] = field(repr=False, default_factory=dict)
+    layers: list[tuple[str, LayerProfile]] = field(default_factory=list)  # (machine id, profile), machines in order
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -165,8 +167,13 @@ def _same_bytes(cell: MeasuredCell, reference: MeasuredCell) -> str | None:
     return None
 
 
-def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference: str | None = None) -> MachinesReport:
-    """Merge documents of several machines; `reference` is a machine id (default: the first document's)."""
+def build_machines_report(
+    docs: Sequence[tuple[Path, ResultDocument]],
+    reference: str | None = None,
+    layers: Sequence[tuple[str, Sequence[LayerProfile]]] = (),
+) -> MachinesReport:
+    """Merge documents of several machines; `reference` is a machine id (default: the first document's);
+    `layers` are (machine id, profiles) of `effbench layers` documents."""
     by_machine: dict[str, list[tuple[Path, ResultDocument]]] = {}
     for path, doc in docs:
         by_machine.setdefault(str(doc.machine.id), []).append((path, doc))
@@ -224,7 +231,17 @@ def build_machines_report(docs: Sequence[tuple[Path, ResultDocument]], reference
         scaling=_scaling(per_machine, order),
         sources=sources,
         per_machine=per_machine,
+        layers=_layer_profiles(layers, order),
     )
+
+
+def _layer_profiles(
+    layers: Sequence[tuple[str, Sequence[LayerProfile]]], order: Sequence[str]
+) -> list[tuple[str, LayerProfile]]:
+    """(machine id, profile) in machine order (machines with no result document last), files' order within."""
+    rank = {mid: i for i, mid in enumerate(order)}
+    items = [(mid, profile) for mid, profiles in layers for profile in profiles]
+    return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[0] if item[0] not in rank else ""))
 
 
 def _macs(cells: dict[str, MeasuredCell]) -> int:

@@ -114,6 +114,39 @@ def scaling_rows(report: MachinesReport) -> list[dict[str, Any]]:
     ]
 
 
+LAYER_KIND_COLUMNS = [
+    Column("machine", "machine", align="left"),
+    Column("model", "model", align="left"),
+    Column("kind", "layer kind", align="left"),
+    Column("time", "% of time"),
+    Column("macs", "% of MACs"),
+    Column("gflops", "GFLOP/s"),
+    Column("peak", "% of peak"),
+]
+
+LAYER_KIND_NOTE = (
+    "From `effbench layers` documents: ONNX Runtime's profiler, each kind's median kernel time against its "
+    "multiply-adds from the ONNX graph and the fp32 peak measured just before; 'other' (activations, the SE scale, "
+    "pooling, layout reorders) has time but no multiply-adds."
+)
+
+
+def layer_kind_rows(report: MachinesReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "machine": f"{mid} ({profile.threads} thread(s))",
+            "model": profile.model,
+            "kind": row.kind,
+            "time": f"{100 * row.share_time:.1f}",
+            "macs": f"{100 * row.share_macs:.1f}" if row.macs else None,
+            "gflops": _num(row.gflops, "{:.1f}"),
+            "peak": _num(row.pct_peak, "{:.1f}"),
+        }
+        for mid, profile in report.layers
+        for row in profile.kinds
+    ]
+
+
 INCOMPARABLE_COLUMNS = [
     Column("machine", "machine", align="left"),
     Column("series", "runtime", align="left"),
@@ -173,6 +206,8 @@ def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], l
     if report.scaling:
         note = "Speedup against the fewest threads measured; efficiency = speedup / thread ratio."
         sections.append(("Thread scaling", scaling_rows(report), SCALING_COLUMNS, note))
+    if report.layers:
+        sections.append(("Layer kinds", layer_kind_rows(report), LAYER_KIND_COLUMNS, LAYER_KIND_NOTE))
     if report.incomparable:
         sections.append(("Listed, not compared", incomparable_rows(report), INCOMPARABLE_COLUMNS, INCOMPARABLE_NOTE))
     return sections
@@ -279,6 +314,33 @@ def _peak_by_family(report: MachinesReport) -> Figure | None:
     return fig
 
 
+def _peak_by_layer_kind(report: MachinesReport) -> Figure | None:
+    """% of the measured peak per layer kind, one bar per (machine, model): which layers hold a model back."""
+    from matplotlib.figure import Figure
+
+    from bench.layers import KINDS
+
+    series = [(mid, p) for mid, p in report.layers if any(r.pct_peak is not None for r in p.kinds)]
+    kinds = [k for k in KINDS if any(r.kind == k and r.pct_peak is not None for _m, p in series for r in p.kinds)]
+    if not series or not kinds:
+        return None
+    fig = Figure(figsize=(7.0, 4.0), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(series)
+    for i, (mid, profile) in enumerate(series):
+        pct = {r.kind: r.pct_peak for r in profile.kinds}
+        xs = [j + (i - (len(series) - 1) / 2) * width for j, k in enumerate(kinds) if pct.get(k) is not None]
+        ys = [pct[k] or 0.0 for k in kinds if pct.get(k) is not None]
+        label = f"{profile.model.replace('efficientnet_', '')} · {mid}"
+        ax.bar(xs, ys, width=width, label=label, color=f"C{i % 10}")
+    ax.set_xticks(range(len(kinds)), [k.replace(" (SE)", "\n(SE)") for k in kinds], fontsize=7)
+    ax.set_ylabel("% of measured fp32 peak")
+    ax.set_title("% of peak per layer kind (ONNX Runtime profile)", fontsize=10)
+    ax.legend(fontsize=6)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
 def _scaling_plot(report: MachinesReport) -> Figure | None:
     from matplotlib.figure import Figure
 
@@ -313,6 +375,7 @@ def _figures(report: MachinesReport) -> list[tuple[str, str, Figure]]:
         widest = max(main, key=lambda t: len(t.rows))
         figures.append(("latency-vs-macs", "Latency vs MACs per machine", _latency_vs_macs(report, widest)))
     figures.append(("peak-by-family", "% of measured peak per model family", _peak_by_family(report)))
+    figures.append(("peak-by-layer-kind", "% of measured peak per layer kind", _peak_by_layer_kind(report)))
     figures.append(("thread-scaling", "Thread scaling", _scaling_plot(report)))
     return [(slug, caption, fig) for slug, caption, fig in figures if fig is not None]
 
