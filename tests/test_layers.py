@@ -179,3 +179,15 @@ def test_bad_layers_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (argv, err)
+
+
+def test_without_onnxruntime_the_command_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert main(["layers", "--model", "b0"]) == 2
+    err = capsys.readouterr().err
+    assert "needs onnxruntime, which is not installed: pip install 'effbench[onnx]'" in err and err.count("\n") == 1

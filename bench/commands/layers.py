@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.errors import EffbenchError
+
 
 def register(subparsers: Any) -> None:
     from bench.layers import DEFAULT_RUNS, DEFAULT_WARMUP
@@ -35,6 +37,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_layers(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from bench.calibrate import measure_peak, read_cpu_description
     from bench.config import load_config
     from bench.export import ensure_artifacts
@@ -43,6 +47,11 @@ def run_layers(args: argparse.Namespace) -> int:
     from bench.zoo import resolve_model
 
     specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
+    missing = [m for m in ("onnxruntime", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise EffbenchError(
+            f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[onnx]'"
+        )
     build_job(Path("model.onnx"), [], args.threads, args.runs, args.warmup)  # checks --runs/--warmup
     cpus = resolve_cpus(args.threads, args.cpus)
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
