@@ -30,14 +30,20 @@ LAYERS_VERSION = 1
 
 # Kinds in report order; "other" holds what has no multiply-adds.
 KINDS = ("conv kxk", "conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected", "other")
-CONV_OPS = ("Conv", "FusedConv", "NchwcConv")
-MATMUL_OPS = ("Gemm", "MatMul", "FusedGemm", "FusedMatMul")
+# ONNX / ONNX Runtime op types, then OpenVINO's runtime layer types (grouped weights are 5-D there).
+CONV_OPS = ("Conv", "FusedConv", "NchwcConv", "Convolution", "GroupConvolution")
+MATMUL_OPS = ("Gemm", "MatMul", "FusedGemm", "FusedMatMul", "FullyConnected")
+BACKENDS = ("onnxruntime", "openvino")
 DEFAULT_RUNS = 50
 DEFAULT_WARMUP = 10
 
 
 def classify(op: str, inputs: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]]) -> tuple[str, int]:
     """A node's kind and multiply-adds from its op and the (logical NCHW) shapes the profiler reports."""
+    if op in CONV_OPS and len(inputs) >= 2 and outputs and len(inputs[1]) == 5:
+        # OpenVINO's grouped weights [groups, Cout/groups, Cin/groups, kh, kw] as [Cout, Cin/groups, kh, kw]
+        g, co, ci, kh, kw = inputs[1]
+        inputs = [inputs[0], [g * co, ci, kh, kw], *inputs[2:]]
     if op in CONV_OPS and len(inputs) >= 2 and outputs and len(inputs[1]) == 4:
         x, w, y = inputs[0], inputs[1], outputs[0]
         macs = math.prod(y) * w[1] * w[2] * w[3]  # every output element: Cin/groups x kh x kw multiply-adds
@@ -69,7 +75,7 @@ class KindRow:
 @dataclass(frozen=True)
 class LayerProfile:
     model: str
-    onnx_sha256: str
+    onnx_sha256: str  # the profiled artifact's sha256 (the ONNX file, or the IR for OpenVINO)
     runs: int
     warmup: int
     threads: int
@@ -80,7 +86,13 @@ class LayerProfile:
     model_macs: int | None  # the zoo's count, when the model is a zoo model
     peak_gflops: float | None
     kinds: tuple[KindRow, ...]
-    onnxruntime: str
+    runtime: str  # "onnxruntime 1.32.0", "openvino 2026.4.1-…"
+    backend: str = "onnxruntime"
+    precision: str = "fp32"
+
+    @property
+    def series(self) -> str:
+        return f"{self.backend} {self.precision}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +125,19 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int]]:
     return {kind: (count, macs) for kind, (count, macs) in found.items() if count}
 
 
+def record_kinds(record: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """kind -> (nodes, multiply-adds) from the record's own shapes: OpenVINO's runtime model reports logical
+    (unpadded) shapes, so its nodes are their own graph."""
+    found: dict[str, list[int]] = {}
+    for node in record["nodes"]:
+        kind, macs = classify(str(node["op"]), node["inputs"], node["outputs"])
+        if kind != "other":
+            entry = found.setdefault(kind, [0, 0])
+            entry[0] += 1
+            entry[1] += macs
+    return {kind: (count, macs) for kind, (count, macs) in found.items()}
+
+
 def summarize(
     model: str,
     record: dict[str, Any],
@@ -125,6 +150,8 @@ def summarize(
     cpus: Sequence[int],
     model_macs: int | None,
     peak_gflops: float | None,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
 ) -> LayerProfile:
     """The per-kind table from a worker record (bench.layers_worker.run_layer_job) and the graph's multiply-adds
     per kind (graph_kinds). A kind whose node count differs between the two is an error: ONNX Runtime fused or
@@ -155,14 +182,28 @@ def summarize(
     return LayerProfile(
         model=model, onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=tuple(cpus),
         node_ms=node_ms, run_ms=run_ms, macs=all_macs, model_macs=model_macs, peak_gflops=peak_gflops,
-        kinds=tuple(rows), onnxruntime=str(record.get("onnxruntime", "?")),
+        kinds=tuple(rows), runtime=str(record.get("runtime", "?")), backend=backend, precision=precision,
     )  # fmt: skip
 
 
-def build_job(onnx: Path, cpus: Sequence[int], threads: int, runs: int, warmup: int) -> dict[str, Any]:
+def build_job(
+    artifact: Path,
+    cpus: Sequence[int],
+    threads: int,
+    runs: int,
+    warmup: int,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
+) -> dict[str, Any]:
     if runs < 1 or warmup < 0:
         raise EffbenchError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
-    return {"onnx": str(onnx), "cpus": list(cpus), "threads": threads, "runs": runs, "warmup": warmup}
+    if backend not in BACKENDS:
+        raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
+    if precision == "bf16" and backend != "openvino":
+        raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
+    key = "xml" if backend == "openvino" else "onnx"
+    return {key: str(artifact), "backend": backend, "precision": precision, "cpus": list(cpus), "threads": threads,
+            "runs": runs, "warmup": warmup}  # fmt: skip
 
 
 Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
@@ -183,11 +224,13 @@ def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
 
 def profile_layers(
     model: str,
-    onnx: Path,
-    onnx_sha256: str,
+    artifact: Path,
+    artifact_sha256: str,
     cpus: Sequence[int],
     threads: int,
     *,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
     runs: int = DEFAULT_RUNS,
     warmup: int = DEFAULT_WARMUP,
     model_macs: int | None = None,
@@ -195,14 +238,16 @@ def profile_layers(
     launcher: Launcher = launch_subprocess,
     timeout_s: float = 900.0,
 ) -> LayerProfile:
-    record = launcher(build_job(onnx, cpus, threads, runs, warmup), timeout_s)
+    """`artifact` is the ONNX file for ONNX Runtime, the IR's .xml for OpenVINO."""
+    record = launcher(build_job(artifact, cpus, threads, runs, warmup, backend, precision), timeout_s)
     if not record.get("ok"):
         raise EffbenchError(f"{model}: the layer profile failed: {record.get('error')}")
     if not record["nodes"]:
-        raise EffbenchError(f"{model}: ONNX Runtime's profile named no node; nothing to report")
+        raise EffbenchError(f"{model}: the runtime's profile named no node; nothing to report")
+    graph = record_kinds(record) if backend == "openvino" else graph_kinds(artifact)
     return summarize(
-        model, record, graph_kinds(onnx), onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=cpus,
-        model_macs=model_macs, peak_gflops=peak_gflops,
+        model, record, graph, onnx_sha256=artifact_sha256, runs=runs, warmup=warmup, threads=threads, cpus=cpus,
+        model_macs=model_macs, peak_gflops=peak_gflops, backend=backend, precision=precision,
     )  # fmt: skip
 
 

@@ -53,33 +53,84 @@ def run_layer_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
     threads = int(job["threads"])
     if pin:
         prepare_process(cpus, threads)
+    backend = job.get("backend", "onnxruntime")
+    profile = _profile_openvino if backend == "openvino" else _profile_onnxruntime
+    record = profile(job, threads, int(job["warmup"]), int(job["runs"]))
+    return {"ok": True, "pid": os.getpid(), "affinity": sorted(os.sched_getaffinity(0)), **record}
+
+
+def _input(shape: Any) -> Any:
     import numpy as np
+
+    dims = [d if isinstance(d, int) else 1 for d in shape]
+    return np.random.default_rng(0).standard_normal(dims).astype(np.float32)
+
+
+def _profile_onnxruntime(job: dict[str, Any], threads: int, warmup: int, runs: int) -> dict[str, Any]:
     import onnxruntime as ort
 
     from bench.backends.onnxruntime_backend import session_options
 
-    warmup, runs = int(job["warmup"]), int(job["runs"])
     with tempfile.TemporaryDirectory(prefix="effbench-layers-") as tmp:
         options = session_options(ort, threads)
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(job["onnx"], sess_options=options, providers=["CPUExecutionProvider"])
         first = session.get_inputs()[0]
-        shape = [d if isinstance(d, int) else 1 for d in first.shape]
-        feed = {first.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+        feed = {first.name: _input(first.shape)}
         for _ in range(warmup + runs):
             session.run(None, feed)
         profile = Path(session.end_profiling())
         events = json.loads(profile.read_text(encoding="utf-8"))
     nodes, run_ms = node_timings(events, warmup)
-    return {
-        "ok": True,
-        "pid": os.getpid(),
-        "affinity": sorted(os.sched_getaffinity(0)),
-        "onnxruntime": ort.__version__,
-        "nodes": nodes,
-        "run_ms": run_ms,
-    }
+    return {"runtime": f"onnxruntime {ort.__version__}", "nodes": nodes, "run_ms": run_ms}
+
+
+def _static(ports: Any) -> list[list[int]]:
+    return [[d.get_length() for d in p.get_partial_shape()] for p in ports if p.get_partial_shape().is_static]
+
+
+def _profile_openvino(job: dict[str, Any], threads: int, warmup: int, runs: int) -> dict[str, Any]:
+    """OpenVINO's per-node counters (PERF_COUNT) after every run, shapes from the compiled (runtime) model: its
+    nodes are what ran, fused as the plugin fused them, with logical (unpadded) shapes."""
+    import time
+
+    import openvino as ov
+
+    from bench.backends.openvino_backend import compile_config
+
+    core = ov.Core()
+    config = {**compile_config(ov, threads, str(job.get("precision", "fp32"))), "PERF_COUNT": "YES"}
+    compiled = core.compile_model(core.read_model(job["xml"]), "CPU", config)
+    shapes: dict[str, tuple[str, list[list[int]], list[list[int]]]] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        kind = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+        dims = [[d.get_length() for d in i.get_partial_shape()] for i in op.inputs() if i.get_partial_shape().is_static]
+        outs = [
+            [d.get_length() for d in o.get_partial_shape()] for o in op.outputs() if o.get_partial_shape().is_static
+        ]
+        shapes[op.get_friendly_name()] = (kind, dims, outs)
+    request = compiled.create_infer_request()
+    feed = {0: _input(compiled.inputs[0].get_partial_shape().to_shape())}
+    nodes: dict[str, dict[str, Any]] = {}
+    run_ms: list[float] = []
+    for index in range(warmup + runs):
+        start = time.perf_counter()
+        request.infer(feed)
+        elapsed = (time.perf_counter() - start) * 1000.0
+        if index < warmup:
+            continue
+        run_ms.append(elapsed)
+        for info in request.get_profiling_info():
+            if str(info.status).rsplit(".", 1)[-1] != "EXECUTED":
+                continue
+            kind, inputs, outputs = shapes.get(info.node_name, (info.node_type, [], []))
+            node = nodes.setdefault(
+                info.node_name, {"op": kind, "exec": info.exec_type, "inputs": inputs, "outputs": outputs, "ms": []}
+            )
+            node["ms"].append(info.real_time.total_seconds() * 1000.0)
+    return {"runtime": f"openvino {ov.get_version()}", "nodes": list(nodes.values()), "run_ms": run_ms}
 
 
 def main() -> int:

@@ -8,10 +8,11 @@
 # `effbench system`, exports the suites' models with the machine's own torch, then runs ONE_CORE_SUITE on CPU 1 and
 # SCALING_SUITE on CPUs 0..N-1. Each run is stopped with SIGINT (effbench keeps every finished cell) when its time
 # is up, so the whole script ends within about 8 minutes and always leaves documents in OUT:
-# system.txt, ONE_CORE_SUITE.json, SCALING_SUITE.json, layers.json (+ .md: `effbench layers` for B0 and ResNet-50)
-# and log.txt.
+# system.txt, ONE_CORE_SUITE.json, SCALING_SUITE.json, layers.json and layers-ov-bf16.json (+ .md each: `effbench
+# layers` for B0 and ResNet-50 on ONNX Runtime, and on OpenVINO bf16, AMX where the CPU has it) and log.txt: 8 files.
 # Environment: OUT (default results/_scratch/device), CARRY_DIR (.carry), PYTHON (python3),
-# ONE_CORE_S (300), SCALING_S (120) and LAYERS_S (60): the time limits of the three runs.
+# ONE_CORE_S (210), SCALING_S (100) and LAYERS_S (40, each): the time limits of the runs (with about a minute of
+# exports on 16 cores, 7.5 minutes at most).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -44,12 +45,15 @@ PY
 # shellcheck disable=SC2086
 effbench export $models --quiet || exit 2
 echo "device_run: exports done after $((SECONDS - started)) s"
-timeout -s INT "${ONE_CORE_S:-300}" "$python" -m bench run --suite "$one_core" --cpus 1 --output "$out/$one_core.json"
+timeout -s INT "${ONE_CORE_S:-210}" "$python" -m bench run --suite "$one_core" --cpus 1 --output "$out/$one_core.json"
 echo "device_run: $one_core finished (exit $?) after $((SECONDS - started)) s"
-timeout -s INT "${SCALING_S:-120}" "$python" -m bench run --suite "$scaling" --cpus "0-$last" \
+timeout -s INT "${SCALING_S:-100}" "$python" -m bench run --suite "$scaling" --cpus "0-$last" \
     --output "$out/$scaling.json"
 echo "device_run: $scaling finished (exit $?) after $((SECONDS - started)) s"
-timeout -s INT "${LAYERS_S:-60}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
+timeout -s INT "${LAYERS_S:-40}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
     --format md --output "$out/layers.json" > "$out/layers.md"
 echo "device_run: layers finished (exit $?) after $((SECONDS - started)) s"
+timeout -s INT "${LAYERS_S:-40}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
+    --backend openvino --precision bf16 --format md --output "$out/layers-ov-bf16.json" > "$out/layers-ov-bf16.md"
+echo "device_run: OpenVINO bf16 layers finished (exit $?) after $((SECONDS - started)) s"
 ls -la "$out"

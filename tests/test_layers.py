@@ -103,7 +103,7 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     cpu = min(os.sched_getaffinity(0))  # the real worker: a pinned process of its own
     profile = profile_layers(spec.name, onnx, artifacts.sha256["onnx"], [cpu], 1, runs=3, warmup=1,
                              model_macs=spec.macs, peak_gflops=100.0, launcher=launch_subprocess)  # fmt: skip
-    assert profile.cpus == (cpu,) and profile.onnxruntime != "?"
+    assert profile.cpus == (cpu,) and profile.runtime.startswith("onnxruntime ")
     assert profile.macs == spec.macs
     kinds = [r.kind for r in profile.kinds]
     assert kinds == [k for k in KINDS if k in kinds] and {"conv 1x1", "conv depthwise", "other"} <= set(kinds)
@@ -158,7 +158,8 @@ def test_the_hardware_report_shows_layer_kinds_with_a_plot(tmp_path: Path) -> No
     assert main(["report", "--machines", str(paper), "--layers", str(layers), "-o", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     section = text.split("## Layer kinds", 1)[1].split("## ", 1)[0]
-    assert "| amd-epyc-cbe573dd (1 thread(s)) | efficientnet_b0 | conv 1x1 | 66.7 | 90.9 | 10.0 | 50.0 |" in section
+    row = "| amd-epyc-cbe573dd (1 thread(s)) | efficientnet_b0 · onnxruntime fp32 | conv 1x1 | 66.7 | 90.9 | 10.0 |"
+    assert row in section
     assert (tmp_path / "hw-peak-by-layer-kind.svg").stat().st_size > 5_000
 
 
@@ -191,3 +192,39 @@ def test_without_onnxruntime_the_command_says_what_to_install(
     assert main(["layers", "--model", "b0"]) == 2
     err = capsys.readouterr().err
     assert "needs onnxruntime, which is not installed: pip install 'effbench[onnx]'" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("inputs", "outputs", "kind", "macs"),
+    [
+        # OpenVINO's runtime model: grouped weights are 5-D [groups, Cout/groups, Cin/groups, kh, kw].
+        ([[1, 32, 112, 112], [32, 1, 1, 3, 3], [32]], [[1, 32, 112, 112]], "conv depthwise", 112 * 112 * 32 * 9),
+        ([[1, 64, 56, 56], [2, 32, 32, 3, 3]], [[1, 64, 56, 56]], "conv kxk", 56 * 56 * 64 * 32 * 9),
+    ],
+)
+def test_openvino_grouped_weights(inputs: list[list[int]], outputs: list[list[int]], kind: str, macs: int) -> None:
+    assert classify("Convolution", inputs, outputs) == (kind, macs)
+    assert classify("FullyConnected", [[1, 1280], [1000, 1280]], [[1, 1000]]) == ("fully connected", 1_280_000)
+
+
+@pytest.mark.torch
+@pytest.mark.openvino
+def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("openvino")
+    import os
+
+    from bench.export import ensure_artifacts
+    from bench.layers import launch_subprocess, profile_layers
+    from bench.zoo import resolve_model
+
+    spec = resolve_model("b0:r=64")
+    artifacts = ensure_artifacts(spec.name, formats=("openvino",), cache_dir=tmp_path)
+    cpu = min(os.sched_getaffinity(0))
+    ir, sha = artifacts.files["openvino"], artifacts.sha256["openvino"]
+    profile = profile_layers(spec.name, ir, sha, [cpu], 1, backend="openvino", runs=3, warmup=1, model_macs=spec.macs,
+                             launcher=launch_subprocess)  # fmt: skip
+    assert profile.macs == spec.macs and profile.series == "openvino fp32"
+    assert profile.runtime.startswith("openvino ") and {"conv 1x1", "conv depthwise"} <= {r.kind for r in profile.kinds}
+    with pytest.raises(EffbenchError, match="bf16 layer profiles need --backend openvino"):
+        profile_layers(spec.name, artifacts.files["openvino"], "s", [cpu], 1, precision="bf16")

@@ -96,6 +96,24 @@ class OpenVinoSession(Session):
         return found
 
 
+def compile_config(ov: Any, threads: int, precision: str) -> dict[Any, Any]:
+    """The compile_model config of every effbench OpenVINO model (cells, and bench.layers' profiled runs)."""
+    import openvino.properties as props
+    import openvino.properties.hint as hints
+    import openvino.properties.intel_cpu as intel_cpu
+
+    return {
+        props.inference_num_threads: threads,
+        props.num_streams: 1,
+        hints.performance_mode: hints.PerformanceMode.LATENCY,
+        hints.inference_precision: ov.Type.bf16 if precision == "bf16" else ov.Type.f32,
+        hints.enable_cpu_pinning: ENABLE_CPU_PINNING,
+        hints.enable_hyper_threading: False,
+        # Denormals flushed, as on torch and ORT and as at export parity; OpenVINO's default here is off.
+        intel_cpu.denormals_optimization: True,
+    }
+
+
 class OpenVinoBackend(Backend):
     name: ClassVar[str] = "openvino"
     module: ClassVar[str] = "openvino"
@@ -138,16 +156,6 @@ class OpenVinoBackend(Backend):
             "EXECUTION_MODE_HINT": hints.execution_mode,
             "CPU_DENORMALS_OPTIMIZATION": intel_cpu.denormals_optimization,
         }
-        config = {
-            props.inference_num_threads: threads,
-            props.num_streams: 1,
-            hints.performance_mode: hints.PerformanceMode.LATENCY,
-            hints.inference_precision: ov.Type.bf16 if precision == "bf16" else ov.Type.f32,
-            hints.enable_cpu_pinning: ENABLE_CPU_PINNING,
-            hints.enable_hyper_threading: False,
-            # Denormals flushed, as on torch and ORT and as at export parity; OpenVINO's default here is off.
-            intel_cpu.denormals_optimization: True,
-        }
-        compiled = core.compile_model(model, "CPU", config)
+        compiled = core.compile_model(model, "CPU", compile_config(ov, threads, precision))
         compiled_at = time.perf_counter()
         return OpenVinoSession(ov, compiled, ColdStart(load_s=loaded - start, compile_s=compiled_at - loaded), keys)

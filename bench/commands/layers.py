@@ -25,6 +25,10 @@ def register(subparsers: Any) -> None:
         "profiler adds a little time per node: read the shares.",
     )
     layers.add_argument("--model", action="append", required=True, metavar="NAME", help="zoo model (repeat)")
+    layers.add_argument(
+        "--backend", choices=("onnxruntime", "openvino"), default="onnxruntime", help="runtime (default onnxruntime)"
+    )
+    layers.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: OpenVINO only")
     layers.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     layers.add_argument("--cpus", metavar="LIST", help="CPUs to pin to (default: as effbench latency chooses)")
     layers.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"profiled runs (default {DEFAULT_RUNS})")
@@ -47,12 +51,21 @@ def run_layers(args: argparse.Namespace) -> int:
     from bench.zoo import resolve_model
 
     specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
-    missing = [m for m in ("onnxruntime", "onnx") if importlib.util.find_spec(m) is None]
+    needed = ("openvino",) if args.backend == "openvino" else ("onnxruntime", "onnx")
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
+        extra = "openvino" if args.backend == "openvino" else "onnx"
         raise EffbenchError(
-            f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[onnx]'"
+            f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[{extra}]'"
         )
-    build_job(Path("model.onnx"), [], args.threads, args.runs, args.warmup)  # checks --runs/--warmup
+    build_job(Path("model"), [], args.threads, args.runs, args.warmup, args.backend, args.precision)  # checks
+    cpu = read_cpu_description()
+    if args.precision == "bf16":
+        from bench.calibrate import bf16_unsupported
+
+        reason = bf16_unsupported(cpu.flags)
+        if reason:
+            raise EffbenchError(f"--precision bf16: {reason}")
     cpus = resolve_cpus(args.threads, args.cpus)
     config = load_config(Path(args.config) if getattr(args, "config", None) else None)
     cache_dir = args.cache_dir or config.cache_dir
@@ -60,15 +73,16 @@ def run_layers(args: argparse.Namespace) -> int:
     peak = None
     if not args.no_calibrate:
         say(f"peak calibration: {args.threads} thread(s) on CPU(s) {','.join(map(str, cpus))}")
-        peak = measure_peak(cpus, args.threads, ("fp32",), cpu=read_cpu_description()).gflops("fp32")
-        say(f"  fp32: {peak:.1f} GFLOP/s" if peak else "  fp32: unavailable (no % of peak)")
+        peak = measure_peak(cpus, args.threads, (args.precision,), cpu=cpu).gflops(args.precision)
+        say(f"  {args.precision}: {peak:.1f} GFLOP/s" if peak else f"  {args.precision}: unavailable (no % of peak)")
     profiles = []
     for spec in specs:
-        artifacts = ensure_artifacts(spec.name, formats=("onnx",), cache_dir=cache_dir, progress=say)
+        fmt = "openvino" if args.backend == "openvino" else "onnx"
+        artifacts = ensure_artifacts(spec.name, formats=(fmt,), cache_dir=cache_dir, progress=say)
         say(f"{spec.name}: profiling {args.warmup} + {args.runs} runs on CPU(s) {','.join(map(str, cpus))}")
         profile = profile_layers(
-            spec.name, artifacts.files["onnx"], artifacts.sha256["onnx"], cpus, args.threads, runs=args.runs,
-            warmup=args.warmup, model_macs=spec.macs, peak_gflops=peak,
+            spec.name, artifacts.files[fmt], artifacts.sha256[fmt], cpus, args.threads, backend=args.backend,
+            precision=args.precision, runs=args.runs, warmup=args.warmup, model_macs=spec.macs, peak_gflops=peak,
         )  # fmt: skip
         profiles.append(profile)
     document = layers_document(profiles, collect_machine_metadata(), ["effbench", *sys.argv[1:]])

@@ -41,13 +41,14 @@ def layer_rows(profile: LayerProfile) -> list[dict[str, Any]]:
 
 
 def caption(profile: LayerProfile) -> str:
-    peak = f"{profile.peak_gflops:.1f} GFLOP/s fp32" if profile.peak_gflops else "not calibrated"
+    peak = f"{profile.peak_gflops:.1f} GFLOP/s" if profile.peak_gflops else "not calibrated"
     check = "" if profile.model_macs in (None, profile.macs) else f" (the zoo counts {profile.model_macs / 1e9:.3f})"
     return (
-        f"{profile.model}: {profile.threads} thread(s) on CPU(s) {','.join(map(str, profile.cpus))}, median of "
+        f"{profile.model} · {profile.series}: {profile.threads} thread(s) on CPU(s) "
+        f"{','.join(map(str, profile.cpus))}, median of "
         f"{profile.runs} profiled runs after {profile.warmup}; the layers sum to {profile.node_ms:.3f} ms (a whole "
         f"profiled run, the profiler's bookkeeping included, {profile.run_ms:.3f} ms) and {profile.macs / 1e9:.3f} G "
-        f"MACs{check}; measured peak {peak}; ONNX Runtime {profile.onnxruntime}"
+        f"MACs{check}; measured {profile.precision} peak {peak}; {profile.runtime}"
     )
 
 
@@ -55,14 +56,14 @@ def render_layers(profiles: Sequence[LayerProfile], fmt: str) -> str:
     if fmt == "md":
         parts = []
         for profile in profiles:
-            parts += [f"### {profile.model}", "", caption(profile), "", format_markdown_table(layer_rows(profile),
-                      LAYER_COLUMNS)]  # fmt: skip
+            table = format_markdown_table(layer_rows(profile), LAYER_COLUMNS)
+            parts += [f"### {profile.model} · {profile.series}", "", caption(profile), "", table]
         return "\n".join(parts)
     from rich.console import Console
 
     out = io.StringIO()
     console = Console(file=out, width=140)
     for profile in profiles:
-        console.print(rich_table(layer_rows(profile), LAYER_COLUMNS, title=profile.model))
+        console.print(rich_table(layer_rows(profile), LAYER_COLUMNS, title=f"{profile.model} · {profile.series}"))
         console.print(caption(profile))
     return out.getvalue()

@@ -125,9 +125,9 @@ LAYER_KIND_COLUMNS = [
 ]
 
 LAYER_KIND_NOTE = (
-    "From `effbench layers` documents: ONNX Runtime's profiler, each kind's median kernel time against its "
-    "multiply-adds from the ONNX graph and the fp32 peak measured just before; 'other' (activations, the SE scale, "
-    "pooling, layout reorders) has time but no multiply-adds."
+    "From `effbench layers` documents: the runtime's profiler (ONNX Runtime, or OpenVINO's per-node counters), each "
+    "kind's median kernel time against its multiply-adds and the peak of the same precision measured just before; "
+    "'other' (activations, the SE scale, pooling, layout reorders) has time but no multiply-adds."
 )
 
 
@@ -135,7 +135,7 @@ def layer_kind_rows(report: MachinesReport) -> list[dict[str, Any]]:
     return [
         {
             "machine": f"{mid} ({profile.threads} thread(s))",
-            "model": profile.model,
+            "model": f"{profile.model} · {profile.series}",
             "kind": row.kind,
             "time": f"{100 * row.share_time:.1f}",
             "macs": f"{100 * row.share_macs:.1f}" if row.macs else None,
@@ -331,11 +331,11 @@ def _peak_by_layer_kind(report: MachinesReport) -> Figure | None:
         pct = {r.kind: r.pct_peak for r in profile.kinds}
         xs = [j + (i - (len(series) - 1) / 2) * width for j, k in enumerate(kinds) if pct.get(k) is not None]
         ys = [pct[k] or 0.0 for k in kinds if pct.get(k) is not None]
-        label = f"{profile.model.replace('efficientnet_', '')} · {mid}"
+        label = f"{profile.model.replace('efficientnet_', '')} · {profile.series} · {mid}"
         ax.bar(xs, ys, width=width, label=label, color=f"C{i % 10}")
     ax.set_xticks(range(len(kinds)), [k.replace(" (SE)", "\n(SE)") for k in kinds], fontsize=7)
-    ax.set_ylabel("% of measured fp32 peak")
-    ax.set_title("% of peak per layer kind (ONNX Runtime profile)", fontsize=10)
+    ax.set_ylabel("% of the measured peak of its precision")
+    ax.set_title("% of peak per layer kind (runtime profiles)", fontsize=10)
     ax.legend(fontsize=6)
     ax.grid(True, axis="y", alpha=0.3)
     return fig
