@@ -324,19 +324,28 @@ def _peak_by_layer_kind(report: MachinesReport) -> Figure | None:
     kinds = [k for k in KINDS if any(r.kind == k and r.pct_peak is not None for _m, p in series for r in p.kinds)]
     if not series or not kinds:
         return None
-    fig = Figure(figsize=(7.0, 4.0), dpi=100, layout="constrained")
+    from matplotlib.patches import Patch
+
+    fig = Figure(figsize=(7.5, 4.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / len(series)
+    # Colour per model, hatching per runtime and machine: up to 10 models and 5 runtimes stay readable.
+    models = list(dict.fromkeys(p.model for _m, p in series))
+    runs = list(dict.fromkeys(f"{p.series} · {mid}" for mid, p in series))
+    hatches = ["", "//", "..", "xx", "\\\\"]
     for i, (mid, profile) in enumerate(series):
         pct = {r.kind: r.pct_peak for r in profile.kinds}
         xs = [j + (i - (len(series) - 1) / 2) * width for j, k in enumerate(kinds) if pct.get(k) is not None]
         ys = [pct[k] or 0.0 for k in kinds if pct.get(k) is not None]
-        label = f"{profile.model.replace('efficientnet_', '')} · {profile.series} · {mid}"
-        ax.bar(xs, ys, width=width, label=label, color=f"C{i % 10}")
+        run = runs.index(f"{profile.series} · {mid}")
+        ax.bar(xs, ys, width=width, color=f"C{models.index(profile.model) % 10}", hatch=hatches[run % len(hatches)],
+               edgecolor="white", linewidth=0.3)  # fmt: skip
+    handles = [Patch(color=f"C{i % 10}", label=m.replace("efficientnet_", "")) for i, m in enumerate(models)]
+    handles += [Patch(facecolor="lightgray", hatch=hatches[i % len(hatches)], label=r) for i, r in enumerate(runs)]
     ax.set_xticks(range(len(kinds)), [k.replace(" (SE)", "\n(SE)") for k in kinds], fontsize=7)
     ax.set_ylabel("% of the measured peak of its precision")
     ax.set_title("% of peak per layer kind (runtime profiles)", fontsize=10)
-    ax.legend(fontsize=6)
+    ax.legend(handles=handles, fontsize=6)
     ax.grid(True, axis="y", alpha=0.3)
     return fig
 
