@@ -228,3 +228,18 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     assert profile.runtime.startswith("openvino ") and {"conv 1x1", "conv depthwise"} <= {r.kind for r in profile.kinds}
     with pytest.raises(EffbenchError, match="bf16 layer profiles need --backend openvino"):
         profile_layers(spec.name, artifacts.files["openvino"], "s", [cpu], 1, precision="bf16")
+
+
+def test_bf16_on_a_cpu_without_it_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("openvino")
+    import bench.calibrate as calibrate
+
+    haswell = calibrate.CpuDescription("test CPU", frozenset({"avx", "avx2", "fma"}), 3.0e9)
+    monkeypatch.setattr(calibrate, "read_cpu_description", lambda: haswell)
+    assert main(["layers", "--model", "b0", "--backend", "openvino", "--precision", "bf16"]) == 2
+    err = capsys.readouterr().err
+    assert "--precision bf16:" in err and "avx512_bf16" in err and err.count("\n") == 1
+    assert main(["layers", "--model", "b0", "--precision", "bf16"]) == 2  # ONNX Runtime: fp32 only
+    assert "bf16 layer profiles need --backend openvino" in capsys.readouterr().err
