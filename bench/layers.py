@@ -271,6 +271,16 @@ def profile_from_dict(data: dict[str, Any]) -> LayerProfile:
     return LayerProfile(**values)
 
 
+def layers_provenance(path: Path) -> str:
+    """One provenance line for a layers document: its name, sha256 and command."""
+    import hashlib
+    import json
+
+    raw = path.read_bytes()
+    command = " ".join(json.loads(raw).get("command") or [])
+    return f"{path.name} (sha256 {hashlib.sha256(raw).hexdigest()}): `{command}`"
+
+
 def load_layers(path: Path) -> tuple[str, list[LayerProfile]]:
     """A layers document (`effbench layers --output`): its machine id and profiles; EffbenchError naming the
     problem for a missing, broken, foreign or newer file."""

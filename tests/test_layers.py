@@ -161,6 +161,8 @@ def test_the_hardware_report_shows_layer_kinds_with_a_plot(tmp_path: Path) -> No
     row = "| amd-epyc-cbe573dd (1 thread(s)) | efficientnet_b0 · onnxruntime fp32 | conv 1x1 | 66.7 | 90.9 | 10.0 |"
     assert row in section
     assert (tmp_path / "hw-peak-by-layer-kind.svg").stat().st_size > 5_000
+    provenance = text.split("## Provenance", 1)[1]
+    assert f"- {layers.name} (sha256 " in provenance and "`effbench layers`" in provenance
 
 
 def test_bad_layers_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -104,6 +104,7 @@ class MachinesReport:
     sources: list[SourceDoc]
     per_machine: dict[str, ReportData] = field(repr=False, default_factory=dict)
     layers: list[tuple[str, LayerProfile]] = field(default_factory=list)  # (machine id, profile), machines in order
+    layer_sources: list[str] = field(default_factory=list)  # provenance lines of the layers documents
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -171,6 +172,7 @@ def build_machines_report(
     docs: Sequence[tuple[Path, ResultDocument]],
     reference: str | None = None,
     layers: Sequence[tuple[str, Sequence[LayerProfile]]] = (),
+    layer_sources: Sequence[str] = (),
 ) -> MachinesReport:
     """Merge documents of several machines; `reference` is a machine id (default: the first document's);
     `layers` are (machine id, profiles) of `effbench layers` documents."""
@@ -232,6 +234,7 @@ def build_machines_report(
         sources=sources,
         per_machine=per_machine,
         layers=_layer_profiles(layers, order),
+        layer_sources=list(layer_sources),
     )
 
 

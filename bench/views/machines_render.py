@@ -393,7 +393,7 @@ def _figures(report: MachinesReport) -> list[tuple[str, str, Figure]]:
 
 
 def _provenance(report: MachinesReport) -> list[str]:
-    return [f"{s.name} (sha256 {s.sha256}): `{s.command}`" for s in report.sources]
+    return [f"{s.name} (sha256 {s.sha256}): `{s.command}`" for s in report.sources] + report.layer_sources
 
 
 def render_machines_markdown(report: MachinesReport, stem: str | None) -> Rendered:
