@@ -11,8 +11,8 @@
 # system.txt, ONE_CORE_SUITE.json, SCALING_SUITE.json, layers.json and layers-ov-bf16.json (+ .md each: `effbench
 # layers` for B0 and ResNet-50 on ONNX Runtime, and on OpenVINO bf16, AMX where the CPU has it) and log.txt: 8 files.
 # Environment: OUT (default results/_scratch/device), CARRY_DIR (.carry), PYTHON (python3),
-# ONE_CORE_S (210), SCALING_S (100) and LAYERS_S (40, each): the time limits of the runs (with about a minute of
-# exports on 16 cores, 7.5 minutes at most).
+# ONE_CORE_S (200), SCALING_S (130: five calibrations and ten cells) and LAYERS_S (35, each): the time limits of
+# the runs; with about a minute of exports on 16 cores, 7.5 minutes at most.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,15 +45,15 @@ PY
 # shellcheck disable=SC2086
 effbench export $models --quiet || exit 2
 echo "device_run: exports done after $((SECONDS - started)) s"
-timeout -s INT "${ONE_CORE_S:-210}" "$python" -m bench run --suite "$one_core" --cpus 1 --output "$out/$one_core.json"
+timeout -s INT "${ONE_CORE_S:-200}" "$python" -m bench run --suite "$one_core" --cpus 1 --output "$out/$one_core.json"
 echo "device_run: $one_core finished (exit $?) after $((SECONDS - started)) s"
-timeout -s INT "${SCALING_S:-100}" "$python" -m bench run --suite "$scaling" --cpus "0-$last" \
+timeout -s INT "${SCALING_S:-130}" "$python" -m bench run --suite "$scaling" --cpus "0-$last" \
     --output "$out/$scaling.json"
 echo "device_run: $scaling finished (exit $?) after $((SECONDS - started)) s"
-timeout -s INT "${LAYERS_S:-40}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
+timeout -s INT "${LAYERS_S:-35}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
     --format md --output "$out/layers.json" > "$out/layers.md"
 echo "device_run: layers finished (exit $?) after $((SECONDS - started)) s"
-timeout -s INT "${LAYERS_S:-40}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
+timeout -s INT "${LAYERS_S:-35}" "$python" -m bench layers --model efficientnet_b0 --model resnet50 --cpus 1 \
     --backend openvino --precision bf16 --format md --output "$out/layers-ov-bf16.json" > "$out/layers-ov-bf16.md"
 echo "device_run: OpenVINO bf16 layers finished (exit $?) after $((SECONDS - started)) s"
 ls -la "$out"
