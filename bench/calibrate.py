@@ -9,17 +9,11 @@ as a separately labelled second number.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 from bench.errors import EffbenchError
@@ -325,53 +319,11 @@ def build_job(
 Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
-def _project_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
 def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Run `python -m bench.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
-    return launch_worker_module("bench.calibrate_worker", job, timeout_s, "calibration")
+    from bench.worker import launch_json_job
 
-
-def launch_worker_module(module: str, job: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
-    """Run `python -m MODULE` with `job` (JSON on stdin; cpus, threads), pinned at once from here and with the
-    thread variables set; the record it writes to the job's result_path, or {"ok": False, "error": …}."""
-    from bench.worker import thread_env
-
-    cpus = [int(c) for c in job.get("cpus", [])]
-    env = dict(os.environ)
-    env.update(thread_env(int(job["threads"])))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
-    env.pop("PYTHONSTARTUP", None)
-    with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,  # whatever the libraries print; the record comes through the file
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        if cpus:  # as bench.runner does: pinned from here at once, and again by the worker before any import
-            with contextlib.suppress(ProcessLookupError, OSError):
-                os.sched_setaffinity(proc.pid, cpus)
-        try:
-            _, stderr = proc.communicate(json.dumps({**job, "result_path": str(result_path)}).encode(), timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return {"ok": False, "error": f"the {what} worker did not finish within {timeout_s:.0f} s"}
-        except BaseException:  # KeyboardInterrupt included: never leave a worker running
-            proc.kill()
-            proc.wait()
-            raise
-        try:
-            record: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            return {"ok": False, "error": f"the {what} worker exited with code {proc.returncode}: {tail[0]}"}
-    return record
+    return launch_json_job("bench.calibrate_worker", job, timeout_s, "calibration")
 
 
 def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:

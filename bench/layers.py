@@ -1,14 +1,15 @@
 """Where a model's time goes, by layer kind, against the core's measured peak.
 
 A model's % of peak (bench.calibrate) is one number; the paper's point is that EfficientNet's FLOP savings come
-from layers that run far below it. `effbench layers` runs the model's ONNX file in ONNX Runtime with its profiler
-on, in a clean worker pinned like a cell (bench.layers_worker), and sums every node's kernel time and multiply-adds
-by kind: dense k x k convolutions, 1 x 1 (pointwise) convolutions, depthwise convolutions, convolutions on 1 x 1
-maps (squeeze-excitation), fully connected layers, and the rest (activations, pooling, the SE scale, layout
-reorders) that has time but no multiply-adds. Times come from the profile; multiply-adds come from the ONNX graph
-(shape inference), because ONNX Runtime's blocked NCHWc layout pads channels (24 to 32 with AVX-512) and the
-profile reports the padded shapes. Their sum is the model's MAC count, and each kind's node count must be the
-same in the graph and in the profile, a check that every layer was seen.
+from layers that run far below it. `effbench layers` runs the model in a clean worker pinned like a cell
+(bench.layers_worker) with the runtime's profiler on (ONNX Runtime's profiler, or OpenVINO's per-node counters),
+and sums every node's kernel time and multiply-adds by kind: dense k x k convolutions, 1 x 1 (pointwise)
+convolutions, depthwise convolutions, convolutions on 1 x 1 maps (squeeze-excitation), fully connected layers, and
+the rest (activations, pooling, the SE scale, layout reorders) that has time but no multiply-adds. For ONNX Runtime
+the multiply-adds come from the ONNX graph (shape inference), because its blocked NCHWc layout pads channels (24 to
+32 with AVX-512) and the profile reports the padded shapes; each kind's node count must then be the same in the
+graph and in the profile. OpenVINO's runtime model reports logical shapes, so its nodes are their own graph. Either
+way the multiply-adds sum to the model's MAC count, a check that every layer was seen.
 
 The profiler adds a little time to every node: the layer times sum to somewhat more than the plain latency of a
 cell, and shares between kinds are what to read.
@@ -186,6 +187,16 @@ def summarize(
     )  # fmt: skip
 
 
+def check_options(runs: int, warmup: int, backend: str, precision: str) -> None:
+    """EffbenchError naming the bad option: runs, warm-up, a backend or a precision effbench layers cannot profile."""
+    if runs < 1 or warmup < 0:
+        raise EffbenchError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
+    if backend not in BACKENDS:
+        raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
+    if precision == "bf16" and backend != "openvino":
+        raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
+
+
 def build_job(
     artifact: Path,
     cpus: Sequence[int],
@@ -195,12 +206,7 @@ def build_job(
     backend: str = "onnxruntime",
     precision: str = "fp32",
 ) -> dict[str, Any]:
-    if runs < 1 or warmup < 0:
-        raise EffbenchError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
-    if backend not in BACKENDS:
-        raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
-    if precision == "bf16" and backend != "openvino":
-        raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
+    check_options(runs, warmup, backend, precision)
     key = "xml" if backend == "openvino" else "onnx"
     return {key: str(artifact), "backend": backend, "precision": precision, "cpus": list(cpus), "threads": threads,
             "runs": runs, "warmup": warmup}  # fmt: skip
@@ -210,9 +216,9 @@ Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    from bench.calibrate import launch_worker_module
+    from bench.worker import launch_json_job
 
-    return launch_worker_module("bench.layers_worker", job, timeout_s, "layer profile")
+    return launch_json_job("bench.layers_worker", job, timeout_s, "layer profile")
 
 
 def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -271,23 +277,24 @@ def profile_from_dict(data: dict[str, Any]) -> LayerProfile:
     return LayerProfile(**values)
 
 
-def layers_provenance(path: Path) -> str:
-    """One provenance line for a layers document: its name, sha256 and command."""
+@dataclass(frozen=True)
+class LayersFile:
+    """A layers document as the hardware report uses it: machine, profiles and its provenance line."""
+
+    machine: str
+    profiles: list[LayerProfile]
+    provenance: str  # "NAME (sha256 …): `command`"
+
+
+def read_layers(path: Path) -> LayersFile:
+    """A layers document (`effbench layers --output`), read once; EffbenchError naming the problem for a missing,
+    broken, foreign or newer file."""
     import hashlib
     import json
 
-    raw = path.read_bytes()
-    command = " ".join(json.loads(raw).get("command") or [])
-    return f"{path.name} (sha256 {hashlib.sha256(raw).hexdigest()}): `{command}`"
-
-
-def load_layers(path: Path) -> tuple[str, list[LayerProfile]]:
-    """A layers document (`effbench layers --output`): its machine id and profiles; EffbenchError naming the
-    problem for a missing, broken, foreign or newer file."""
-    import json
-
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw)
     except FileNotFoundError:
         raise EffbenchError(
             f"layers file {path} does not exist: pass a file written by effbench layers --output"
@@ -303,8 +310,16 @@ def load_layers(path: Path) -> tuple[str, list[LayerProfile]]:
         raise EffbenchError(f"{path} has layers format {version}, newer than this effbench's {LAYERS_VERSION}: upgrade")
     try:
         machine = str(data["machine"]["id"])
-        return machine, [profile_from_dict(p) for p in data["profiles"]]
+        profiles = [profile_from_dict(p) for p in data["profiles"]]
+        command = " ".join(data.get("command") or [])
     except (KeyError, TypeError, ValueError) as exc:
         raise EffbenchError(
             f"{path} is a broken layers document ({exc!r}); write it again with effbench layers"
         ) from None
+    return LayersFile(machine, profiles, f"{path.name} (sha256 {hashlib.sha256(raw).hexdigest()}): `{command}`")
+
+
+def load_layers(path: Path) -> tuple[str, list[LayerProfile]]:
+    """A layers document's machine id and profiles (read_layers)."""
+    found = read_layers(path)
+    return found.machine, found.profiles

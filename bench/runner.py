@@ -81,10 +81,6 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def _project_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
 class SubprocessLauncher:
     """A fresh `python -m bench.worker` per job: pinned, thread variables set, killed when it overruns."""
 
@@ -92,13 +88,10 @@ class SubprocessLauncher:
         self.python = python
 
     def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        from bench.worker import thread_env
+        from bench.worker import child_env
 
         cpus = list(job.cpus)
-        env = dict(os.environ)
-        env.update(thread_env(job.threads))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), env.get("PYTHONPATH", "")) if p)
-        env.pop("PYTHONSTARTUP", None)
+        env = child_env(job.threads)
         with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
             result_path = Path(tmp) / "result.json"
             job = replace(job, result_path=str(result_path))

@@ -49,6 +49,18 @@ def thread_env(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in THREAD_ENV_VARS}
 
 
+def child_env(threads: int | None = None) -> dict[str, str]:
+    """The environment of a child effbench process: this checkout first on PYTHONPATH (the child imports the same
+    bench wherever it starts), no PYTHONSTARTUP, and the thread variables for `threads` when given."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONSTARTUP", None)
+    if threads is not None:
+        env.update(thread_env(threads))
+    return env
+
+
 def prepare_process(cpus: list[int], threads: int) -> None:
     """Pin this process and set thread variables; call before importing numpy or a runtime."""
     os.environ.update(thread_env(threads))
@@ -218,6 +230,44 @@ def error_record(exc: BaseException) -> WorkerFailure:
     )
 
 
+def launch_json_job(module: str, job: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+    """Run `python -m MODULE` (a serve_json_job worker) with `job` (cpus, threads), pinned at once from here and
+    with the thread variables set; the record it writes to the job's result_path, or {"ok": False, "error": …}."""
+    import contextlib
+    import subprocess
+    import tempfile
+
+    cpus = [int(c) for c in job.get("cpus", [])]
+    with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # whatever the libraries print; the record comes through the file
+            stderr=subprocess.PIPE,
+            env=child_env(int(job["threads"])),
+        )
+        if cpus:  # as bench.runner does: pinned from here at once, and again by the worker before any import
+            with contextlib.suppress(ProcessLookupError, OSError):
+                os.sched_setaffinity(proc.pid, cpus)
+        try:
+            _, stderr = proc.communicate(json.dumps({**job, "result_path": str(result_path)}).encode(), timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return {"ok": False, "error": f"the {what} worker did not finish within {timeout_s:.0f} s"}
+        except BaseException:  # KeyboardInterrupt included: never leave a worker running
+            proc.kill()
+            proc.wait()
+            raise
+        try:
+            record: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            return {"ok": False, "error": f"the {what} worker exited with code {proc.returncode}: {tail[0]}"}
+    return record
+
+
 def serve_json_job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
     """The main of a JSON-job worker (the peak calibration, the layer profile): the job on stdin, `run`'s record
     (or the error record, exit 1) as JSON to the job's result_path through bench.fsio, or to stdout."""
@@ -231,8 +281,6 @@ def serve_json_job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
         code = 1
     result_path = job.get("result_path")
     if result_path:
-        from pathlib import Path
-
         from bench.fsio import replace_file
 
         replace_file(Path(result_path), json.dumps(record))

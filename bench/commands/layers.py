@@ -46,7 +46,7 @@ def run_layers(args: argparse.Namespace) -> int:
     from bench.calibrate import measure_peak, read_cpu_description
     from bench.config import load_config
     from bench.export import ensure_artifacts
-    from bench.layers import build_job, layers_document, profile_layers
+    from bench.layers import check_options, layers_document, profile_layers
     from bench.machine import collect_machine_metadata, resolve_cpus
     from bench.zoo import resolve_model
 
@@ -58,7 +58,7 @@ def run_layers(args: argparse.Namespace) -> int:
         raise EffbenchError(
             f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[{extra}]'"
         )
-    build_job(Path("model"), [], args.threads, args.runs, args.warmup, args.backend, args.precision)  # checks
+    check_options(args.runs, args.warmup, args.backend, args.precision)
     cpu = read_cpu_description()
     if args.precision == "bf16":
         from bench.calibrate import bf16_unsupported

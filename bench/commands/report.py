@@ -59,12 +59,14 @@ def run_report(args: argparse.Namespace) -> int:
     docs = [(path, load_result(path)) for path in args.results]
     stem = args.output.stem if args.output is not None else None
     if args.machines:
-        from bench.layers import layers_provenance, load_layers
+        from bench.layers import read_layers
         from bench.views.machines_data import build_machines_report
         from bench.views.machines_render import render_machines
 
-        layers = [load_layers(path) for path in args.layers]
-        report = build_machines_report(docs, args.reference, layers, [layers_provenance(p) for p in args.layers])
+        layers = [read_layers(path) for path in args.layers]
+        report = build_machines_report(
+            docs, args.reference, [(f.machine, f.profiles) for f in layers], [f.provenance for f in layers]
+        )
         rendered = render_machines(report, fmt, stem)
     else:
         machines = sorted({str(doc.machine.id) for _, doc in docs})

@@ -11,7 +11,6 @@ function of the ONNX file (and the OpenVINO version) alone.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +24,11 @@ CONVERT_TIMEOUT_S = 600.0
 
 def convert_to_openvino(onnx_path: Path, xml_path: Path, error: type[EffbenchError]) -> dict[str, Any]:
     """Convert the ONNX file to IR with fp32 weights in a fresh process; returns what was recorded."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    from bench.worker import child_env
+
     cmd = [sys.executable, "-m", "bench.export.convert", str(onnx_path), str(xml_path)]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=CONVERT_TIMEOUT_S)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=CONVERT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise error(
             f"OpenVINO did not convert {onnx_path.name} within {CONVERT_TIMEOUT_S:.0f} s; nothing was cached"

@@ -244,7 +244,7 @@ def _layer_profiles(
     """(machine id, profile) in machine order (machines with no result document last), files' order within."""
     rank = {mid: i for i, mid in enumerate(order)}
     items = [(mid, profile) for mid, profiles in layers for profile in profiles]
-    return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[0] if item[0] not in rank else ""))
+    return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
 def _macs(cells: dict[str, MeasuredCell]) -> int:

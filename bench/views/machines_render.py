@@ -118,10 +118,10 @@ LAYER_KIND_COLUMNS = [
     Column("machine", "machine", align="left"),
     Column("model", "model", align="left"),
     Column("kind", "layer kind", align="left"),
-    Column("time", "% of time"),
-    Column("macs", "% of MACs"),
-    Column("gflops", "GFLOP/s"),
-    Column("peak", "% of peak"),
+    Column("share_time", "% of time", "{:.1f}"),
+    Column("share_macs", "% of MACs", "{:.1f}"),
+    Column("gflops", "GFLOP/s", "{:.1f}"),
+    Column("pct_peak", "% of peak", "{:.1f}"),
 ]
 
 LAYER_KIND_NOTE = (
@@ -132,18 +132,13 @@ LAYER_KIND_NOTE = (
 
 
 def layer_kind_rows(report: MachinesReport) -> list[dict[str, Any]]:
+    """bench.views.layers' rows of every profile, with its machine and runtime."""
+    from bench.views.layers import layer_rows
+
     return [
-        {
-            "machine": f"{mid} ({profile.threads} thread(s))",
-            "model": f"{profile.model} · {profile.series}",
-            "kind": row.kind,
-            "time": f"{100 * row.share_time:.1f}",
-            "macs": f"{100 * row.share_macs:.1f}" if row.macs else None,
-            "gflops": _num(row.gflops, "{:.1f}"),
-            "peak": _num(row.pct_peak, "{:.1f}"),
-        }
+        {**row, "machine": f"{mid} ({profile.threads} thread(s))", "model": f"{profile.model} · {profile.series}"}
         for mid, profile in report.layers
-        for row in profile.kinds
+        for row in layer_rows(profile)
     ]
 
 
