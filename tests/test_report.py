@@ -212,13 +212,29 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in err and err.count("\n") == 1
 
 
-def test_the_committed_paper_report_regenerates_byte_for_byte(tmp_path: Path) -> None:
-    # Every results/<machine>/paper-*.report.md was written by `effbench report DOC -o …report.md`; the same
+def test_table3_has_each_baseline_above_its_scaled_rows_in_the_papers_order() -> None:
+    # The committed table3 run measured all 14 rows of the paper's Table 3 on both runtimes; ResNet-50 is a row of
+    # Table 2 too, and Table 3 must still show it above its d=4, w=2, r=2 and compound rows.
+    path = next((ROOT / "results" / "amd-epyc-cbe573dd").glob("table3-*.json"))
+    report = build_report([(path, load_result(path))])
+    models = [row.model for row in report.table3]
+    assert models == [
+        *("mobilenet_v1", "mobilenet_v1_w2", "mobilenet_v1_r2", "mobilenet_v1_compound"),
+        *("mobilenet_v2", "mobilenet_v2_d4", "mobilenet_v2_w2", "mobilenet_v2_r2", "mobilenet_v2_compound"),
+        *("resnet50", "resnet50_d4", "resnet50_w2", "resnet50_r2", "resnet50_compound"),
+    ]
+    assert all(ms is not None for row in report.table3 for ms in row.latency_ms.values())
+    resnet50 = report.table3[models.index("resnet50")]
+    assert (resnet50.paper_flops_b, resnet50.paper_top1) == (4.1, 76.0)
+
+
+def test_the_committed_suite_reports_regenerate_byte_for_byte(tmp_path: Path) -> None:
+    # Every results/<machine>/<suite>-*.report.md was written by `effbench report DOC -o …report.md`; the same
     # document gives the same text, and the same plot bytes when drawn with the matplotlib the report names.
     import matplotlib
 
-    reports = sorted((ROOT / "results").glob("*/paper-*.report.md"))
-    assert reports, "no committed paper report under results/"
+    reports = sorted((ROOT / "results").glob("*/*.report.md"))
+    assert any(r.name.startswith("paper-") for r in reports), "no committed paper report under results/"
     for report in reports:
         document = report.with_name(report.name.replace(".report.md", ".json"))
         out = tmp_path / report.parent.name / report.stem / report.name

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.document import CellRecord, ResultDocument
-from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS
+from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, paper_table_rows
 
 # The pairs of the paper's Table 4 (faster model, slower baseline, the paper's speedup). GPipe is not built by
 # effbench (557M parameters, AmoebaNet-B): its printed figure is shown and the measured column says so.
@@ -302,9 +302,8 @@ def _paper_table(cells: Sequence[MeasuredCell], series: Sequence[str], table: st
 
     measured_models = {c.model for c in cells}
     rows = []
-    for name, figures in PAPER.items():
-        if figures.table != table:
-            continue
+    for name in paper_table_rows(table):
+        figures = PAPER[name]
         if table == "Table 3" and name not in measured_models:
             continue
         spec = resolve_model(name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PaperFigures:
-    table: str  # "Table 2" or "Table 3"
+    table: str  # "Table 2" or "Table 3": the first table the row is in (paper_table_rows lists each table)
     params_m: float | None  # millions, as printed
     flops_b: float | None  # billions of multiply-adds, as printed (the paper's "FLOPs" are MACs)
     top1: float | None  # ImageNet top-1 (%), ICML version
@@ -40,6 +40,17 @@ PAPER: dict[str, PaperFigures] = {
     "resnet50_r2": PaperFigures("Table 3", None, 16.4, 77.5),
     "resnet50_compound": PaperFigures("Table 3", None, 16.7, 78.8),
 }
+
+
+def paper_table_rows(table: str) -> list[str]:
+    """The models of the paper's `table` in its row order. ResNet-50 is a row of both tables: Table 2 compares it
+    with B0, and Table 3 scales it (the baseline above its d=4, w=2, r=2 and compound rows)."""
+    rows = [name for name, figures in PAPER.items() if figures.table == table]
+    if table == "Table 3":
+        at = rows.index("resnet50_d4")
+        rows.insert(at, "resnet50")
+    return rows
+
 
 # Table 4: batch-1 latency on one core of an Intel Xeon E5-2690 (Sandy Bridge: AVX, no FMA/AVX2), mean of 20 runs.
 PAPER_LATENCY_S: dict[str, float] = {
