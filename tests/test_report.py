@@ -155,6 +155,21 @@ def test_machines_report_compares_only_the_same_bytes_and_labels_version_changes
     assert "amd-epyc-00000000" not in r152
 
 
+def test_a_machine_with_no_comparable_cell_in_a_table_gets_no_empty_columns(
+    docs: list[tuple[Path, ResultDocument]], tmp_path: Path
+) -> None:
+    path, doc = docs[1]  # B1 and ResNet-152 on ONNX Runtime and OpenVINO
+    amd = _second_machine(tmp_path, doc, 0.5, other_bytes=("efficientnet_b1", "resnet152"))
+    out = tmp_path / "hw.md"
+    assert main(["report", "--machines", str(path), str(amd), "-o", str(out)]) == 0
+    section = out.read_text(encoding="utf-8").split("## onnxruntime fp32, 1 thread(s)", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| model |"))
+    assert "amd-epyc-00000000" not in header and "intel-xeon-bf96a8ca ms" in header
+    assert (
+        'Not in this table: amd-epyc-00000000: cells of other model bytes only, see "Listed, not compared".' in section
+    )
+
+
 def test_a_different_export_recipe_is_not_compared_when_there_are_no_artifact_bytes(
     docs: list[tuple[Path, ResultDocument]], tmp_path: Path
 ) -> None:

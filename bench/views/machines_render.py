@@ -59,9 +59,19 @@ def machine_rows(report: MachinesReport) -> list[dict[str, Any]]:
     ]
 
 
-def _series_columns(report: MachinesReport) -> list[Column]:
+def _table_machines(table: SeriesTable, report: MachinesReport) -> list[str]:
+    """The machines with at least one cell in `table`, in the report's order: a machine whose cells here were all
+    listed apart (other model bytes) or never measured gets no empty columns, only a line under the table."""
+    present = {mid for row in table.rows for mid in row.cells}
+    return [m.id for m in report.machines if m.id in present]
+
+
+def _series_columns(table: SeriesTable, report: MachinesReport) -> list[Column]:
     columns = [Column("model", "model", align="left")]
+    shown = set(_table_machines(table, report))
     for m in report.machines:
+        if m.id not in shown:
+            continue
         columns.append(Column(f"lat:{m.id}", f"{m.id} ms [95% CI]"))
         if m.id != report.reference:
             columns.append(Column(f"x:{m.id}", f"{m.id} speedup"))
@@ -190,9 +200,9 @@ def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], l
             (
                 f"{table.series}, {table.threads} thread(s)",
                 series_rows(table, report),
-                _series_columns(report),
+                _series_columns(table, report),
                 f"Median batch-1 latency; speedup = {report.reference}'s latency / the machine's (>1: faster), "
-                "95% CI from process medians; † see the notes.",
+                "95% CI from process medians; † see the notes." + _absent_note(table, report),
             )
         )
     for mid, rows in report.table4.items():
@@ -206,6 +216,22 @@ def _sections(report: MachinesReport) -> list[tuple[str, list[dict[str, Any]], l
     if report.incomparable:
         sections.append(("Listed, not compared", incomparable_rows(report), INCOMPARABLE_COLUMNS, INCOMPARABLE_NOTE))
     return sections
+
+
+def _absent_note(table: SeriesTable, report: MachinesReport) -> str:
+    shown = set(_table_machines(table, report))
+    absent = [m.id for m in report.machines if m.id not in shown]
+    if not absent:
+        return ""
+    listed = {(i.machine_id, i.series, i.threads) for i in report.incomparable}
+    apart = [mid for mid in absent if (mid, table.series, table.threads) in listed]
+    missing = [mid for mid in absent if mid not in apart]
+    parts = []
+    if apart:
+        parts.append(f'{", ".join(apart)}: cells of other model bytes only, see "Listed, not compared"')
+    if missing:
+        parts.append(f"{', '.join(missing)}: not measured")
+    return " Not in this table: " + "; ".join(parts) + "."
 
 
 def _table4_columns() -> list[Column]:
