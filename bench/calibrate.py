@@ -1,6 +1,6 @@
 """The core's measured matrix-multiply peak (fp32, bf16) on the cells' CPUs and threads, and % of peak per cell.
 
-A cell's achieved GFLOP/s (2 x MACs / median latency) means little alone; against the best rate the same core
+A cell's achieved GFLOP/s (2 x effective MACs / median latency) means little alone; against the best rate the same core
 sustains on a dense GEMM it shows how far each model's layers are from what the hardware can do. That peak is
 measured, not looked up, in a clean worker (bench.calibrate_worker) pinned to the cells' CPUs with their thread
 count: in a VM the advertised frequency is not the clock the core runs at, so the flags x GHz figure is kept only

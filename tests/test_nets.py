@@ -21,6 +21,7 @@ def test_torch_module_matches_blueprint(name: str) -> None:
     model = build_torch_model(spec)
     assert sum(p.numel() for p in model.parameters()) == spec.params == REGISTRY[name].params
     assert measured_macs(model, spec.input_shape) == spec.macs
+    assert measured_macs(model, spec.input_shape, effective=True) == spec.effective_macs < spec.macs
     assert not model.training
 
 

@@ -176,7 +176,7 @@ def test_models_cli_markdown_and_csv(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["models", "resnet152", "--format", "md"]) == 0
     md = capsys.readouterr().out.splitlines()
     assert md[0].startswith("| model | res | params | MACs (G)")
-    assert md[2].startswith("| resnet152 | 224 | 60,192,808 | 11.514 | Table 2 | 60 | 11 |")
+    assert md[2].startswith("| resnet152 | 224 | 60,192,808 | 11.514 | 4.2% | Table 2 | 60 | 11 |")
     assert main(["models", "mobilenet_v2*", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split(",")[:4] == ["name", "resolution", "params", "macs_g"]
@@ -230,3 +230,46 @@ def test_help_and_models_do_not_import_runtimes() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "pad"),
+    [(7, 3, 1, 1), (14, 3, 2, 1), (7, 5, 1, 2), (224, 7, 2, 3), (9, 3, 1, 0), (1, 1, 1, 0)],
+)
+def test_inside_taps_counts_the_taps_that_land_on_the_input(size: int, kernel: int, stride: int, pad: int) -> None:
+    from bench.zoo.blueprint import inside_taps
+
+    out = (size + 2 * pad - kernel) // stride + 1
+    brute = sum(0 <= o * stride - pad + j < size for o in range(out) for j in range(kernel))
+    assert inside_taps(size, kernel, stride, pad) == brute
+    assert inside_taps(size, kernel, stride, pad) <= out * kernel
+    if pad == 0:
+        assert inside_taps(size, kernel, stride, pad) == out * kernel
+
+
+def test_effective_macs_leave_out_the_padding_taps() -> None:
+    # A 3x3 conv on a 7x7 map has 19 of its 21 taps per axis inside: (19/21)^2 of its MACs are effective.
+    from bench.zoo.blueprint import Conv, count
+
+    counts, _ = count(Conv(512, 512, 3), (512, 7, 7))
+    assert counts.macs == 512 * 512 * 9 * 49
+    assert counts.effective_macs == 512 * 512 * 19 * 19
+    resnet152 = resolve_model("resnet152")
+    assert 0.95 < resnet152.effective_macs / resnet152.macs < 0.97
+    assert resolve_model("mobilenet_v1").effective_macs / resolve_model("mobilenet_v1").macs > 0.998
+
+
+def test_inside_taps_equals_brute_force_on_random_axes_with_uneven_padding() -> None:
+    import random
+
+    from bench.zoo.blueprint import inside_taps
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        size, kernel, stride = rng.randint(1, 40), rng.randint(1, 7), rng.randint(1, 3)
+        begin, end = rng.randint(0, 4), rng.randint(0, 4)
+        if size + begin + end < kernel:
+            continue
+        out = (size + begin + end - kernel) // stride + 1
+        brute = sum(0 <= o * stride - begin + j < size for o in range(out) for j in range(kernel))
+        assert inside_taps(size, kernel, stride, begin, end) == brute, (size, kernel, stride, begin, end)

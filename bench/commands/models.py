@@ -15,6 +15,7 @@ COLUMNS = (
     Column("resolution", "res"),
     Column("params", "params", "{:,}"),
     Column("macs_g", "MACs (G)", "{:.3f}"),
+    Column("padding_pct", "on padding", "{:.1f}%"),
     Column("paper_table", "paper", align="left"),
     Column("paper_params_m", "paper params (M)", "{:g}"),
     Column("paper_flops_b", "paper FLOPs (B)", "{:g}"),
@@ -35,6 +36,8 @@ def model_row(spec: ModelSpec) -> dict[str, Any]:
         "params": spec.params,
         "macs": spec.macs,
         "macs_g": macs_g,
+        "effective_macs": spec.effective_macs,
+        "padding_pct": 100 * (1 - spec.effective_macs / spec.macs) if spec.macs else None,
         "paper_table": paper.table if paper else None,
         "paper_params_m": paper.params_m if paper else None,
         "paper_flops_b": paper.flops_b if paper else None,
@@ -59,7 +62,13 @@ def _select(pattern: str | None) -> list[ModelSpec]:
 
 def run(args: argparse.Namespace) -> int:
     rows = [model_row(spec) for spec in _select(args.pattern)]
-    print_rows(rows, COLUMNS, args.format, title="effbench models (MACs = multiply-adds, the paper's FLOPs)")
+    print_rows(
+        rows,
+        COLUMNS,
+        args.format,
+        title="effbench models (MACs = multiply-adds, the paper's FLOPs; "
+        "on padding = the share of them on convolutions' zero padding)",
+    )
     return 0
 
 

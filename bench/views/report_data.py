@@ -41,7 +41,8 @@ class MeasuredCell:
     model: str
     resolution: int | None
     params: int | None
-    macs: int | None
+    macs: int | None  # the paper's convention: every tap of every convolution
+    effective_macs: int | None  # less the taps over zero padding: what GFLOP/s and % of peak count
     backend: str
     precision: str  # the precision the run asked for
     effective_precision: str  # what the runtime reported (with OpenVINO's per-layer mix when mixed)
@@ -161,13 +162,13 @@ def ratio_ci(num: Sequence[float], den: Sequence[float], confidence: float = 0.9
 # ------------------------------------------------------------------------------------------ from documents
 
 
-def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None]:
+def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None, int | None]:
     if not cell.model_spec:
-        return None, None, None
+        return None, None, None, None
     from bench.zoo import ModelSpec
 
     model = ModelSpec.from_dict(cell.model_spec)
-    return model.resolution, model.params, model.macs
+    return model.resolution, model.params, model.macs, model.effective_macs
 
 
 def _peak_for(calibration: dict[str, Any] | None, precision: str) -> float | None:
@@ -183,11 +184,12 @@ def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> Measure
     from bench.views.latency import effective_precision, status_text
 
     summary = cell.summary
-    resolution, params, macs = _spec_counts(cell)
+    resolution, params, macs, effective_macs = _spec_counts(cell)
     ci = (summary.median_ci95_ms if summary else None) or (None, None)
     median = summary.median_ms if summary else None
     effective = effective_precision(cell)
-    gflops = 2 * macs / (median * 1e6) if macs and median else None
+    # The rate of useful work: taps over zero padding multiply zeros, and padding-aware kernels skip them.
+    gflops = 2 * effective_macs / (median * 1e6) if effective_macs and median else None
     peak = _peak_for(doc.calibration_for(cell.threads), effective)
     versions = cell.processes[0].versions if cell.processes else {}
     return MeasuredCell(
@@ -197,6 +199,7 @@ def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> Measure
         resolution=resolution,
         params=params,
         macs=macs,
+        effective_macs=effective_macs,
         backend=cell.backend,
         precision=cell.precision,
         effective_precision=effective,

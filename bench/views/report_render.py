@@ -215,7 +215,9 @@ def _sections(data: ReportData) -> list[tuple[str, list[dict[str, Any]], list[Co
     return [
         ("Latency per cell", latency_rows(data.cells), LATENCY_COLUMNS,
          "Batch 1, median of all samples; CI from the worker processes (the unit of evidence); "
-         "GFLOP/s = 2 x MACs / median; % of the measured matrix-multiply peak of the same CPUs and threads."),
+         "GFLOP/s = 2 x effective MACs / median (the MACs less the convolution taps over zero padding, which "
+         "padding-aware kernels skip: 0.1-4% of a model's MACs, `effbench models` lists them); % of the measured "
+         "matrix-multiply peak of the same CPUs and threads."),
         ("Paper Table 2: EfficientNet and ResNet", paper_rows(data.table2), _paper_columns(data.series, True),
          "The paper's params and FLOPs (multiply-adds) beside effbench's exact counts, with measured latency."),
         ("Paper Table 3: scaled baselines", paper_rows(data.table3), _paper_columns(data.series, False),
