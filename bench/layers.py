@@ -9,7 +9,10 @@ the rest (activations, pooling, the SE scale, layout reorders) that has time but
 the multiply-adds come from the ONNX graph (shape inference), because its blocked NCHWc layout pads channels (24 to
 32 with AVX-512) and the profile reports the padded shapes; each kind's node count must then be the same in the
 graph and in the profile. OpenVINO's runtime model reports logical shapes, so its nodes are their own graph. Either
-way the multiply-adds sum to the model's MAC count, a check that every layer was seen.
+way the multiply-adds sum to the model's MAC count, a check that every layer was seen. Rates (GFLOP/s, % of peak)
+count effective multiply-adds, as a cell's do: a convolution's taps over its zero padding are left out (from the
+ONNX node's pads and strides; for OpenVINO's runtime nodes, which keep no pads, from the shapes, taking the
+padding as even as it can be), and they too sum to the zoo's count.
 
 The profiler adds a little time to every node: the layer times sum to somewhat more than the plain latency of a
 cell, and shares between kinds are what to read.
@@ -27,7 +30,10 @@ from typing import Any
 from bench.errors import EffbenchError
 
 LAYERS_FORMAT = "effbench-layers"
-LAYERS_VERSION = 1
+# Layers document format history:
+#   1: first version (rates on every multiply-add)
+#   2: each kind's and the profile's `effective_macs` (taps over zero padding left out); rates count those
+LAYERS_VERSION = 2
 
 # Kinds in report order; "other" holds what has no multiply-adds.
 KINDS = ("conv kxk", "conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected", "other")
@@ -39,8 +45,55 @@ DEFAULT_RUNS = 50
 DEFAULT_WARMUP = 10
 
 
-def classify(op: str, inputs: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]]) -> tuple[str, int]:
-    """A node's kind and multiply-adds from its op and the (logical NCHW) shapes the profiler reports."""
+@dataclass(frozen=True)
+class Geometry:
+    """A convolution's strides and pads per spatial axis (ONNX order: pads are all begins, then all ends)."""
+
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]
+
+
+def _axis_geometry(size: int, kernel: int, out: int) -> tuple[int, int, int] | None:
+    """(stride, pad begin, pad end) that turn `size` into `out` with `kernel`, the padding as even as it can be
+    (begin = total // 2); None when nothing does. On small maps several strides fit (4 -> 2 with a 5x5 kernel:
+    stride 1 with pad 1, or stride 2 with pad 2): the one of "same" padding, out = ceil(size / stride), wins, as
+    in every network here; otherwise the smallest. Mirrored pads (begin 0 / end 1 or 1 / 0) count the same taps."""
+    fits = []
+    for stride in range(1, max(size, kernel) + 1):
+        total = (out - 1) * stride + kernel - size
+        if 0 <= total < kernel + stride - 1 and (size + total - kernel) // stride + 1 == out:
+            fits.append((stride, total // 2, total - total // 2))
+    same = [fit for fit in fits if out == -(-size // fit[0])]
+    chosen = same or fits
+    return chosen[0] if chosen else None
+
+
+def effective_conv_macs(x: Sequence[int], w: Sequence[int], y: Sequence[int], geometry: Geometry | None = None) -> int:
+    """A convolution's multiply-adds on taps inside its input (NCHW x, [Cout, Cin/groups, kh, kw] w, NCHW y)."""
+    from bench.zoo.effective import inside_taps
+
+    macs = math.prod(y) * w[1] * w[2] * w[3]
+    if len(x) != 4 or len(y) != 4:
+        return macs
+    taps = 1
+    for axis in range(2):
+        size, kernel, out = x[2 + axis], w[2 + axis], y[2 + axis]
+        if geometry is not None and len(geometry.strides) == 2 and len(geometry.pads) == 4:
+            stride, begin, end = geometry.strides[axis], geometry.pads[axis], geometry.pads[2 + axis]
+        else:
+            found = _axis_geometry(size, kernel, out)
+            if found is None:
+                return macs  # a geometry the shapes do not tell: count every tap
+            stride, begin, end = found
+        taps *= inside_taps(size, kernel, stride, begin, end)
+    return y[0] * y[1] * w[1] * taps
+
+
+def classify(
+    op: str, inputs: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]], geometry: Geometry | None = None
+) -> tuple[str, int, int]:
+    """A node's kind, multiply-adds and effective multiply-adds (taps over zero padding left out) from its op and
+    the (logical NCHW) shapes the profiler reports; `geometry` is the node's own strides and pads when known."""
     if op in CONV_OPS and len(inputs) >= 2 and outputs and len(inputs[1]) == 5:
         # OpenVINO's grouped weights [groups, Cout/groups, Cin/groups, kh, kw] as [Cout, Cin/groups, kh, kw]
         g, co, ci, kh, kw = inputs[1]
@@ -48,17 +101,19 @@ def classify(op: str, inputs: Sequence[Sequence[int]], outputs: Sequence[Sequenc
     if op in CONV_OPS and len(inputs) >= 2 and outputs and len(inputs[1]) == 4:
         x, w, y = inputs[0], inputs[1], outputs[0]
         macs = math.prod(y) * w[1] * w[2] * w[3]  # every output element: Cin/groups x kh x kw multiply-adds
+        effective = effective_conv_macs(x, w, y, geometry)
         if len(y) == 4 and y[2] * y[3] == 1:
-            return "conv on 1x1 maps (SE)", macs
+            return "conv on 1x1 maps (SE)", macs, effective
         if w[1] == 1 and x[1] > 1:
-            return "conv depthwise", macs
+            return "conv depthwise", macs, effective
         if w[2] * w[3] == 1:
-            return "conv 1x1", macs
-        return "conv kxk", macs
+            return "conv 1x1", macs, effective
+        return "conv kxk", macs, effective
     if op in MATMUL_OPS and len(inputs) >= 2 and outputs:
         a, y = inputs[0], outputs[0]
-        return "fully connected", math.prod(y) * a[-1]
-    return "other", 0
+        macs = math.prod(y) * a[-1]
+        return "fully connected", macs, macs
+    return "other", 0, 0
 
 
 @dataclass(frozen=True)
@@ -69,8 +124,9 @@ class KindRow:
     macs: int
     share_time: float  # of all nodes' time
     share_macs: float
-    gflops: float | None
+    gflops: float | None  # 2 x effective MACs / ms (format 1: 2 x MACs / ms)
     pct_peak: float | None
+    effective_macs: int | None = None  # taps over zero padding left out; None in format-1 documents
 
 
 @dataclass(frozen=True)
@@ -90,6 +146,8 @@ class LayerProfile:
     runtime: str  # "onnxruntime 1.32.0", "openvino 2026.4.1-…"
     backend: str = "onnxruntime"
     precision: str = "fp32"
+    effective_macs: int | None = None  # the kinds' effective MACs summed; None in format-1 documents
+    model_effective_macs: int | None = None  # the zoo's effective count
 
     @property
     def series(self) -> str:
@@ -99,8 +157,22 @@ class LayerProfile:
         return asdict(self)
 
 
-def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int]]:
-    """kind -> (nodes, multiply-adds) of the ONNX file, from its logical shapes (onnx shape inference)."""
+def _onnx_geometry(node: Any) -> Geometry | None:
+    """A Conv node's explicit strides and pads (None with auto_pad, which leaves the pads to the shapes)."""
+    attrs = {a.name: a for a in node.attribute}
+    auto_pad = attrs["auto_pad"].s.decode() if "auto_pad" in attrs else "NOTSET"
+    if auto_pad not in ("NOTSET", "VALID"):
+        return None
+    if any(d != 1 for d in (attrs["dilations"].ints if "dilations" in attrs else ())):
+        return None
+    strides = tuple(attrs["strides"].ints) if "strides" in attrs else (1, 1)
+    pads = tuple(attrs["pads"].ints) if "pads" in attrs and auto_pad == "NOTSET" else (0,) * 2 * len(strides)
+    return Geometry(strides, pads)
+
+
+def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
+    """kind -> (nodes, multiply-adds, effective multiply-adds) of the ONNX file, from its logical shapes (onnx
+    shape inference) and its convolutions' strides and pads."""
     import onnx
     from onnx import numpy_helper, shape_inference
 
@@ -113,36 +185,39 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int]]:
             shapes[info.name] = dims
     for init in graph.initializer:
         shapes[init.name] = list(numpy_helper.to_array(init).shape) if not init.dims else list(init.dims)
-    found: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
+    found: dict[str, list[int]] = {kind: [0, 0, 0] for kind in KINDS}
     for node in graph.node:
         inputs = [shapes.get(name, []) for name in node.input]
         outputs = [shapes.get(name, []) for name in node.output]
         if node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute) and len(inputs) >= 2:
             inputs[1] = inputs[1][::-1]
-        kind, macs = classify(node.op_type, inputs, outputs)
+        geometry = _onnx_geometry(node) if node.op_type == "Conv" else None
+        kind, macs, effective = classify(node.op_type, inputs, outputs, geometry)
         if kind != "other":
             found[kind][0] += 1
             found[kind][1] += macs
-    return {kind: (count, macs) for kind, (count, macs) in found.items() if count}
+            found[kind][2] += effective
+    return {kind: (count, macs, effective) for kind, (count, macs, effective) in found.items() if count}
 
 
-def record_kinds(record: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """kind -> (nodes, multiply-adds) from the record's own shapes: OpenVINO's runtime model reports logical
-    (unpadded) shapes, so its nodes are their own graph."""
+def record_kinds(record: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """kind -> (nodes, multiply-adds, effective multiply-adds) from the record's own shapes: OpenVINO's runtime
+    model reports logical (unpadded) shapes, so its nodes are their own graph."""
     found: dict[str, list[int]] = {}
     for node in record["nodes"]:
-        kind, macs = classify(str(node["op"]), node["inputs"], node["outputs"])
+        kind, macs, effective = classify(str(node["op"]), node["inputs"], node["outputs"])
         if kind != "other":
-            entry = found.setdefault(kind, [0, 0])
+            entry = found.setdefault(kind, [0, 0, 0])
             entry[0] += 1
             entry[1] += macs
-    return {kind: (count, macs) for kind, (count, macs) in found.items()}
+            entry[2] += effective
+    return {kind: (count, macs, effective) for kind, (count, macs, effective) in found.items()}
 
 
 def summarize(
     model: str,
     record: dict[str, Any],
-    graph: dict[str, tuple[int, int]],
+    graph: dict[str, tuple[int, int, int]],
     *,
     onnx_sha256: str,
     runs: int,
@@ -153,6 +228,7 @@ def summarize(
     peak_gflops: float | None,
     backend: str = "onnxruntime",
     precision: str = "fp32",
+    model_effective_macs: int | None = None,
 ) -> LayerProfile:
     """The per-kind table from a worker record (bench.layers_worker.run_layer_job) and the graph's multiply-adds
     per kind (graph_kinds). A kind whose node count differs between the two is an error: ONNX Runtime fused or
@@ -160,30 +236,32 @@ def summarize(
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     times: dict[str, float] = dict.fromkeys(KINDS, 0.0)
     for node in record["nodes"]:
-        kind, _padded_macs = classify(str(node["op"]), node["inputs"], node["outputs"])
+        kind = classify(str(node["op"]), node["inputs"], node["outputs"])[0]
         counts[kind] += 1
         times[kind] += statistics.median(node["ms"]) if node["ms"] else 0.0
     differ = [f"{k}: {graph[k][0]} in the graph, {counts[k]} profiled" for k in graph if graph[k][0] != counts[k]]
     if differ:
         raise EffbenchError(f"{model}: the profile does not match the graph ({'; '.join(differ)})")
     node_ms = sum(times.values())
-    all_macs = sum(macs for _count, macs in graph.values())
+    all_macs = sum(entry[1] for entry in graph.values())
+    all_effective = sum(entry[2] for entry in graph.values())
     rows = []
     for kind in KINDS:
         count, ms = counts[kind], times[kind]
         if not count:
             continue
-        macs = graph.get(kind, (0, 0))[1]
-        gflops = 2.0 * macs / (ms * 1e6) if macs and ms > 0 else None
+        _nodes, macs, effective = graph.get(kind, (0, 0, 0))
+        gflops = 2.0 * effective / (ms * 1e6) if effective and ms > 0 else None
         pct = 100.0 * gflops / peak_gflops if gflops is not None and peak_gflops else None
         share_time = ms / node_ms if node_ms else 0.0
         share_macs = macs / all_macs if all_macs else 0.0
-        rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct))
+        rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct, effective))
     run_ms = statistics.median(record["run_ms"]) if record["run_ms"] else 0.0
     return LayerProfile(
         model=model, onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=tuple(cpus),
         node_ms=node_ms, run_ms=run_ms, macs=all_macs, model_macs=model_macs, peak_gflops=peak_gflops,
         kinds=tuple(rows), runtime=str(record.get("runtime", "?")), backend=backend, precision=precision,
+        effective_macs=all_effective, model_effective_macs=model_effective_macs,
     )  # fmt: skip
 
 
@@ -243,6 +321,7 @@ def profile_layers(
     peak_gflops: float | None = None,
     launcher: Launcher = launch_subprocess,
     timeout_s: float = 900.0,
+    model_effective_macs: int | None = None,
 ) -> LayerProfile:
     """`artifact` is the ONNX file for ONNX Runtime, the IR's .xml for OpenVINO."""
     record = launcher(build_job(artifact, cpus, threads, runs, warmup, backend, precision), timeout_s)
@@ -254,6 +333,7 @@ def profile_layers(
     return summarize(
         model, record, graph, onnx_sha256=artifact_sha256, runs=runs, warmup=warmup, threads=threads, cpus=cpus,
         model_macs=model_macs, peak_gflops=peak_gflops, backend=backend, precision=precision,
+        model_effective_macs=model_effective_macs,
     )  # fmt: skip
 
 

@@ -269,25 +269,17 @@ def load_weights(module: torch.nn.Module, path: Path) -> None:
     module.load_state_dict(state)
 
 
-def measured_macs(module: torch.nn.Module, input_shape: tuple[int, ...], *, effective: bool = False) -> int:
+def measured_macs(module: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
     """MACs of one forward pass counted on the real module with hooks (conv incl. depthwise and SE, linear).
 
-    The same convention as the blueprint's count: the tests use it to check the two agree. With `effective`, a
-    convolution counts only the taps inside its input: the conv itself, run on ones with weights of ones in
-    float64, sums to exactly that (every tap over the zero padding adds 0).
+    The same convention as the blueprint's count: the tests use it to check the two agree.
     """
     import torch
 
     total = 0
 
-    def conv_hook(m: torch.nn.Conv2d, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+    def conv_hook(m: torch.nn.Conv2d, _inp: object, out: torch.Tensor) -> None:
         nonlocal total
-        if effective:
-            ones = torch.ones(inp[0].shape, dtype=torch.float64)
-            weight = torch.ones(m.weight.shape, dtype=torch.float64)
-            taps = torch.nn.functional.conv2d(ones, weight, None, m.stride, m.padding, m.dilation, m.groups)
-            total += int(taps.sum().item())
-            return
         total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
 
     def linear_hook(m: torch.nn.Linear, _inp: object, _out: object) -> None:

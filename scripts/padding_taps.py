@@ -4,7 +4,7 @@
 
 OpenVINO's CPU plugin (oneDNN's brgconv) skips the kernel taps that fall on a convolution's zero padding. Counted
 on every tap (the paper's MACs), a padded 3x3 convolution on a small map therefore runs "faster than the core's
-matrix-multiply peak"; counted on the taps inside the input (bench.zoo.blueprint.inside_taps) it runs at that peak,
+matrix-multiply peak"; counted on the taps inside the input (bench.zoo.effective.inside_taps) it runs at that peak,
 like the same convolution given an input that is already padded, where no tap is skipped. This script measures
 both on one pinned CPU, one thread, fp32, interleaved, with OpenVINO's MatMul beside them, and prints each rate
 both ways.
@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.worker import prepare_process
-from bench.zoo.blueprint import inside_taps
+from bench.zoo.effective import inside_taps
 
 # (channels, output map side): ResNet's last two stages, where 9% and 18% of a 3x3 conv's taps are padding.
 SHAPES = ((256, 14), (512, 7))

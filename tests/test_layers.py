@@ -10,26 +10,43 @@ import pytest
 
 from bench.cli import main
 from bench.errors import EffbenchError
-from bench.layers import KINDS, classify, summarize
+from bench.layers import KINDS, LAYERS_VERSION, classify, summarize
 from bench.layers_worker import node_timings
 
 
 @pytest.mark.parametrize(
-    ("op", "inputs", "outputs", "kind", "macs"),
+    ("op", "inputs", "outputs", "kind", "macs", "effective"),
     [
-        ("Conv", [[1, 3, 224, 224], [32, 3, 3, 3]], [[1, 32, 112, 112]], "conv kxk", 112 * 112 * 32 * 27),
-        ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], "conv 1x1", 56 * 56 * 144 * 32),
-        ("Conv", [[1, 96, 112, 112], [96, 1, 3, 3]], [[1, 96, 56, 56]], "conv depthwise", 56 * 56 * 96 * 9),
-        ("Conv", [[1, 96, 1, 1], [4, 96, 1, 1]], [[1, 4, 1, 1]], "conv on 1x1 maps (SE)", 4 * 96),
-        ("Gemm", [[1, 1280], [1280, 1000]], [[1, 1000]], "fully connected", 1280 * 1000),
-        ("QuickGelu", [[1, 32, 112, 112]], [[1, 32, 112, 112]], "other", 0),
-        ("GlobalAveragePool", [[1, 96, 7, 7]], [[1, 96, 1, 1]], "other", 0),
+        # stride 2, 224 -> 112: one tap of the 3 x 112 per axis lands on padding (335 inside)
+        ("Conv", [[1, 3, 224, 224], [32, 3, 3, 3]], [[1, 32, 112, 112]], "conv kxk", 112 * 112 * 32 * 27,
+         32 * 3 * 335 * 335),
+        ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], "conv 1x1", 56 * 56 * 144 * 32,
+         56 * 56 * 144 * 32),
+        ("Conv", [[1, 96, 112, 112], [96, 1, 3, 3]], [[1, 96, 56, 56]], "conv depthwise", 56 * 56 * 96 * 9,
+         96 * 167 * 167),
+        # stride 1, 5x5 on a 7x7 map: 29 of 35 taps per axis inside
+        ("Conv", [[1, 96, 7, 7], [96, 1, 5, 5]], [[1, 96, 7, 7]], "conv depthwise", 7 * 7 * 96 * 25, 96 * 29 * 29),
+        ("Conv", [[1, 96, 1, 1], [4, 96, 1, 1]], [[1, 4, 1, 1]], "conv on 1x1 maps (SE)", 4 * 96, 4 * 96),
+        ("Gemm", [[1, 1280], [1280, 1000]], [[1, 1000]], "fully connected", 1280 * 1000, 1280 * 1000),
+        ("QuickGelu", [[1, 32, 112, 112]], [[1, 32, 112, 112]], "other", 0, 0),
+        ("GlobalAveragePool", [[1, 96, 7, 7]], [[1, 96, 1, 1]], "other", 0, 0),
     ],
-)
+)  # fmt: skip
 def test_layer_kinds_and_their_multiply_adds(
-    op: str, inputs: list[list[int]], outputs: list[list[int]], kind: str, macs: int
+    op: str, inputs: list[list[int]], outputs: list[list[int]], kind: str, macs: int, effective: int
 ) -> None:
-    assert classify(op, inputs, outputs) == (kind, macs)
+    assert classify(op, inputs, outputs) == (kind, macs, effective)
+
+
+def test_explicit_geometry_is_used_and_uneven_padding_counts_alike() -> None:
+    from bench.layers import Geometry
+
+    x, w, y = [1, 8, 14, 14], [8, 8, 3, 3], [1, 8, 7, 7]
+    # stride 2, pads begin 1 / end 1: the end pad is never reached; the same count as begin 0 / end 1 (mirrored)
+    one = classify("Conv", [x, w], [y], Geometry((2, 2), (1, 1, 1, 1)))
+    assert one == classify("Conv", [x, w], [y]) == ("conv kxk", 7 * 7 * 8 * 8 * 9, 8 * 8 * 20 * 20)
+    # no padding at all: every tap is inside
+    assert classify("Conv", [[1, 8, 15, 15], w], [y], Geometry((2, 2), (0, 0, 0, 0)))[2] == 7 * 7 * 8 * 8 * 9
 
 
 def _event(name: str, ts: int, dur: int, op: str = "Conv", cat: str = "Node") -> dict[str, Any]:
@@ -68,18 +85,20 @@ def test_summary_puts_the_graphs_multiply_adds_against_the_profiled_time() -> No
         ("Conv", [[1, 144, 56, 56], [144, 1, 3, 3]], [[1, 144, 56, 56]], [0.5]),
         ("Relu", [[1, 144, 56, 56]], [[1, 144, 56, 56]], [0.5]),
     )
-    graph = {"conv 1x1": (1, 10_000_000), "conv depthwise": (1, 2_000_000)}
+    graph = {"conv 1x1": (1, 10_000_000, 10_000_000), "conv depthwise": (1, 2_000_000, 1_500_000)}
     profile = summarize("m", record, graph, onnx_sha256="s", runs=3, warmup=1, threads=1, cpus=[1],
                         model_macs=12_000_000, peak_gflops=100.0)  # fmt: skip
     assert profile.macs == 12_000_000 and profile.node_ms == pytest.approx(3.0)
+    assert profile.effective_macs == 11_500_000
     rows = {r.kind: r for r in profile.kinds}
     assert list(rows) == ["conv 1x1", "conv depthwise", "other"]
     assert rows["conv 1x1"].ms == 2.0 and rows["conv 1x1"].gflops == pytest.approx(10.0)  # 2 x 1e7 / 2 ms
     assert rows["conv 1x1"].pct_peak == pytest.approx(10.0) and rows["conv 1x1"].share_time == pytest.approx(2 / 3)
     assert rows["conv depthwise"].share_macs == pytest.approx(1 / 6)
+    assert rows["conv depthwise"].gflops == pytest.approx(6.0)  # the effective 1.5e6, not 2e6, over 0.5 ms
     assert rows["other"].macs == 0 and rows["other"].gflops is None
     with pytest.raises(EffbenchError, match="conv 1x1: 2 in the graph, 1 profiled"):
-        summarize("m", record, {"conv 1x1": (2, 1)}, onnx_sha256="s", runs=3, warmup=1, threads=1, cpus=[1],
+        summarize("m", record, {"conv 1x1": (2, 1, 1)}, onnx_sha256="s", runs=3, warmup=1, threads=1, cpus=[1],
                   model_macs=None, peak_gflops=None)  # fmt: skip
 
 
@@ -93,12 +112,14 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     from bench.export import ensure_artifacts
     from bench.layers import graph_kinds, launch_subprocess, profile_layers
     from bench.zoo import resolve_model
+    from bench.zoo.effective import effective_macs
 
     spec = resolve_model("b0:r=64")
     artifacts = ensure_artifacts(spec.name, formats=("onnx",), cache_dir=tmp_path)
     onnx = artifacts.files["onnx"]
     graph = graph_kinds(onnx)
-    assert sum(macs for _n, macs in graph.values()) == spec.macs  # the graph's count is the zoo's, exactly
+    assert sum(macs for _n, macs, _e in graph.values()) == spec.macs  # the graph's count is the zoo's, exactly
+    assert sum(effective for _n, _m, effective in graph.values()) == effective_macs(spec)  # from the nodes' pads
     assert graph["conv depthwise"][0] == 16 and graph["conv on 1x1 maps (SE)"][0] == 32
     cpu = min(os.sched_getaffinity(0))  # the real worker: a pinned process of its own
     profile = profile_layers(spec.name, onnx, artifacts.sha256["onnx"], [cpu], 1, runs=3, warmup=1,
@@ -134,7 +155,7 @@ def _layers_doc(tmp_path: Path, version: int = 1, machine: str = "amd-epyc-cbe57
         ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], [2.0]),
         ("Conv", [[1, 144, 56, 56], [144, 1, 3, 3]], [[1, 144, 56, 56]], [1.0]),
     )
-    graph = {"conv 1x1": (1, 10_000_000), "conv depthwise": (1, 1_000_000)}
+    graph = {"conv 1x1": (1, 10_000_000, 10_000_000), "conv depthwise": (1, 1_000_000, 900_000)}
     profile = summarize("efficientnet_b0", record, graph, onnx_sha256="s", runs=5, warmup=1, threads=1, cpus=[1],
                         model_macs=None, peak_gflops=20.0)  # fmt: skip
     doc = layers_document([profile], {"id": machine, "cpu": {"brand": "AMD EPYC"}}, ["effbench", "layers"])
@@ -171,12 +192,13 @@ def test_bad_layers_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest
     paper = str(next(p for p in published_documents() if p.name.startswith("paper-")))
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
+    newer = str(_layers_doc(tmp_path, LAYERS_VERSION + 1))
     cases = [
         (["report", paper, "--layers", str(_layers_doc(tmp_path))], "--layers needs --machines"),
         (["report", "--machines", paper, "--layers", str(tmp_path / "none.json")], "does not exist"),
         (["report", "--machines", paper, "--layers", str(broken)], "is not readable JSON"),
         (["report", "--machines", paper, "--layers", paper], "is not an effbench layers document"),
-        (["report", "--machines", paper, "--layers", str(_layers_doc(tmp_path, version=2))], "newer than this"),
+        (["report", "--machines", paper, "--layers", newer], "newer than this"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -205,8 +227,8 @@ def test_without_onnxruntime_the_command_says_what_to_install(
     ],
 )
 def test_openvino_grouped_weights(inputs: list[list[int]], outputs: list[list[int]], kind: str, macs: int) -> None:
-    assert classify("Convolution", inputs, outputs) == (kind, macs)
-    assert classify("FullyConnected", [[1, 1280], [1000, 1280]], [[1, 1000]]) == ("fully connected", 1_280_000)
+    assert classify("Convolution", inputs, outputs)[:2] == (kind, macs)
+    assert classify("FullyConnected", [[1, 1280], [1000, 1280]], [[1, 1000]]) == ("fully connected",) + (1_280_000,) * 2
 
 
 @pytest.mark.torch
@@ -219,6 +241,7 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     from bench.export import ensure_artifacts
     from bench.layers import launch_subprocess, profile_layers
     from bench.zoo import resolve_model
+    from bench.zoo.effective import effective_macs
 
     spec = resolve_model("b0:r=64")
     artifacts = ensure_artifacts(spec.name, formats=("openvino",), cache_dir=tmp_path)
@@ -227,6 +250,8 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     profile = profile_layers(spec.name, ir, sha, [cpu], 1, backend="openvino", runs=3, warmup=1, model_macs=spec.macs,
                              launcher=launch_subprocess)  # fmt: skip
     assert profile.macs == spec.macs and profile.series == "openvino fp32"
+    # The runtime model keeps no pads: inferred from the shapes, the effective count is still the zoo's.
+    assert profile.effective_macs == effective_macs(spec) < spec.macs
     assert profile.runtime.startswith("openvino ") and {"conv 1x1", "conv depthwise"} <= {r.kind for r in profile.kinds}
     with pytest.raises(EffbenchError, match="bf16 layer profiles need --backend openvino"):
         profile_layers(spec.name, artifacts.files["openvino"], "s", [cpu], 1, precision="bf16")

@@ -97,3 +97,32 @@ def test_constraints_pin_every_package_and_match_the_reference_results() -> None
     runtimes = json.loads(reference.read_text())["machine"]["runtimes"]
     for name in ("torch", "onnx", "onnxruntime", "openvino", "numpy"):
         assert pins[name] == runtimes[name], (name, pins[name], runtimes[name])
+
+
+def test_this_code_exports_what_the_reference_document_measured() -> None:
+    """The export fingerprint hashes the model code (bench.export.plans.MODEL_CODE_FILES): a change there, even one
+    that leaves the bytes alone, gives PyTorch cells another export recipe, and the hardware report then lists them
+    apart from the reference's. Counting code belongs outside those files (bench.zoo.effective); a real change to the
+    models means re-measuring the reference, as moving a pin does."""
+    import importlib.metadata
+
+    from bench.document import ResultDocument
+    from bench.export.cache import compute_fingerprint
+    from bench.export.plans import make_plan
+
+    readme = (ROOT / "results" / "README.md").read_text().split("## `hardware/`", 1)[1]
+    reference_path = next(p for p in published_documents() if p.name in readme and p.name.startswith("paper-"))
+    reference = ResultDocument.from_dict(json.loads(reference_path.read_text()))
+    runtimes = reference.machine.data["runtimes"]
+    for name in ("torch", "onnx", "openvino"):
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pytest.skip(f"{name} is not installed: the fingerprint names its version")
+        if not runtimes[name].startswith(installed.split("+")[0]):
+            pytest.skip(f"{name} {installed} is installed, the reference ran {runtimes[name]}")
+    cells = [c for c in reference.cells if c.backend == "torch"]
+    assert len(cells) == 12
+    for cell in cells:
+        plan = make_plan(cell.model, ("onnx",), None, reference.settings.seed, None, None)
+        assert compute_fingerprint(plan.fingerprint_inputs) == cell.fingerprint, cell.model

@@ -237,7 +237,7 @@ def test_help_and_models_do_not_import_runtimes() -> None:
     [(7, 3, 1, 1), (14, 3, 2, 1), (7, 5, 1, 2), (224, 7, 2, 3), (9, 3, 1, 0), (1, 1, 1, 0)],
 )
 def test_inside_taps_counts_the_taps_that_land_on_the_input(size: int, kernel: int, stride: int, pad: int) -> None:
-    from bench.zoo.blueprint import inside_taps
+    from bench.zoo.effective import inside_taps
 
     out = (size + 2 * pad - kernel) // stride + 1
     brute = sum(0 <= o * stride - pad + j < size for o in range(out) for j in range(kernel))
@@ -250,19 +250,20 @@ def test_inside_taps_counts_the_taps_that_land_on_the_input(size: int, kernel: i
 def test_effective_macs_leave_out_the_padding_taps() -> None:
     # A 3x3 conv on a 7x7 map has 19 of its 21 taps per axis inside: (19/21)^2 of its MACs are effective.
     from bench.zoo.blueprint import Conv, count
+    from bench.zoo.effective import effective_count, effective_macs
 
-    counts, _ = count(Conv(512, 512, 3), (512, 7, 7))
-    assert counts.macs == 512 * 512 * 9 * 49
-    assert counts.effective_macs == 512 * 512 * 19 * 19
-    resnet152 = resolve_model("resnet152")
-    assert 0.95 < resnet152.effective_macs / resnet152.macs < 0.97
-    assert resolve_model("mobilenet_v1").effective_macs / resolve_model("mobilenet_v1").macs > 0.998
+    conv = Conv(512, 512, 3)
+    assert count(conv, (512, 7, 7))[0].macs == 512 * 512 * 9 * 49
+    assert effective_count(conv, (512, 7, 7)) == (512 * 512 * 19 * 19, (512, 7, 7))
+    resnet152, mobilenet = resolve_model("resnet152"), resolve_model("mobilenet_v1")
+    assert 0.95 < effective_macs(resnet152) / resnet152.macs < 0.97
+    assert effective_macs(mobilenet) / mobilenet.macs > 0.998
 
 
 def test_inside_taps_equals_brute_force_on_random_axes_with_uneven_padding() -> None:
     import random
 
-    from bench.zoo.blueprint import inside_taps
+    from bench.zoo.effective import inside_taps
 
     rng = random.Random(0)
     for _ in range(3000):

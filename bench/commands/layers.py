@@ -49,6 +49,7 @@ def run_layers(args: argparse.Namespace) -> int:
     from bench.layers import check_options, layers_document, profile_layers
     from bench.machine import collect_machine_metadata, resolve_cpus
     from bench.zoo import resolve_model
+    from bench.zoo.effective import effective_macs
 
     specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
     needed = ("openvino",) if args.backend == "openvino" else ("onnxruntime", "onnx")
@@ -83,6 +84,7 @@ def run_layers(args: argparse.Namespace) -> int:
         profile = profile_layers(
             spec.name, artifacts.files[fmt], artifacts.sha256[fmt], cpus, args.threads, backend=args.backend,
             precision=args.precision, runs=args.runs, warmup=args.warmup, model_macs=spec.macs, peak_gflops=peak,
+            model_effective_macs=effective_macs(spec),
         )  # fmt: skip
         profiles.append(profile)
     document = layers_document(profiles, collect_machine_metadata(), ["effbench", *sys.argv[1:]])

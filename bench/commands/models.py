@@ -9,6 +9,7 @@ from bench.errors import EffbenchError
 from bench.views.console import print_rows
 from bench.views.tables import FORMATS, Column
 from bench.zoo import ModelSpec, check_countable, list_models, resolve_model
+from bench.zoo.effective import effective_macs
 
 COLUMNS = (
     Column("name", "model", align="left"),
@@ -27,6 +28,7 @@ COLUMNS = (
 def model_row(spec: ModelSpec) -> dict[str, Any]:
     paper = spec.paper
     macs_g = spec.macs / 1e9
+    effective = effective_macs(spec)
     return {
         "name": spec.name,
         "family": spec.family,
@@ -36,8 +38,8 @@ def model_row(spec: ModelSpec) -> dict[str, Any]:
         "params": spec.params,
         "macs": spec.macs,
         "macs_g": macs_g,
-        "effective_macs": spec.effective_macs,
-        "padding_pct": 100 * (1 - spec.effective_macs / spec.macs) if spec.macs else None,
+        "effective_macs": effective,
+        "padding_pct": 100 * (1 - effective / spec.macs) if spec.macs else None,
         "paper_table": paper.table if paper else None,
         "paper_params_m": paper.params_m if paper else None,
         "paper_flops_b": paper.flops_b if paper else None,

@@ -19,6 +19,7 @@ LAYER_COLUMNS = [
     Column("share_time", "% of time", "{:.1f}"),
     Column("gmacs", "G MACs", "{:.3f}"),
     Column("share_macs", "% of MACs", "{:.1f}"),
+    Column("padding", "on padding", "{:.1f}%"),
     Column("gflops", "GFLOP/s", "{:.1f}"),
     Column("pct_peak", "% of peak", "{:.1f}"),
 ]
@@ -33,6 +34,7 @@ def layer_rows(profile: LayerProfile) -> list[dict[str, Any]]:
             "share_time": 100 * row.share_time,
             "gmacs": row.macs / 1e9 if row.macs else None,
             "share_macs": 100 * row.share_macs if row.macs else None,
+            "padding": 100 * (1 - row.effective_macs / row.macs) if row.macs and row.effective_macs else None,
             "gflops": row.gflops,
             "pct_peak": row.pct_peak,
         }
@@ -43,12 +45,19 @@ def layer_rows(profile: LayerProfile) -> list[dict[str, Any]]:
 def caption(profile: LayerProfile) -> str:
     peak = f"{profile.peak_gflops:.1f} GFLOP/s" if profile.peak_gflops else "not calibrated"
     check = "" if profile.model_macs in (None, profile.macs) else f" (the zoo counts {profile.model_macs / 1e9:.3f})"
+    if profile.effective_macs is None:
+        rates = "GFLOP/s on every multiply-add (a format-1 document)"
+    else:
+        zoo = profile.model_effective_macs
+        differs = "" if zoo in (None, profile.effective_macs) else f"; the zoo counts {zoo / 1e9:.3f}"
+        effective = profile.effective_macs / 1e9
+        rates = f"GFLOP/s on the {effective:.3f} G effective MACs (taps over padding left out{differs})"
     return (
         f"{profile.model} · {profile.series}: {profile.threads} thread(s) on CPU(s) "
         f"{','.join(map(str, profile.cpus))}, median of "
         f"{profile.runs} profiled runs after {profile.warmup}; the layers sum to {profile.node_ms:.3f} ms (a whole "
         f"profiled run, the profiler's bookkeeping included, {profile.run_ms:.3f} ms) and {profile.macs / 1e9:.3f} G "
-        f"MACs{check}; measured {profile.precision} peak {peak}; {profile.runtime}"
+        f"MACs{check}; {rates}; measured {profile.precision} peak {peak}; {profile.runtime}"
     )
 
 

@@ -166,9 +166,10 @@ def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None, 
     if not cell.model_spec:
         return None, None, None, None
     from bench.zoo import ModelSpec
+    from bench.zoo.effective import effective_macs
 
     model = ModelSpec.from_dict(cell.model_spec)
-    return model.resolution, model.params, model.macs, model.effective_macs
+    return model.resolution, model.params, model.macs, effective_macs(model)
 
 
 def _peak_for(calibration: dict[str, Any] | None, precision: str) -> float | None:

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 # Convention for MACs: multiply-accumulates of conv, depthwise conv, SE 1x1 convs and fully connected layers.
 # BN, activations, pooling, the SE multiply and residual adds are not counted (as in the paper's "FLOPs").
-# Effective MACs leave out a convolution's taps over its zero padding: those multiply zeros, and padding-aware
-# kernels (oneDNN's brgconv) skip them, so a rate counted on all MACs can pass the core's peak (a 3x3 conv on a
-# 7x7 map has 18% of its taps on the padding, on 14x14 9%). Rates against the peak use effective MACs.
 
 
 @dataclass(frozen=True)
@@ -148,30 +145,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 class Counts:
     params: int
     macs: int
-    effective_macs: int  # macs less the taps that fall on a convolution's zero padding
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(self.params + other.params, self.macs + other.macs, self.effective_macs + other.effective_macs)
 
 
 def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
-
-
-def inside_taps(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int | None = None) -> int:
-    """Kernel taps, summed over the outputs of one spatial axis, that fall inside the input (not on its padding)."""
-    out = (size + pad_begin + (pad_begin if pad_end is None else pad_end) - kernel) // stride + 1
-
-    def inside(o: int) -> int:
-        first = o * stride - pad_begin  # the input index under tap 0
-        return max(0, min(kernel, size - first) - max(0, -first))
-
-    # Only outputs whose window starts before the input or ends past it meet padding; counting just those keeps a
-    # spec at a huge resolution quick to count. ceil(x / stride) is -(-x // stride).
-    starts_inside = -(-pad_begin // stride)  # the first output whose window starts at index >= 0
-    ends_past = -(-(size + pad_begin - kernel + 1) // stride)  # the first output whose window ends past the input
-    edge = set(range(min(out, starts_inside))) | set(range(max(0, ends_past), out))
-    return (out - len(edge)) * kernel + sum(inside(o) for o in edge)
 
 
 def count(node: Node, shape: tuple[int, int, int]) -> tuple[Counts, tuple[int, int, int]]:
@@ -184,37 +161,31 @@ def count(node: Node, shape: tuple[int, int, int]) -> tuple[Counts, tuple[int, i
         wo = _conv_out(w, node.kernel, node.stride, node.padding)
         per_out = (node.cin // node.groups) * node.kernel * node.kernel
         params = node.cout * per_out + (node.cout if node.bias else 0)
-        inside = inside_taps(h, node.kernel, node.stride, node.padding) * inside_taps(
-            w, node.kernel, node.stride, node.padding
-        )
-        effective = node.cout * (node.cin // node.groups) * inside
-        return Counts(params, node.cout * per_out * ho * wo, effective), (node.cout, ho, wo)
+        return Counts(params, node.cout * per_out * ho * wo), (node.cout, ho, wo)
     if isinstance(node, BatchNorm):
-        return Counts(2 * node.channels, 0, 0), shape
+        return Counts(2 * node.channels, 0), shape
     if isinstance(node, (Act, Dropout)):
-        return Counts(0, 0, 0), shape
+        return Counts(0, 0), shape
     if isinstance(node, MaxPool):
         ho = _conv_out(h, node.kernel, node.stride, node.padding)
         wo = _conv_out(w, node.kernel, node.stride, node.padding)
-        return Counts(0, 0, 0), (c, ho, wo)
+        return Counts(0, 0), (c, ho, wo)
     if isinstance(node, GlobalAvgPool):
-        return Counts(0, 0, 0), (c, 1, 1)
+        return Counts(0, 0), (c, 1, 1)
     if isinstance(node, Flatten):
-        return Counts(0, 0, 0), (c * h * w, 1, 1)
+        return Counts(0, 0), (c * h * w, 1, 1)
     if isinstance(node, Linear):
         if c != node.fin:
             raise ValueError(f"linear expects {node.fin} features, got {c}")
-        macs = node.fin * node.fout
-        return Counts(macs + node.fout, macs, macs), (node.fout, 1, 1)
+        return Counts(node.fin * node.fout + node.fout, node.fin * node.fout), (node.fout, 1, 1)
     if isinstance(node, SqueezeExcite):
         params = 2 * node.channels * node.squeeze + node.squeeze + node.channels
-        macs = 2 * node.channels * node.squeeze
-        return Counts(params, macs, macs), shape
+        return Counts(params, 2 * node.channels * node.squeeze), shape
     if isinstance(node, Seq):
-        total = Counts(0, 0, 0)
+        total = Counts(0, 0)
         for _, child in node.children:
             sub, shape = count(child, shape)
-            total = total + sub
+            total = Counts(total.params + sub.params, total.macs + sub.macs)
         return total, shape
     if isinstance(node, Residual):
         return count(node.body, shape)
@@ -225,7 +196,7 @@ def count(node: Node, shape: tuple[int, int, int]) -> tuple[Counts, tuple[int, i
         if "downsample" in layers:
             # The shortcut sees the block input, not conv3's output.
             short, _ = count(layers["downsample"], shape)
-            total = total + short
+            total = Counts(total.params + short.params, total.macs + short.macs)
         return total, out_shape
     raise TypeError(f"unknown blueprint node {node!r}")
 

@@ -53,12 +53,6 @@ class ModelSpec:
         return _counts(self)[1]
 
     @property
-    def effective_macs(self) -> int:
-        """The MACs less the convolution taps over zero padding (bench.zoo.blueprint): the work a rate against the
-        core's peak counts."""
-        return _counts(self)[2]
-
-    @property
     def paper(self) -> PaperFigures | None:
         return PAPER.get(self.name)
 
@@ -88,9 +82,9 @@ def _blueprint(spec: ModelSpec) -> Seq:
 
 
 @lru_cache(maxsize=256)
-def _counts(spec: ModelSpec) -> tuple[int, int, int]:
+def _counts(spec: ModelSpec) -> tuple[int, int]:
     counts, _ = count(_blueprint(spec), (3, spec.resolution, spec.resolution))
-    return counts.params, counts.macs, counts.effective_macs
+    return counts.params, counts.macs
 
 
 # ---------------------------------------------------------------- the registered models
