@@ -245,6 +245,21 @@ def test_table3_has_each_baseline_above_its_scaled_rows_in_the_papers_order() ->
     assert (resnet50.paper_flops_b, resnet50.paper_top1) == (4.1, 76.0)
 
 
+def test_figure1_names_each_model_once_and_each_series_once_in_the_legend() -> None:
+    from bench.views.plots import figure1
+
+    for pattern in ("table3-*.json", "paper-20261127T021740Z.json"):
+        path = next((ROOT / "results" / "amd-epyc-cbe573dd").glob(pattern))
+        cells = build_report([(path, load_result(path))]).cells
+        fig = figure1(cells, "t")
+        assert fig is not None
+        ax = fig.axes[0]
+        labels = ax.get_legend_handles_labels()[1]
+        assert len(labels) == len(set(labels)) == len({c.series for c in cells}), labels
+        names = [t.get_text() for t in ax.texts]
+        assert sorted(names) == sorted({c.model.replace("efficientnet_", "") for c in cells}), names
+
+
 def test_the_committed_suite_reports_regenerate_byte_for_byte(tmp_path: Path) -> None:
     # Every results/<machine>/<suite>-*.report.md was written by `effbench report DOC -o …report.md`; the same
     # document gives the same text, and the same plot bytes when drawn with the matplotlib the report names.
