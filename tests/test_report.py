@@ -170,6 +170,13 @@ def test_a_machine_with_no_comparable_cell_in_a_table_gets_no_empty_columns(
     assert (
         'Not in this table: amd-epyc-00000000: cells of other model bytes only, see "Listed, not compared".' in section
     )
+    # Nor bars or a legend entry in the table's plot.
+    from bench.views.machines_render import _grouped_bars
+
+    report = build_machines_report([(path, doc), (amd, load_result(amd))])
+    table = next(t for t in report.tables if t.series == "onnxruntime fp32")
+    fig = _grouped_bars(report, table)
+    assert fig is not None and fig.axes[0].get_legend_handles_labels()[1] == ["intel-xeon-bf96a8ca"]
 
 
 def test_a_different_export_recipe_is_not_compared_when_there_are_no_artifact_bytes(

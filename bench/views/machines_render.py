@@ -247,9 +247,10 @@ def _grouped_bars(report: MachinesReport, table: SeriesTable) -> Figure | None:
     from matplotlib.figure import Figure
 
     models = [r.model for r in table.rows]
-    ids = [m.id for m in report.machines]
-    if not models or len(ids) < 1:
+    ids = _table_machines(table, report)  # as in the table: no bars, no legend entry for a machine not in it
+    if not models or not ids:
         return None
+    color = {m.id: f"C{i % 10}" for i, m in enumerate(report.machines)}  # one colour per machine in every plot
     fig = Figure(figsize=(max(6.0, 0.9 * len(models) + 2), 4.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / len(ids)
@@ -260,7 +261,7 @@ def _grouped_bars(report: MachinesReport, table: SeriesTable) -> Figure | None:
             if cell is not None and cell.median_ms:
                 xs.append(j + (i - (len(ids) - 1) / 2) * width)
                 ys.append(cell.median_ms)
-        ax.bar(xs, ys, width=width, label=mid, color=f"C{i % 10}")
+        ax.bar(xs, ys, width=width, label=mid, color=color[mid])
     ax.set_yscale("log")
     ax.set_xticks(range(len(models)), [m.replace("efficientnet_", "") for m in models], fontsize=7, rotation=30)
     ax.set_ylabel("median latency (ms, log)")
