@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.calibrate import achieved_gflops, percent_of_peak
 from bench.errors import EffbenchError
 
 LAYERS_FORMAT = "effbench-layers"
@@ -251,8 +252,8 @@ def summarize(
         if not count:
             continue
         _nodes, macs, effective = graph.get(kind, (0, 0, 0))
-        gflops = 2.0 * effective / (ms * 1e6) if effective and ms > 0 else None
-        pct = 100.0 * gflops / peak_gflops if gflops is not None and peak_gflops else None
+        gflops = achieved_gflops(effective, ms) if effective and ms > 0 else None
+        pct = percent_of_peak(gflops, peak_gflops)
         share_time = ms / node_ms if node_ms else 0.0
         share_macs = macs / all_macs if all_macs else 0.0
         rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct, effective))

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.calibrate import achieved_gflops, percent_of_peak
 from bench.document import CellRecord, ResultDocument
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, paper_table_rows
 
@@ -190,7 +191,7 @@ def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> Measure
     median = summary.median_ms if summary else None
     effective = effective_precision(cell)
     # The rate of useful work: taps over zero padding multiply zeros, and padding-aware kernels skip them.
-    gflops = 2 * effective_macs / (median * 1e6) if effective_macs and median else None
+    gflops = achieved_gflops(effective_macs, median) if effective_macs and median else None
     peak = _peak_for(doc.calibration_for(cell.threads), effective)
     versions = cell.processes[0].versions if cell.processes else {}
     return MeasuredCell(
@@ -215,7 +216,7 @@ def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> Measure
         process_medians_ms=tuple(summary.process_medians_ms) if summary else (),
         gflops=gflops,
         peak_gflops=peak,
-        pct_peak=100 * gflops / peak if gflops and peak else None,
+        pct_peak=percent_of_peak(gflops, peak),
         warnings=tuple(cell.warnings),
         artifact_sha256=cell.artifact.sha256 if cell.artifact else None,
         fingerprint=cell.fingerprint,

@@ -48,7 +48,21 @@ def inside_taps(size: int, kernel: int, stride: int, pad_begin: int, pad_end: in
 
 
 def effective_count(node: Node, shape: tuple[int, int, int]) -> tuple[int, tuple[int, int, int]]:
-    """Effective MACs of `node` for an input of shape (C, H, W), and its output shape (from blueprint.count)."""
+    """Effective MACs of `node` for an input of shape (C, H, W), and its output shape. Composite nodes walk their
+    children once; a leaf's output shape (and a layer without padding's MACs) come from blueprint.count."""
+    if isinstance(node, Seq):
+        total, current = 0, shape
+        for _, child in node.children:
+            macs, current = effective_count(child, current)
+            total += macs
+        return total, current
+    if isinstance(node, Residual):
+        return effective_count(node.body, shape)
+    if isinstance(node, Bottleneck):
+        layers = dict(bottleneck_layers(node).children)
+        main, out_shape = effective_count(Seq(tuple((k, v) for k, v in layers.items() if k != "downsample")), shape)
+        short = effective_count(layers["downsample"], shape)[0] if "downsample" in layers else 0
+        return main + short, out_shape  # the shortcut sees the block input, as in blueprint.count
     counts, out_shape = count(node, shape)
     if isinstance(node, Conv):
         _, h, w = shape
@@ -58,19 +72,6 @@ def effective_count(node: Node, shape: tuple[int, int, int]) -> tuple[int, tuple
         return node.cout * (node.cin // node.groups) * taps, out_shape
     if isinstance(node, (Linear, SqueezeExcite)):
         return counts.macs, out_shape  # no padding: every multiply-add is on the input
-    if isinstance(node, Seq):
-        total, current = 0, shape
-        for _, child in node.children:
-            macs, current = effective_count(child, current)
-            total += macs
-        return total, out_shape
-    if isinstance(node, Residual):
-        return effective_count(node.body, shape)
-    if isinstance(node, Bottleneck):
-        layers = dict(bottleneck_layers(node).children)
-        main, _ = effective_count(Seq(tuple((k, v) for k, v in layers.items() if k != "downsample")), shape)
-        short = effective_count(layers["downsample"], shape)[0] if "downsample" in layers else 0
-        return main + short, out_shape  # the shortcut sees the block input, as in blueprint.count
     return 0, out_shape  # BN, activations, pooling, flatten, dropout: no multiply-adds
 
 
