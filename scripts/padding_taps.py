@@ -31,14 +31,9 @@ SHAPES = ((256, 14), (512, 7))
 def _compile(model: Any) -> Any:
     import openvino as ov
 
-    config = {
-        "INFERENCE_NUM_THREADS": 1,
-        "NUM_STREAMS": 1,
-        "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_PRECISION_HINT": "f32",
-        "ENABLE_CPU_PINNING": False,
-    }
-    return ov.Core().compile_model(model, "CPU", config)
+    from bench.backends.openvino_backend import compile_config
+
+    return ov.Core().compile_model(model, "CPU", compile_config(ov, 1, "fp32"))  # the cells' settings
 
 
 def _conv(channels: int, side: int, padded_input: bool) -> tuple[Any, tuple[int, ...]]:
