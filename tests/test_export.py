@@ -336,6 +336,13 @@ def test_fingerprint_covers_what_determines_the_bytes(tmp_path: Path, monkeypatc
     assert make_plan(TINY, ("onnx",), None, 0, None, None).fingerprint != base.fingerprint
 
 
+def test_missing_model_code_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fingerprinted file that moved must not drop out of the digest (old cache entries would stay valid).
+    monkeypatch.setattr(plans, "MODEL_CODE_FILES", (*MODEL_CODE_FILES, "zoo/moved_away.py"))
+    with pytest.raises(RuntimeError, match=r"moved_away\.py is missing"):
+        model_code_digest()
+
+
 @pytest.mark.torch
 @pytest.mark.onnxruntime
 @pytest.mark.openvino

@@ -271,6 +271,9 @@ def model_code_digest() -> str:
     digest = hashlib.sha256()
     for name in MODEL_CODE_FILES:
         path = root / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        # A file that moved or vanished would silently drop out of the hash and keep old cache entries valid for
+        # new model code: refuse, so that moving a fingerprinted file is a conscious new export recipe.
+        if not path.is_file():
+            raise RuntimeError(f"fingerprinted model code {path} is missing: restore it or update MODEL_CODE_FILES")
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
