@@ -21,11 +21,11 @@ FORMAT = "effbench-result"
 #
 # 1 - (effbench 0.1.0) first version: format/format_version/created, effbench {version, git_commit,
 #     git_dirty, run_id, command}, machine (bench.machine.collect_machine_metadata, with "id"), settings,
-#     status, warnings, cells[] with per-process raw samples_ns/warmup_ns and a bench.stats summary.
+#     status, warnings, cells[] with per-process raw samples_ns/warmup_ns and a bench.engine.stats summary.
 #     Documents of the first 0.1.0 builds have no settings.weights / settings.input_shape.
 # 2 - (effbench 0.2.0) optional keys, written only when they say something: effbench.label and
 #     effbench.commit_under_test (`--label`, `--commit`: what the history orders a series by), suite (the
-#     `effbench run --suite` definition as run), calibrations (bench.calibrate.PeakCalibration records, one per
+#     `effbench run --suite` definition as run), calibrations (bench.probes.calibrate.PeakCalibration records, one per
 #     thread count: the measured peak behind "% of peak"), and a cell's arm ("base" | "new" in an `effbench ab`
 #     document). Bumped although every key is optional: an older effbench would show the two arms of an A/B
 #     document as two unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
@@ -145,7 +145,7 @@ class ColdStartTimes(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class ProcessRecord(Record):
-    """What one worker process measured (bench.worker.run_job): raw samples and the facts around them."""
+    """What one worker process measured (bench.engine.worker.run_job): raw samples and the facts around them."""
 
     ok: bool = True
     process_index: int = 0
@@ -223,7 +223,7 @@ class Artifact(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Summary(Record):
-    """bench.stats.summarize over a cell's processes; times in ms, CIs as (low, high)."""
+    """bench.engine.stats.summarize over a cell's processes; times in ms, CIs as (low, high)."""
 
     confidence: float = 0.95
     n: int = 0
@@ -295,7 +295,7 @@ class EffbenchInfo(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(Record):
-    """The settings every cell of the run shares (bench.plan.LatencySettings.document_settings)."""
+    """The settings every cell of the run shares (bench.engine.plan.LatencySettings.document_settings)."""
 
     threads: int
     cpus: tuple[int, ...]
@@ -394,7 +394,7 @@ class ResultDocument(Record):
     cells: tuple[CellRecord, ...] = field(default=(), metadata=_nested(CellRecord, many=True))
     # `effbench run --suite`: {"name": ..., "definition": {...}} as run
     suite: dict[str, Any] | None = field(default=None, metadata=OMIT_EMPTY)
-    # bench.calibrate.PeakCalibration.to_dict(), one per thread count measured: the peak behind "% of peak"
+    # bench.probes.calibrate.PeakCalibration.to_dict(), one per thread count measured: the peak behind "% of peak"
     calibrations: tuple[dict[str, Any], ...] = field(default=(), metadata=OMIT_EMPTY)
 
     def calibration_for(self, threads: int) -> dict[str, Any] | None:

@@ -12,8 +12,8 @@ FORMAT_ALIASES: dict[str, str] = {"ir": "openvino", "ov": "openvino"}
 
 
 def preset_names() -> tuple[str, ...]:
-    """The measurement presets (bench.policy.PRESETS holds them; this reads their names from there)."""
-    from bench.policy import PRESETS
+    """The measurement presets (bench.engine.policy.PRESETS holds them; this reads their names from there)."""
+    from bench.engine.policy import PRESETS
 
     return tuple(PRESETS)
 

@@ -37,7 +37,7 @@ last=$(( $("$python" -c 'import os; print(len(os.sched_getaffinity(0)))') - 1 ))
 # Exports first, unpinned and untimed by the suites' limits (the parity checks use every core).
 models=$("$python" - "$one_core" "$scaling" <<'PY'
 import sys
-from bench.suites import load_suite
+from bench.suite.definition import load_suite
 names = dict.fromkeys(m for suite in sys.argv[1:] for m in load_suite(None, suite).models)
 print(" ".join(f"--model {m}" for m in names))
 PY

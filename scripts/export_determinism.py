@@ -39,7 +39,7 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 def suite_models(name: str) -> list[str]:
-    from bench.suites import load_suite
+    from bench.suite.definition import load_suite
 
     return list(load_suite(None, name).models)
 

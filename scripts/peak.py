@@ -1,4 +1,4 @@
-"""Print this machine's measured matrix-multiply peak (bench.calibrate) on the given CPUs and threads.
+"""Print this machine's measured matrix-multiply peak (bench.probes.calibrate) on the given CPUs and threads.
 
     python scripts/peak.py --cpus 1 --threads 1 [--budget 4] [--json]
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.calibrate import DEFAULT_BUDGET_S, PeakCalibration, measure_peak
 from bench.errors import EffbenchError
 from bench.machine import parse_cpus_option
+from bench.probes.calibrate import DEFAULT_BUDGET_S, PeakCalibration, measure_peak
 
 
 def format_calibration(cal: PeakCalibration) -> str:

@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.ab import abba_order, check_python
 from bench.cli import build_parser, main
 from bench.commands.ab import run_ab
 from bench.compare import Arm, CellInput, Verdict, compare_cells, measure_paired_effect, sign_flip_p_values
 from bench.compare.documents import match_ab
 from bench.compare.power import min_blocks_for_sign_flip
+from bench.engine.ab import abba_order, check_python
+from bench.engine.job import WorkerJob
+from bench.engine.runner import CellPlan, CellRun, InProcessLauncher, WorkerOutcome
 from bench.errors import EffbenchError
-from bench.job import WorkerJob
 from bench.results import load_result
-from bench.runner import CellPlan, CellRun, InProcessLauncher, WorkerOutcome
 
 MODEL = "b0:r=32"
 CELL = "efficientnet_b0:r=32 · fake · fp32 · 1t/1cpu"

@@ -21,9 +21,9 @@ from bench.backends import (
     user_backends,
 )
 from bench.backends.base import Backend, LoadTarget
+from bench.engine.policy import MeasurePolicy, ProcessStopRule
+from bench.engine.runner import CellPlan, SubprocessLauncher, build_job
 from bench.errors import EffbenchError
-from bench.policy import MeasurePolicy, ProcessStopRule
-from bench.runner import CellPlan, SubprocessLauncher, build_job
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = MeasurePolicy(
@@ -167,7 +167,7 @@ def test_torch_backend_refuses_an_absurd_spec_before_building() -> None:
 
 def test_cli_and_registry_import_no_runtime() -> None:
     code = (
-        "import sys, bench.cli, bench.backends, bench.runner, bench.commands.latency;"
+        "import sys, bench.cli, bench.backends, bench.engine.runner, bench.commands.latency;"
         "bench.cli.build_parser(); bench.backends.available_backends();"
         "print([m for m in ('torch', 'onnxruntime', 'openvino', 'onnx') if m in sys.modules])"
     )

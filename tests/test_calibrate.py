@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bench import calibrate_worker
-from bench.calibrate import (
+from bench.errors import EffbenchError
+from bench.probes import calibrate_worker
+from bench.probes.calibrate import (
     CALIBRATION_VERSION,
     CpuDescription,
     PeakCalibration,
@@ -24,7 +25,6 @@ from bench.calibrate import (
     percent_of_peak,
     theoretical_peak,
 )
-from bench.errors import EffbenchError
 
 ZEN5 = frozenset({"avx", "avx2", "fma", "avx512f", "avx512_bf16", "hypervisor"})
 SAPPHIRE_RAPIDS = frozenset({"avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
@@ -149,7 +149,7 @@ def test_in_process_worker_measures_numpy_and_round_trips() -> None:
 def test_subprocess_worker_is_pinned_with_the_cells_thread_variables() -> None:
     pytest.importorskip("numpy")
     cpu_id = min(os.sched_getaffinity(0))
-    from bench.calibrate import build_job
+    from bench.probes.calibrate import build_job
 
     job = build_job([cpu_id], 1, {"fp32": ["numpy-blas"]}, sizes=(64,), budget_s=0.05, window_s=0.002)
     record = launch_subprocess(job, 120)
@@ -308,7 +308,7 @@ def _stub_record(fp32: float, bf16: float) -> dict[str, Any]:
 
 
 def test_best_of_rounds_keeps_the_higher_peak_per_precision_and_both_rounds() -> None:
-    from bench.calibrate import best_of_rounds
+    from bench.probes.calibrate import best_of_rounds
 
     cpu = CpuDescription(None, ZEN5, 2.6e9)
     before = measure_peak([1], 1, cpu=cpu, launcher=RecordingLauncher(_stub_record(200.0, 480.0)))

@@ -30,8 +30,8 @@ from bench.compare import (
     processes_needed,
 )
 from bench.compare.effect import permutation_p_values
+from bench.engine.policy import PRESETS
 from bench.errors import EffbenchError
-from bench.policy import PRESETS
 
 
 def medians(rng: np.random.Generator, n: int, sigma: float, centre: float = 10.0) -> tuple[float, ...]:

@@ -108,7 +108,7 @@ def test_history_db_is_relative_to_the_file_and_follows_results_dir(
 
 
 def test_valid_values_come_from_the_shared_vocabularies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.policy
+    import bench.engine.policy
 
     path = tmp_path / "bench.toml"
     path.write_text(
@@ -118,7 +118,7 @@ def test_valid_values_come_from_the_shared_vocabularies(tmp_path: Path, monkeypa
     with pytest.raises(EffbenchError, match="preset = 'turbo'"):
         load_config(path)
     # A preset added where presets are defined is accepted here without another list to update.
-    monkeypatch.setitem(bench.policy.PRESETS, "turbo", bench.policy.PRESETS["fast"])
+    monkeypatch.setitem(bench.engine.policy.PRESETS, "turbo", bench.engine.policy.PRESETS["fast"])
     config = load_config(path)
     assert config.latency["backends"] == ["ORT", "ov", "torch"]  # aliases the --backend option accepts
     assert config.export["formats"] == ["openvino"]

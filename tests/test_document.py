@@ -22,9 +22,9 @@ from bench.document import (
     read_run_id,
     read_worker_output,
 )
+from bench.engine.job import WorkerJob
+from bench.engine.policy import PRESETS, ProcessStopRule
 from bench.errors import EffbenchError
-from bench.job import WorkerJob
-from bench.policy import PRESETS, ProcessStopRule
 from bench.results import document_text, load_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent

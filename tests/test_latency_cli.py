@@ -14,9 +14,9 @@ import bench.backends
 from bench.cli import build_parser, main
 from bench.commands.latency import run_latency
 from bench.config import load_config
-from bench.job import WorkerJob
-from bench.plan import choose_backends, plan_cells, resolve_settings
-from bench.runner import InProcessLauncher, Launcher, WorkerOutcome
+from bench.engine.job import WorkerJob
+from bench.engine.plan import choose_backends, plan_cells, resolve_settings
+from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 

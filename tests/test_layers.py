@@ -10,8 +10,8 @@ import pytest
 
 from bench.cli import main
 from bench.errors import EffbenchError
-from bench.layers import KINDS, LAYERS_VERSION, classify, summarize
-from bench.layers_worker import node_timings
+from bench.probes.layers import KINDS, LAYERS_VERSION, classify, summarize
+from bench.probes.layers_worker import node_timings
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_layer_kinds_and_their_multiply_adds(
 
 
 def test_explicit_geometry_is_used_and_uneven_padding_counts_alike() -> None:
-    from bench.layers import Geometry
+    from bench.probes.layers import Geometry
 
     x, w, y = [1, 8, 14, 14], [8, 8, 3, 3], [1, 8, 7, 7]
     # stride 2, pads begin 1 / end 1: the end pad is never reached; the same count as begin 0 / end 1 (mirrored)
@@ -110,7 +110,7 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     import os
 
     from bench.export import ensure_artifacts
-    from bench.layers import graph_kinds, launch_subprocess, profile_layers
+    from bench.probes.layers import graph_kinds, launch_subprocess, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
@@ -149,7 +149,7 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys:
 def _layers_doc(tmp_path: Path, version: int = 1, machine: str = "amd-epyc-cbe573dd") -> Path:
     import json
 
-    from bench.layers import LAYERS_FORMAT, layers_document
+    from bench.probes.layers import LAYERS_FORMAT, layers_document
 
     record = _record(
         ("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], [2.0]),
@@ -169,7 +169,7 @@ def _layers_doc(tmp_path: Path, version: int = 1, machine: str = "amd-epyc-cbe57
 def test_the_hardware_report_shows_layer_kinds_with_a_plot(tmp_path: Path) -> None:
     from published import published_documents
 
-    from bench.layers import load_layers
+    from bench.probes.layers import load_layers
 
     layers = _layers_doc(tmp_path)
     machine, profiles = load_layers(layers)
@@ -239,7 +239,7 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     import os
 
     from bench.export import ensure_artifacts
-    from bench.layers import launch_subprocess, profile_layers
+    from bench.probes.layers import launch_subprocess, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
@@ -261,7 +261,7 @@ def test_bf16_on_a_cpu_without_it_is_refused_before_anything_runs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("openvino")
-    import bench.calibrate as calibrate
+    import bench.probes.calibrate as calibrate
 
     haswell = calibrate.CpuDescription("test CPU", frozenset({"avx", "avx2", "fma"}), 3.0e9)
     monkeypatch.setattr(calibrate, "read_cpu_description", lambda: haswell)

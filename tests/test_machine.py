@@ -132,7 +132,7 @@ def test_git_commit_is_recorded_in_a_checkout(metadata):
 
 def test_metadata_imports_no_runtime():
     code = (
-        "import sys, bench.machine, bench.results, bench.stats, bench.commands.system, bench.views.system\n"
+        "import sys, bench.machine, bench.results, bench.engine.stats, bench.commands.system, bench.views.system\n"
         "bench.machine.collect_machine_metadata()\n"
         "bad = [name for name in ('torch', 'onnxruntime', 'openvino', 'onnx') if name in sys.modules]\n"
         "print(bad)\n"
@@ -142,10 +142,10 @@ def test_metadata_imports_no_runtime():
 
 
 def test_worker_module_imports_only_the_standard_library():
-    # The worker pins itself and sets thread variables after importing bench.worker (and so bench.machine):
+    # The worker pins itself and sets thread variables after importing bench.engine.worker (and so bench.machine):
     # numpy or a runtime loaded by then would have started its thread pools unpinned.
     code = (
-        "import sys, bench.worker\n"
+        "import sys, bench.engine.worker\n"
         "print([m for m in ('numpy', 'torch', 'onnxruntime', 'openvino', 'onnx', 'rich') if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

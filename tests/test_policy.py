@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.errors import EffbenchError
-from bench.policy import (
+from bench.engine.policy import (
     CAP_PREFIX,
     PRESETS,
     TARGET_MET,
@@ -19,6 +18,7 @@ from bench.policy import (
     get_policy,
     min_total_samples,
 )
+from bench.errors import EffbenchError
 
 MS = 1_000_000
 

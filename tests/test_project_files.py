@@ -59,7 +59,7 @@ def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
     import re
     import subprocess
 
-    from bench.suites import load_suite
+    from bench.suite.definition import load_suite
 
     script = (ROOT / "scripts" / "device_run.sh").read_text()
     one_core = re.search(r'one_core="\$\{1:-([\w-]+)\}"', script)

@@ -19,8 +19,8 @@ from bench.cli import main
 from bench.document import FORMAT_VERSION, CellRecord, ResultDocument, Settings, Summary
 from bench.errors import EffbenchError
 from bench.machine import machine_id
-from bench.pyperf_export import to_pyperf
 from bench.results import load_result, new_document, save_progress, write_result
+from bench.views.pyperf import to_pyperf
 
 MS = 1_000_000
 

@@ -15,11 +15,11 @@ import pytest
 
 from bench.cli import build_parser, main
 from bench.commands.run import run_command
-from bench.job import WorkerJob
+from bench.engine.job import WorkerJob
+from bench.engine.plan import git_head, resolve_identity
+from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
 from bench.machine import CpuTopology
-from bench.plan import git_head, resolve_identity
-from bench.runner import InProcessLauncher, Launcher, WorkerOutcome
-from bench.suite_progress import EtaEstimator, format_eta
+from bench.suite.progress import EtaEstimator, format_eta
 
 ROOT = Path(__file__).resolve().parent.parent
 # Four CPUs on four cores, whatever this machine has: the in-process launcher pins nothing.
@@ -352,7 +352,7 @@ def test_bundle_run_needs_no_torch(tmp_path: Path) -> None:
 
 def test_cpus_per_thread_count_come_from_one_pool() -> None:
     from bench.errors import EffbenchError
-    from bench.suite_run import cpus_by_threads
+    from bench.suite.run import cpus_by_threads
 
     assert cpus_by_threads([1, 2], None, TOPOLOGY) == {1: (2,), 2: (2, 3)}  # CPU 0 kept out by default
     assert cpus_by_threads([1, 2], "0-3", TOPOLOGY) == {1: (0,), 2: (0, 1)}  # a longer pool: its first CPUs

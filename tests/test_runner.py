@@ -10,9 +10,9 @@ import pytest
 
 from bench.backends.base import LoadTarget
 from bench.document import ProcessRecord
-from bench.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
-from bench.runner import CellPlan, CellRun, InProcessLauncher, Runner, SubprocessLauncher, build_job
-from bench.worker import cpu_usage_warnings
+from bench.engine.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
+from bench.engine.runner import CellPlan, CellRun, InProcessLauncher, Runner, SubprocessLauncher, build_job
+from bench.engine.worker import cpu_usage_warnings
 
 POLICY = MeasurePolicy(
     name="test",
@@ -207,7 +207,7 @@ def test_subprocess_hang_is_killed() -> None:
 
 
 def test_process_warnings_are_grouped_by_kind() -> None:
-    from bench.runner import group_process_warnings
+    from bench.engine.runner import group_process_warnings
 
     processes = [
         ProcessRecord(process_index=0, samples_ns=(1,), warnings=("got only 51% of CPU [1]", "precision differs")),
@@ -225,7 +225,7 @@ def test_process_warnings_are_grouped_by_kind() -> None:
 
 
 def test_machine_activity_from_proc_stat(tmp_path: Any) -> None:
-    from bench.worker import activity_warnings, machine_activity, read_cpu_times
+    from bench.engine.worker import activity_warnings, machine_activity, read_cpu_times
 
     before = tmp_path / "stat0"
     after = tmp_path / "stat1"

@@ -1,4 +1,4 @@
-"""Known-answer tests for bench.stats: percentiles, order-statistic CIs, LoadGen early stopping, warnings."""
+"""Known-answer tests for bench.engine.stats: percentiles, order-statistic CIs, LoadGen early stopping, warnings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from bench.stats import (
+from bench.engine.stats import (
     early_stopping_bound,
     early_stopping_discarded,
     early_stopping_min_samples,

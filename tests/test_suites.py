@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import policy
 from bench.config import load_config
+from bench.engine import policy
 from bench.errors import EffbenchError
-from bench.suites import Suite, SuiteCell, list_suites, load_suite
+from bench.suite.definition import Suite, SuiteCell, list_suites, load_suite
 
 PROJECT_TOML = Path(__file__).resolve().parent.parent / "bench.toml"
 BF16_CPU = frozenset({"avx2", "fma", "avx512f", "avx512_bf16"})

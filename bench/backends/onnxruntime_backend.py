@@ -23,7 +23,7 @@ CONFIG_ENTRIES = {
 
 
 def session_options(ort: Any, threads: int) -> Any:
-    """The SessionOptions of every effbench ONNX Runtime session (cells, and bench.layers' profiled runs)."""
+    """The SessionOptions of every effbench ONNX Runtime session (cells, and bench.probes.layers' profiled runs)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

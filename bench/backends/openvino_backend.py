@@ -97,7 +97,7 @@ class OpenVinoSession(Session):
 
 
 def compile_config(ov: Any, threads: int, precision: str) -> dict[Any, Any]:
-    """The compile_model config of every effbench OpenVINO model (cells, and bench.layers' profiled runs)."""
+    """The compile_model config of every effbench OpenVINO model (cells, and bench.probes.layers' profiled runs)."""
     import openvino.properties as props
     import openvino.properties.hint as hints
     import openvino.properties.intel_cpu as intel_cpu

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.commands.compare import EXIT_HELP, add_verdict_options
-from bench.plan import add_identity_options, resolve_identity
+from bench.engine.plan import add_identity_options, resolve_identity
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
-    from bench.runner import Launcher
+    from bench.engine.runner import Launcher
 
 DEFAULT_PRESET = "ci"
 
@@ -61,15 +61,15 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     """Check the options and interpreters, plan both arms, measure them interleaved, print the verdicts.
 
     `launchers` ({"base": …, "new": …}) replaces the real workers (tests use InProcessLauncher)."""
-    from bench.ab import check_python, measure_ab, pair_plans
     from bench.backends import backend_class
     from bench.commands.compare import judge_and_print, settings_from
     from bench.compare.documents import match_ab
     from bench.config import load_config
+    from bench.engine.ab import check_python, measure_ab, pair_plans
+    from bench.engine.plan import plan_cells, resolve_settings
+    from bench.engine.policy import get_policy
+    from bench.engine.runner import RichProgress, SubprocessLauncher
     from bench.errors import EffbenchError
-    from bench.plan import plan_cells, resolve_settings
-    from bench.policy import get_policy
-    from bench.runner import RichProgress, SubprocessLauncher
     from bench.views.console import make_console
 
     err = make_console(stderr=True)

@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.backends import settings_help
-from bench.plan import add_identity_options
+from bench.engine.plan import add_identity_options
 from bench.views.console import emit, make_console
 from bench.views.latency import render_latency_table
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
-    from bench.runner import Launcher
+    from bench.engine.runner import Launcher
 
 
 def presets_help() -> str:
-    from bench.policy import PRESETS
+    from bench.engine.policy import PRESETS
 
     lines = ["presets (every cell also needs the MLPerf p90 minimum of samples in all):"]
     for flag, policy in (("--fast", PRESETS["fast"]), ("default", PRESETS["default"]),
@@ -82,9 +82,9 @@ def register(subparsers: Any) -> None:
 def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> int:
     """Resolve the settings, plan (export), measure with `launcher` (default: real pinned workers), print."""
     from bench.config import load_config
-    from bench.measure import measure
-    from bench.plan import plan_cells, resolve_identity, resolve_settings
-    from bench.runner import RichProgress, SubprocessLauncher
+    from bench.engine.measure import measure
+    from bench.engine.plan import plan_cells, resolve_identity, resolve_settings
+    from bench.engine.runner import RichProgress, SubprocessLauncher
 
     err = make_console(stderr=True)
     settings = resolve_settings(

@@ -12,7 +12,7 @@ from bench.errors import EffbenchError
 
 
 def register(subparsers: Any) -> None:
-    from bench.layers import DEFAULT_RUNS, DEFAULT_WARMUP
+    from bench.probes.layers import DEFAULT_RUNS, DEFAULT_WARMUP
 
     layers = subparsers.add_parser(
         "layers",
@@ -43,11 +43,11 @@ def register(subparsers: Any) -> None:
 def run_layers(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from bench.calibrate import measure_peak, read_cpu_description
     from bench.config import load_config
     from bench.export import ensure_artifacts
-    from bench.layers import check_options, layers_document, profile_layers
     from bench.machine import collect_machine_metadata, resolve_cpus
+    from bench.probes.calibrate import measure_peak, read_cpu_description
+    from bench.probes.layers import check_options, layers_document, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
@@ -62,7 +62,7 @@ def run_layers(args: argparse.Namespace) -> int:
     check_options(args.runs, args.warmup, args.backend, args.precision)
     cpu = read_cpu_description()
     if args.precision == "bf16":
-        from bench.calibrate import bf16_unsupported
+        from bench.probes.calibrate import bf16_unsupported
 
         reason = bf16_unsupported(cpu.flags)
         if reason:

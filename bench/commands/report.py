@@ -59,7 +59,7 @@ def run_report(args: argparse.Namespace) -> int:
     docs = [(path, load_result(path)) for path in args.results]
     stem = args.output.stem if args.output is not None else None
     if args.machines:
-        from bench.layers import read_layers
+        from bench.probes.layers import read_layers
         from bench.views.machines_data import build_machines_report
         from bench.views.machines_render import render_machines
 

@@ -8,13 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.plan import add_identity_options
+from bench.engine.plan import add_identity_options
 from bench.vocab import preset_names
 
 if TYPE_CHECKING:
-    from bench.calibrate import Launcher as CalibrationLauncher
-    from bench.measure import MeasuredRun
-    from bench.runner import Launcher
+    from bench.engine.measure import MeasuredRun
+    from bench.engine.runner import Launcher
+    from bench.probes.calibrate import Launcher as CalibrationLauncher
 
 # Options that describe a new run: a resumed one keeps what its document recorded.
 _NEW_RUN_ONLY = ("output", "cpus", "label", "commit", "no_calibrate", "preset")
@@ -64,10 +64,10 @@ def run_command(
 ) -> int:
     """Run or resume a suite with `launcher` (default: real pinned workers) and print the cells."""
     from bench.config import load_config
+    from bench.engine.runner import SubprocessLauncher
     from bench.errors import EffbenchError
-    from bench.runner import SubprocessLauncher
-    from bench.suite_progress import SuiteProgress
-    from bench.suite_run import resume_suite, run_suite
+    from bench.suite.progress import SuiteProgress
+    from bench.suite.run import resume_suite, run_suite
     from bench.views.console import make_console
 
     err = make_console(stderr=True)
@@ -91,9 +91,9 @@ def run_command(
             err.print(f"nothing to resume: every cell of {args.resume} is finished")
             return 0
         return _report(resumed, err)
-    from bench.plan import resolve_identity
-    from bench.suite_run import SuiteRun
-    from bench.suites import load_suite
+    from bench.engine.plan import resolve_identity
+    from bench.suite.definition import load_suite
+    from bench.suite.run import SuiteRun
 
     suite = load_suite(config, args.suite)
     if args.preset is not None:
@@ -117,7 +117,7 @@ def run_command(
 
 
 def _report(run: MeasuredRun, err: Any) -> int:
-    from bench.suite_run import run_summary
+    from bench.suite.run import run_summary
     from bench.views.console import emit, make_console
     from bench.views.latency import render_latency_table
 

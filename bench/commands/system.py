@@ -62,7 +62,7 @@ def run_system(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from bench.pyperf_export import export_pyperf
+    from bench.views.pyperf import export_pyperf
 
     written = export_pyperf(args.file, args.output)
     print(f"wrote {written}")

@@ -50,7 +50,7 @@ def _busy(cell: CellRecord) -> bool:
 
 def arm_of(cell: CellRecord | None) -> Arm:
     """One arm from a result cell (None: the cell is missing from that document)."""
-    from bench.policy import CAP_PREFIX
+    from bench.engine.policy import CAP_PREFIX
 
     if cell is None:
         return Arm(status="missing")

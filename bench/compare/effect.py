@@ -316,9 +316,9 @@ def p90_ratio(
     new_samples: Sequence[int] | None,
 ) -> float | None:
     """NEW/BASE ratio of geometric means of per-process p90s, or None unless every process of both arms has at
-    least MLPerf's minimum for a p90 bound (64 samples at 99%, from bench.stats): a p90 of fewer samples is one
+    least MLPerf's minimum for a p90 bound (64 samples at 99%, from bench.engine.stats): a p90 of fewer samples is one
     of the few slowest samples, not a percentile."""
-    from bench.stats import early_stopping_min_samples
+    from bench.engine.stats import early_stopping_min_samples
 
     if not base_p90s_ms or not new_p90s_ms or base_samples is None or new_samples is None:
         return None

@@ -186,7 +186,7 @@ def _environment(doc: ResultDocument, check: _Check) -> dict[str, Any]:
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
-    """numpy's default ("linear") quantile of sorted values: the same figure bench.stats gives for a cell."""
+    """numpy's default ("linear") quantile of sorted values: the same figure bench.engine.stats gives for a cell."""
     h = (len(ordered) - 1) * q
     low = math.floor(h)
     high = min(low + 1, len(ordered) - 1)

@@ -49,9 +49,9 @@ def synthetic_machine(machine_id: str = SYNTHETIC_MACHINE_ID) -> dict[str, Any]:
 def _template_text(model: str, base_ms: float, noise: float, seed: int) -> str:
     from bench.backends.base import LoadTarget
     from bench.document import Settings
-    from bench.policy import MeasurePolicy
+    from bench.engine.policy import MeasurePolicy
+    from bench.engine.runner import CellPlan, InProcessLauncher, Runner
     from bench.results import new_document
-    from bench.runner import CellPlan, InProcessLauncher, Runner
 
     policy = MeasurePolicy(
         name="synthetic",

@@ -45,7 +45,7 @@ def effective_precision(cell: CellRecord) -> str:
 
 def status_text(cell: CellRecord) -> str:
     """'ok' when the precision target was met, 'cap hit' when a time or process cap stopped the cell first."""
-    from bench.policy import CAP_PREFIX
+    from bench.engine.policy import CAP_PREFIX
 
     if cell.status == "ok" and cell.stop_reason and cell.stop_reason.startswith(CAP_PREFIX):
         return "cap hit"

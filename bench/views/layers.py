@@ -1,5 +1,5 @@
-"""Renders `effbench layers` profiles (bench.layers.LayerProfile): one table per model, time and multiply-adds per
-layer kind, GFLOP/s and % of the measured peak."""
+"""Renders `effbench layers` profiles (bench.probes.layers.LayerProfile): one table per model, time and
+multiply-adds per layer kind, GFLOP/s and % of the measured peak."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bench.views.tables import Column, format_markdown_table, rich_table
 
 if TYPE_CHECKING:
-    from bench.layers import LayerProfile
+    from bench.probes.layers import LayerProfile
 
 LAYER_COLUMNS = [
     Column("kind", "layer kind", align="left"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.document import ResultDocument
 from bench.errors import EffbenchError
-from bench.layers import LayerProfile
+from bench.probes.layers import LayerProfile
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, SourceDoc, Table4Row, build_report, ratio_ci
 
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.calibrate import achieved_gflops, percent_of_peak
 from bench.document import CellRecord, ResultDocument
+from bench.probes.calibrate import achieved_gflops, percent_of_peak
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, paper_table_rows
 
 # The pairs of the paper's Table 4 (faster model, slower baseline, the paper's speedup). GPipe is not built by
@@ -117,7 +117,7 @@ class ReportData:
     machines: list[dict[str, Any]]
     sources: list[SourceDoc]
     runtimes: dict[str, str]
-    calibrations: list[dict[str, Any]]  # bench.calibrate.PeakCalibration records, one per thread count
+    calibrations: list[dict[str, Any]]  # bench.probes.calibrate.PeakCalibration records, one per thread count
     cells: list[MeasuredCell]
     series: list[str]
     table2: list[Table2Row]

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any
 
-# MLPerf's early-stopping rule needs 64 samples for a p90 upper bound at 99% confidence; bench.stats computes
+# MLPerf's early-stopping rule needs 64 samples for a p90 upper bound at 99% confidence; bench.engine.stats computes
 # it (early_stopping_min_samples). This copy is only the fallback used when a policy is built without stats.
 MLPERF_P90_MIN_SAMPLES = 64
 
@@ -132,9 +132,9 @@ def get_policy(name: str) -> MeasurePolicy:
 
 
 def min_total_samples() -> int:
-    """The sample count a cell needs in all (MLPerf's p90 early-stopping minimum), from bench.stats."""
+    """The sample count a cell needs in all (MLPerf's p90 early-stopping minimum), from bench.engine.stats."""
     try:
-        from bench.stats import early_stopping_min_samples
+        from bench.engine.stats import early_stopping_min_samples
     except ImportError:  # stats not importable (e.g. a stripped-down worker environment)
         return MLPERF_P90_MIN_SAMPLES
     return int(early_stopping_min_samples())
@@ -283,9 +283,9 @@ class ProcessStopRule:
 
 
 def median_ci_half_width_rel(per_process_samples_ns: Sequence[Sequence[int]], confidence: float = 0.95) -> float:
-    """Half-width of the median's confidence interval relative to the median (bench.stats: order statistics for
+    """Half-width of the median's confidence interval relative to the median (bench.engine.stats: order statistics for
     one process, a bootstrap over processes and samples for several); inf when there are too few samples."""
-    from bench.stats import summarize
+    from bench.engine.stats import summarize
 
     if not any(len(s) for s in per_process_samples_ns):
         return math.inf

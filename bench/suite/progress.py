@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.runner import CellPlan, CellRun, WorkerOutcome
+from bench.engine.runner import CellPlan, CellRun, WorkerOutcome
 
 
 class EtaEstimator:

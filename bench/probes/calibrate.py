@@ -2,7 +2,7 @@
 
 A cell's achieved GFLOP/s (2 x effective MACs / median latency) means little alone; against the best rate the same core
 sustains on a dense GEMM it shows how far each model's layers are from what the hardware can do. That peak is
-measured, not looked up, in a clean worker (bench.calibrate_worker) pinned to the cells' CPUs with their thread
+measured, not looked up, in a clean worker (bench.probes.calibrate_worker) pinned to the cells' CPUs with their thread
 count: in a VM the advertised frequency is not the clock the core runs at, so the flags x GHz figure is kept only
 as a separately labelled second number.
 """
@@ -26,7 +26,7 @@ CALIBRATION_VERSION = 2
 
 PRECISIONS = ("fp32", "bf16")
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
-# 2048 still gained (several threads), and only if it fits the budget (bench.calibrate_worker.measure_kernel).
+# 2048 still gained (several threads), and only if it fits the budget (bench.probes.calibrate_worker.measure_kernel).
 DEFAULT_SIZES = (1024, 2048, 4096)
 # Timed budget split over the kernels (3 fp32 + 1 bf16 with torch installed): ~0.5 s per size, 3-6 windows of
 # 0.1 s each. With the torch import the whole calibration takes about 6 s of one core.
@@ -96,7 +96,7 @@ class PrecisionPeak:
 
 @dataclass(frozen=True)
 class PeakCalibration:
-    """What bench.calibrate measured on `cpus` with `threads` threads (stored in the result document)."""
+    """What bench.probes.calibrate measured on `cpus` with `threads` threads (stored in the result document)."""
 
     cpus: tuple[int, ...]
     threads: int
@@ -320,15 +320,15 @@ Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """Run `python -m bench.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
-    from bench.worker import launch_json_job
+    """Run `python -m bench.probes.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
+    from bench.engine.worker import launch_json_job
 
-    return launch_json_job("bench.calibrate_worker", job, timeout_s, "calibration")
+    return launch_json_job("bench.probes.calibrate_worker", job, timeout_s, "calibration")
 
 
 def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """The worker's code in this process, unpinned: for tests (and its record goes through JSON like a file)."""
-    from bench.calibrate_worker import run_calibration_job
+    from bench.probes.calibrate_worker import run_calibration_job
 
     record: dict[str, Any] = json.loads(json.dumps(run_calibration_job(job, pin=False)))
     return record

@@ -126,7 +126,7 @@ class Suite:
         present = installed or is_installed
         bf16_reason: str | None = None
         if self.bf16 == "if-supported" and any("bf16" in p for _, p in self.precisions):
-            from bench.calibrate import bf16_unsupported, read_cpu_description
+            from bench.probes.calibrate import bf16_unsupported, read_cpu_description
 
             flags = cpu_flags if cpu_flags is not None else read_cpu_description().flags
             bf16_reason = bf16_unsupported(flags)
@@ -263,7 +263,7 @@ class _Checker:
         return [i.strip() for i in items]
 
     def preset(self) -> str:
-        from bench.policy import PRESETS
+        from bench.engine.policy import PRESETS
 
         return self.choice("preset", PRESETS, "default")
 

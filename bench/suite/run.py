@@ -9,15 +9,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.calibrate import CpuDescription
-from bench.calibrate import Launcher as CalibrationLauncher
 from bench.document import CellRecord, ResultDocument, Settings
+from bench.engine.measure import MeasuredRun, measure_into, new_run_document
+from bench.engine.plan import ArtifactSource, CellRequest, RunIdentity, export_source, is_user_file, plan_requests
+from bench.engine.policy import MeasurePolicy
+from bench.engine.runner import CellPlan, Launcher, Progress
 from bench.errors import EffbenchError
-from bench.measure import MeasuredRun, measure_into, new_run_document
-from bench.plan import ArtifactSource, CellRequest, RunIdentity, export_source, is_user_file, plan_requests
-from bench.policy import MeasurePolicy
-from bench.runner import CellPlan, Launcher, Progress
-from bench.suites import Suite
+from bench.probes.calibrate import CpuDescription
+from bench.probes.calibrate import Launcher as CalibrationLauncher
+from bench.suite.definition import Suite
 from bench.vocab import PRECISIONS
 
 # A cell with one of these statuses is finished: a resumed run keeps its record as it is.
@@ -136,8 +136,8 @@ def calibrate(
     launcher: CalibrationLauncher,
     say: Say,
 ) -> tuple[dict[str, Any], ...]:
-    """bench.calibrate.measure_peak once per thread count, on that count's CPUs: the records for the document."""
-    from bench.calibrate import measure_peak
+    """bench.probes.calibrate.measure_peak once per thread count, on that count's CPUs: the records for the document."""
+    from bench.probes.calibrate import measure_peak
 
     records = []
     for threads, chosen in sorted(cpus.items()):
@@ -187,9 +187,9 @@ def run_suite(
     The result file appears after the calibration (nothing is lost by stopping before it) and is saved after
     every finished cell; `topology` (bench.machine.CpuTopology) replaces this machine's in tests.
     """
-    from bench.calibrate import launch_subprocess
+    from bench.engine.policy import get_policy
     from bench.machine import collect_machine_metadata
-    from bench.policy import get_policy
+    from bench.probes.calibrate import launch_subprocess
     from bench.results import default_result_path, write_result
 
     suite = request.suite
@@ -235,8 +235,8 @@ def run_suite(
 
 
 def merge_calibrations(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """Per thread count, bench.calibrate.best_of_rounds of the records before and after the cells."""
-    from bench.calibrate import PeakCalibration, best_of_rounds
+    """Per thread count, bench.probes.calibrate.best_of_rounds of the records before and after the cells."""
+    from bench.probes.calibrate import PeakCalibration, best_of_rounds
 
     later = {record["threads"]: record for record in after}
     merged = []

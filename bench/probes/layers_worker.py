@@ -1,7 +1,8 @@
 """The layer-profile process: pinned like a cell, one ONNX Runtime session with effbench's cell settings and its
-profiler on, then every node's kernel time per run. Run as `python -m bench.layers_worker` with a JSON job on stdin
-(see bench.layers.build_job); the record goes, as JSON, to the job's `result_path`. As in bench.worker, only the
-standard library is imported at module level: affinity and the thread variables come before ONNX Runtime starts.
+profiler on, then every node's kernel time per run. Run as `python -m bench.probes.layers_worker` with a JSON job
+on stdin (see bench.probes.layers.build_job); the record goes, as JSON, to the job's `result_path`. As in
+bench.engine.worker, only the standard library is imported at module level: affinity and the thread variables
+come before ONNX Runtime starts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.worker import prepare_process, serve_json_job
+from bench.engine.worker import prepare_process, serve_json_job
 
 
 def _runs(events: list[dict[str, Any]]) -> list[tuple[int, int]]:

@@ -1,6 +1,6 @@
 """The job a worker process reads on stdin (it writes back a bench.document.ProcessRecord or WorkerFailure).
 
-Standard library only: bench.worker reads it before it pins itself and imports numpy or a runtime.
+Standard library only: bench.engine.worker reads it before it pins itself and imports numpy or a runtime.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bench.backends.base import LoadTarget
-from bench.policy import MeasurePolicy, ProcessStopRule
+from bench.engine.policy import MeasurePolicy, ProcessStopRule
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,8 +1,8 @@
 """Where a model's time goes, by layer kind, against the core's measured peak.
 
-A model's % of peak (bench.calibrate) is one number; the paper's point is that EfficientNet's FLOP savings come
+A model's % of peak (bench.probes.calibrate) is one number; the paper's point is that EfficientNet's FLOP savings come
 from layers that run far below it. `effbench layers` runs the model in a clean worker pinned like a cell
-(bench.layers_worker) with the runtime's profiler on (ONNX Runtime's profiler, or OpenVINO's per-node counters),
+(bench.probes.layers_worker) with the runtime's profiler on (ONNX Runtime's profiler, or OpenVINO's per-node counters),
 and sums every node's kernel time and multiply-adds by kind: dense k x k convolutions, 1 x 1 (pointwise)
 convolutions, depthwise convolutions, convolutions on 1 x 1 maps (squeeze-excitation), fully connected layers, and
 the rest (activations, pooling, the SE scale, layout reorders) that has time but no multiply-adds. For ONNX Runtime
@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.calibrate import achieved_gflops, percent_of_peak
 from bench.errors import EffbenchError
+from bench.probes.calibrate import achieved_gflops, percent_of_peak
 
 LAYERS_FORMAT = "effbench-layers"
 # Layers document format history:
@@ -231,7 +231,7 @@ def summarize(
     precision: str = "fp32",
     model_effective_macs: int | None = None,
 ) -> LayerProfile:
-    """The per-kind table from a worker record (bench.layers_worker.run_layer_job) and the graph's multiply-adds
+    """The per-kind table from a worker record (bench.probes.layers_worker.run_layer_job) and the graph's multiply-adds
     per kind (graph_kinds). A kind whose node count differs between the two is an error: ONNX Runtime fused or
     split those layers, and their multiply-adds cannot be put against their time."""
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
@@ -295,14 +295,14 @@ Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    from bench.worker import launch_json_job
+    from bench.engine.worker import launch_json_job
 
-    return launch_json_job("bench.layers_worker", job, timeout_s, "layer profile")
+    return launch_json_job("bench.probes.layers_worker", job, timeout_s, "layer profile")
 
 
 def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """The worker's code in this process, unpinned: for tests."""
-    from bench.layers_worker import run_layer_job
+    from bench.probes.layers_worker import run_layer_job
 
     return run_layer_job(job, pin=False)
 

@@ -32,8 +32,8 @@ from bench.document import (
     WorkerFailure,
     read_worker_output,
 )
-from bench.job import WorkerJob
-from bench.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
+from bench.engine.job import WorkerJob
+from bench.engine.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
 
 STDERR_TAIL_LINES = 8
 
@@ -51,7 +51,7 @@ class CellPlan:
     fingerprint: str | None = None
     artifact: Artifact | None = None  # the file the backend loads
     skip_reason: str | None = None  # set: the cell is reported as skipped and never launched
-    arm: str | None = None  # "base" | "new" in an `effbench ab` run (bench.ab)
+    arm: str | None = None  # "base" | "new" in an `effbench ab` run (bench.engine.ab)
 
     @property
     def label(self) -> str:
@@ -82,13 +82,13 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
 
 
 class SubprocessLauncher:
-    """A fresh `python -m bench.worker` per job: pinned, thread variables set, killed when it overruns."""
+    """A fresh `python -m bench.engine.worker` per job: pinned, thread variables set, killed when it overruns."""
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 
     def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        from bench.worker import child_env
+        from bench.engine.worker import child_env
 
         cpus = list(job.cpus)
         env = child_env(job.threads)
@@ -101,7 +101,7 @@ class SubprocessLauncher:
                 # The child is pinned from here right after it starts, before it has imported anything, and
                 # pins itself again as its first action; thread variables are in its environment from exec.
                 proc = subprocess.Popen(
-                    [self.python, "-m", "bench.worker"],
+                    [self.python, "-m", "bench.engine.worker"],
                     stdin=subprocess.PIPE,
                     stdout=out,
                     stderr=err,
@@ -163,7 +163,7 @@ class InProcessLauncher:
         self.jobs: list[WorkerJob] = []
 
     def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        from bench.worker import error_record, run_job
+        from bench.engine.worker import error_record, run_job
 
         self.jobs.append(job)
         options = job.target.options
@@ -357,7 +357,7 @@ class Runner:
         summarize: Callable[[list[list[int]]], Summary] | None = None,
         sample_warnings: Callable[[list[list[int]]], list[str]] | None = None,
     ) -> None:
-        from bench.policy import min_total_samples
+        from bench.engine.policy import min_total_samples
 
         self.policy = policy
         self.launcher = launcher
@@ -367,7 +367,7 @@ class Runner:
         self.total_min_samples = min_total_samples() if total_min_samples is None else total_min_samples
         self.stop_rule = ProcessStopRule.for_policy(policy, policy.min_processes, self.total_min_samples)
         if summarize is None or sample_warnings is None:
-            from bench import stats
+            from bench.engine import stats
 
             summarize = summarize or (lambda s: stats.summarize(s, confidence=policy.confidence))
             sample_warnings = sample_warnings or stats.sample_warnings
@@ -434,7 +434,7 @@ class Runner:
         return self.policy.worker_timeout_s(cell.latency_hint_s())
 
     def launcher_for(self, cell: CellRun) -> Launcher:
-        """The launcher that starts `cell`'s workers (bench.ab gives each arm its own Python)."""
+        """The launcher that starts `cell`'s workers (bench.engine.ab gives each arm its own Python)."""
         return self.launcher
 
     def _run_process(self, cell: CellRun) -> None:

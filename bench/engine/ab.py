@@ -15,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.engine.measure import MeasuredRun
+from bench.engine.plan import LatencySettings, RunIdentity
+from bench.engine.policy import CAP_PREFIX, cell_stop_reason
+from bench.engine.runner import CellPlan, CellRun, Launcher, Progress, Runner, RunOutcome
+from bench.engine.worker import child_env
 from bench.errors import EffbenchError
-from bench.measure import MeasuredRun
-from bench.plan import LatencySettings, RunIdentity
-from bench.policy import CAP_PREFIX, cell_stop_reason
-from bench.runner import CellPlan, CellRun, Launcher, Progress, Runner, RunOutcome
 
 ARMS = ("base", "new")
 IN_PROGRESS = "the run stopped before this cell finished"
@@ -102,8 +103,6 @@ class ABRunner(Runner):
 def check_python(python: str, modules: Sequence[str], arm: str) -> None:
     """EffbenchError (exit 2) unless interpreter `python` runs and imports numpy and `modules`: what an arm's
     workers need besides bench itself, which comes from this project through PYTHONPATH."""
-    import os
-
     wanted = ["numpy", *dict.fromkeys(modules)]
     probe = (
         "import importlib, sys\n"
@@ -113,8 +112,7 @@ def check_python(python: str, modules: Sequence[str], arm: str) -> None:
         "    except Exception:\n        missing.append(name)\n"
         "print(' '.join(missing))\n"
     )
-    root = str(Path(__file__).resolve().parent.parent)  # as SubprocessLauncher gives the workers
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    env = child_env()  # as SubprocessLauncher gives the workers
     try:
         done = subprocess.run(
             [python, "-c", probe, *wanted], capture_output=True, text=True, timeout=120, env=env, check=False

@@ -1,6 +1,6 @@
 """The measuring process for one (model, backend) cell: pin, set thread env, import one runtime, warm up, time.
 
-Run as `python -m bench.worker` with a JSON job on stdin; the result goes, as JSON, to the file named by the
+Run as `python -m bench.engine.worker` with a JSON job on stdin; the result goes, as JSON, to the file named by the
 job's `result_path` (stdout is left to whatever the runtimes print), or to stdout when the job names no file.
 Only the standard library (and bench.machine, which uses nothing else) is imported at module level: affinity
 and thread variables must be in place before numpy (OpenBLAS) or any runtime starts its thread pools.
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bench.document import ProcessRecord, WorkerFailure
-    from bench.job import WorkerJob
+    from bench.engine.job import WorkerJob
 
 # Variables thread pools read once, when their library loads; set for N threads before any import.
 THREAD_ENV_VARS = (
@@ -53,7 +53,7 @@ def child_env(threads: int | None = None) -> dict[str, str]:
     """The environment of a child effbench process: this checkout first on PYTHONPATH (the child imports the same
     bench wherever it starts), no PYTHONSTARTUP, and the thread variables for `threads` when given."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds the bench package
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONSTARTUP", None)
     if threads is not None:
@@ -106,7 +106,7 @@ def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
 
     from bench.backends import get_backend
     from bench.document import ColdStartTimes, ProcessRecord
-    from bench.policy import WarmupDetector
+    from bench.engine.policy import WarmupDetector
 
     policy = job.policy
     stop_rule = replace(job.stop, cap_hit=False, reason="")  # this process's own, fresh stop state
@@ -247,7 +247,7 @@ def launch_json_job(module: str, job: dict[str, Any], timeout_s: float, what: st
             stderr=subprocess.PIPE,
             env=child_env(int(job["threads"])),
         )
-        if cpus:  # as bench.runner does: pinned from here at once, and again by the worker before any import
+        if cpus:  # as bench.engine.runner does: pinned from here at once, and again by the worker before any import
             with contextlib.suppress(ProcessLookupError, OSError):
                 os.sched_setaffinity(proc.pid, cpus)
         try:
@@ -290,8 +290,8 @@ def serve_json_job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
 
 
 def main() -> int:
+    from bench.engine.job import WorkerJob
     from bench.fsio import replace_file
-    from bench.job import WorkerJob
 
     job = WorkerJob.from_dict(json.loads(sys.stdin.read()))
     record: ProcessRecord | WorkerFailure

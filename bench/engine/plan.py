@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from bench.backends import install_hint
 from bench.document import ResultDocument, Settings
+from bench.engine.policy import MeasurePolicy
 from bench.errors import EffbenchError
-from bench.policy import MeasurePolicy
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
     from bench.backends.base import LoadTarget
     from bench.config import Config
+    from bench.engine.runner import CellPlan
     from bench.export import ArtifactSet
-    from bench.runner import CellPlan
 
 # Artifact formats in the order they are exported (OpenVINO's IR is converted from the ONNX file).
 _FORMAT_ORDER = ("onnx", "openvino")
@@ -188,8 +188,8 @@ def resolve_settings(
 
     Every bad value is an EffbenchError naming it; the checks run in the order the options are listed in --help.
     """
+    from bench.engine.policy import get_policy
     from bench.machine import resolve_cpus
-    from bench.policy import get_policy
 
     defaults = config.latency
     notes: list[str] = []
@@ -392,7 +392,7 @@ def _prepare_model(
 def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
     from bench.backends import get_backend
     from bench.document import Artifact
-    from bench.runner import CellPlan
+    from bench.engine.runner import CellPlan
 
     backend_name, name, files = request.backend, prepared.target.model_name, prepared.files
     backend = get_backend(backend_name)

@@ -1,9 +1,9 @@
 """The peak-calibration process: pin like a cell, then time back-to-back square matrix multiplies per library.
 
-Run as `python -m bench.calibrate_worker` with a JSON job on stdin (see bench.calibrate.build_job); the record
-goes, as JSON, to the job's `result_path` through bench.fsio, or to stdout when the job names no file. As in
-bench.worker, only the standard library is imported at module level: affinity and the thread variables must be
-in place before numpy (OpenBLAS), MKL or oneDNN start their thread pools.
+Run as `python -m bench.probes.calibrate_worker` with a JSON job on stdin (see bench.probes.calibrate.build_job);
+the record goes, as JSON, to the job's `result_path` through bench.fsio, or to stdout when the job names no file.
+As in bench.engine.worker, only the standard library is imported at module level: affinity and the thread
+variables must be in place before numpy (OpenBLAS), MKL or oneDNN start their thread pools.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.machine import THIS_MACHINE
-from bench.worker import (
+from bench.engine.worker import (
     activity_warnings,
     cpu_usage_warnings,
     machine_activity,
@@ -23,6 +22,7 @@ from bench.worker import (
     read_cpu_times,
     serve_json_job,
 )
+from bench.machine import THIS_MACHINE
 
 # GEMM kernels by name, in the order they are tried. The peak is the best of them: a core's matmul peak is what
 # its best library sustains, and libraries differ by 2x on the same core (on this project's AMD EPYC, torch.mm
@@ -235,7 +235,7 @@ def measure_kernel(
 
 
 def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
-    """Measure every kernel of every precision the job names; return the record bench.calibrate parses."""
+    """Measure every kernel of every precision the job names; return the record bench.probes.calibrate parses."""
     cpus = [int(c) for c in job.get("cpus", [])]
     threads = int(job["threads"])
     if pin:
