@@ -81,6 +81,21 @@ def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
     assert ignored.returncode == 0, ".carry/ must be ignored: the carried wheels must never be committed"
 
 
+def _reference_paper_document() -> Path:
+    """The paper document of the hardware report's reference machine (`--reference` in results/README.md's
+    command): other machines' paper documents are in the command too."""
+    import re
+
+    readme = (ROOT / "results" / "README.md").read_text().split("## `hardware/`", 1)[1]
+    machine = re.search(r"--reference (\S+)", readme)
+    assert machine, "no --reference in results/README.md's hardware report command"
+    return next(
+        p
+        for p in published_documents()
+        if p.parent.name == machine.group(1) and p.name in readme and p.name.startswith("paper-")
+    )
+
+
 def test_constraints_pin_every_package_and_match_the_reference_results() -> None:
     """scripts/setup-venv.sh installs with -c constraints.txt, so machines set up from one commit export the same
     bytes; the pins are the versions the hardware report's reference document ran."""
@@ -92,9 +107,7 @@ def test_constraints_pin_every_package_and_match_the_reference_results() -> None
             pins[name.lower().replace("_", "-")] = version
     assert '-c "$root/constraints.txt"' in (ROOT / "scripts" / "setup-venv.sh").read_text()
     assert {"torch", "onnx", "onnxruntime", "openvino", "protobuf", "numpy"} <= set(pins)
-    readme = (ROOT / "results" / "README.md").read_text().split("## `hardware/`", 1)[1]
-    reference = next(p for p in published_documents() if p.name in readme and p.name.startswith("paper-"))
-    runtimes = json.loads(reference.read_text())["machine"]["runtimes"]
+    runtimes = json.loads(_reference_paper_document().read_text())["machine"]["runtimes"]
     for name in ("torch", "onnx", "onnxruntime", "openvino", "numpy"):
         assert pins[name] == runtimes[name], (name, pins[name], runtimes[name])
 
@@ -110,9 +123,7 @@ def test_this_code_exports_what_the_reference_document_measured() -> None:
     from bench.export.cache import compute_fingerprint
     from bench.export.plans import make_plan
 
-    readme = (ROOT / "results" / "README.md").read_text().split("## `hardware/`", 1)[1]
-    reference_path = next(p for p in published_documents() if p.name in readme and p.name.startswith("paper-"))
-    reference = ResultDocument.from_dict(json.loads(reference_path.read_text()))
+    reference = ResultDocument.from_dict(json.loads(_reference_paper_document().read_text()))
     runtimes = reference.machine.data["runtimes"]
     for name in ("torch", "onnx", "openvino"):
         try:
