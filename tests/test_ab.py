@@ -40,8 +40,8 @@ class ArmLauncher(InProcessLauncher):
         target = replace(job.target, options={**job.target.options, **self.options})
         outcome = super().launch(replace(job, target=target), timeout_s)
         if outcome.record is not None:
-            # The fake worker still reads this machine's /proc/stat: a busy test machine would turn every verdict
-            # "noisy". The timings are fake, so the machine's activity is set aside too.
+            # The fake worker still reads this machine's /proc/stat: a busy test machine would weigh on the
+            # verdicts. The timings are fake, so the machine's activity is set aside too.
             quiet = replace(outcome.record, machine_activity={}, warnings=())
             outcome = replace(outcome, record=quiet)
         return outcome
@@ -146,6 +146,46 @@ def test_strict_with_an_inconclusive_cell_exits_3(
     assert "1 inconclusive" in capsys.readouterr().out
     assert run(config, *args, "--strict", "--output", str(tmp_path / "b.json"), new={"base_ms": 11.0}) == 3
     assert "about 1 more" in capsys.readouterr().out
+
+
+class BusyLauncher(ArmLauncher):
+    """An arm whose processes in `busy` report the other CPUs 60% busy during their timed loop."""
+
+    def __init__(self, arm: str, log: list[tuple[str, int]], busy: set[int], **options: Any) -> None:
+        super().__init__(arm, log, **options)
+        self.busy = busy
+
+    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+        outcome = super().launch(job, timeout_s)
+        if outcome.record is not None and job.process_index in self.busy:
+            busy = replace(outcome.record, machine_activity={"other_cpus_busy": 0.6, "own_cpus_steal": 0.0})
+            outcome = replace(outcome, record=busy)
+        return outcome
+
+
+@pytest.mark.parametrize(
+    ("base_busy", "new_busy", "verdict", "code"),
+    [
+        (set(range(10)), set(range(10)), "regression", 1),  # every block hit on both arms: the blocks cancel it
+        (set(), {3}, "regression", 1),  # one block of ten, NEW alone: below the uneven limit
+        (set(), {3, 7}, "re-run needed", 3),  # two blocks, NEW alone: the slowdown may be the interference
+    ],
+)
+def test_a_slower_new_arm_is_never_passed_whatever_the_busy_blocks(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], base_busy: set[int], new_busy: set[int],
+    verdict: str, code: int,
+) -> None:  # fmt: skip
+    parsed = build_parser().parse_args(
+        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json")]
+    )
+    log: list[tuple[str, int]] = []
+    launchers = {
+        "base": BusyLauncher("base", log, base_busy),
+        "new": BusyLauncher("new", log, new_busy, base_ms=11.0),
+    }
+    assert run_ab(parsed, launchers) == code
+    (cell,) = json.loads(capsys.readouterr().out)["cells"]
+    assert cell["verdict"] == verdict and math.isclose(cell["ratio"], 1.1, rel_tol=1e-3)
 
 
 class InterruptAfter(ArmLauncher):

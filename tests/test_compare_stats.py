@@ -251,8 +251,7 @@ def test_noisy_from_spread_only_when_undecided() -> None:
     assert "between-process spread" in wide.reason and "> 5%" in wide.reason
     assert wide.more_processes_needed is not None and wide.more_processes_needed > 10
     # a regression that stands out of a large spread stays a regression: the test paid for the spread
-    clear = judge(Arm(evenly(10, 0.08)), Arm(evenly(10, 0.08, 14.0)))
-    assert clear.verdict is Verdict.REGRESSION
+    assert judge(Arm(evenly(10, 0.08)), Arm(evenly(10, 0.08, 14.0))).verdict is Verdict.REGRESSION
 
 
 def test_noisy_from_disagreeing_processes_or_cap_when_undecided() -> None:
@@ -265,13 +264,31 @@ def test_noisy_from_disagreeing_processes_or_cap_when_undecided() -> None:
     assert judge(Arm(evenly(9, 0.01), cap_hit=True), Arm(evenly(9, 0.01))).verdict is Verdict.NO_CHANGE
 
 
-def test_busy_machine_makes_any_effect_noisy() -> None:
-    result = judge(Arm(evenly(9, 0.02)), Arm(evenly(9, 0.02, 12.0), machine_busy=True))
-    assert (result.verdict, result.mark) == (Verdict.NOISY, "!")
-    assert "busy CPU or steal time during NEW" in result.reason
-    assert "(regression if the conditions were alike)" in result.reason
-    assert "effbench ab" in result.reason
-    assert result.ratio == pytest.approx(1.2)
+def test_busy_arms_weaken_no_change_but_never_hide_a_regression() -> None:
+    base, slower, same = evenly(9, 0.02), evenly(9, 0.02, 12.0), evenly(9, 0.02, 10.05)
+    both = judge(Arm(base, machine_busy=True), Arm(slower, machine_busy=True))
+    assert (both.verdict, both.mark) == (Verdict.REGRESSION, "+")
+    assert "conditions were noisy, busy CPU or steal time during BASE and NEW: confirm with a re-run" in both.reason
+    assert both.ratio == pytest.approx(1.2)
+    # only NEW busy: the slowdown may be the interference, so the gate cannot decide (exit 3, never 0)
+    new_only = judge(Arm(base), Arm(slower, machine_busy=True))
+    assert (new_only.verdict, new_only.mark) == (Verdict.SUSPECT, "*")
+    assert "during NEW only: the slowdown may be that interference" in new_only.reason
+    assert "effbench ab" in new_only.reason
+    assert exit_code([new_only]) == EXIT_UNDECIDED
+    # only BASE busy: it understates a slowdown, and may hide one behind "no change"
+    assert judge(Arm(base, machine_busy=True), Arm(slower)).verdict is Verdict.REGRESSION
+    assert judge(Arm(base, machine_busy=True), Arm(same)).verdict is Verdict.SUSPECT
+    # no change, busy elsewhere: weakened to noisy
+    noisy = judge(Arm(base), Arm(same, machine_busy=True))
+    assert (noisy.verdict, noisy.mark) == (Verdict.NOISY, "!") and "measured no change" in noisy.reason
+    assert exit_code([noisy]) == EXIT_OK
+
+
+def test_a_regression_out_of_a_large_spread_says_conditions_were_noisy() -> None:
+    clear = judge(Arm(evenly(10, 0.08)), Arm(evenly(10, 0.08, 14.0)))
+    assert clear.verdict is Verdict.REGRESSION
+    assert clear.reason.endswith("; conditions were noisy (between-process spread 7.9% > 5%): confirm with a re-run")
 
 
 def test_failed_newly_failing_and_not_comparable() -> None:
@@ -325,6 +342,8 @@ def test_every_verdict_has_its_mark() -> None:
     ok = Arm(evenly(9, 0.02))
     cells = [
         CellInput("regression", ok, Arm(evenly(9, 0.02, 12.0))),
+        CellInput("suspect", ok, Arm(evenly(9, 0.02, 12.0), machine_busy=True)),
+        CellInput("re-run needed", ok, Arm(evenly(9, 0.02, 12.0), machine_busy=True), paired=True),
         CellInput("improvement", ok, Arm(evenly(9, 0.02, 8.0))),
         CellInput("no change", ok, Arm(evenly(9, 0.02))),
         CellInput("inconclusive", Arm(evenly(4, 0.03)), Arm(evenly(4, 0.03, 10.4))),
@@ -336,11 +355,13 @@ def test_every_verdict_has_its_mark() -> None:
     result = compare_cells(cells)
     assert [c.verdict.value for c in result.cells] == [c.key for c in cells]
     assert {c.verdict for c in result.cells} == set(Verdict)
-    assert [c.mark for c in result.cells] == ["+", "-", "~", "?", "!", "x", "F", "x"]
+    assert [c.mark for c in result.cells] == ["+", "*", "R", "-", "~", "?", "!", "x", "F", "x"]
     assert all(MARKS[c.verdict] == c.mark for c in result.cells)
     assert all(result.summary.counts[v] == 1 for v in Verdict)
     line = result.summary.line()
-    assert line.startswith("1 regression, 1 improvement, 1 no change, 1 inconclusive, 1 noisy, 1 failed, ")
+    assert line.startswith(
+        "1 regression, 1 suspect, 1 re-run needed, 1 improvement, 1 no change, 1 inconclusive, 1 noisy, 1 failed, "
+    )
     assert "Holm (family-wise error rate)" in line and "±5%" in line
 
 
@@ -426,6 +447,9 @@ def _cell(verdict: Verdict) -> CellComparison:
         ([Verdict.INCONCLUSIVE], EXIT_OK, EXIT_UNDECIDED),
         ([Verdict.NOISY, Verdict.NO_CHANGE], EXIT_OK, EXIT_UNDECIDED),
         ([Verdict.NOISY, Verdict.REGRESSION], EXIT_REGRESSION, EXIT_REGRESSION),
+        ([Verdict.SUSPECT, Verdict.NO_CHANGE], EXIT_UNDECIDED, EXIT_UNDECIDED),
+        ([Verdict.RERUN_NEEDED, Verdict.IMPROVEMENT], EXIT_UNDECIDED, EXIT_UNDECIDED),
+        ([Verdict.RERUN_NEEDED, Verdict.SUSPECT, Verdict.REGRESSION], EXIT_REGRESSION, EXIT_REGRESSION),
     ],
 )
 def test_exit_codes(verdicts: list[Verdict], plain: int, strict: int) -> None:

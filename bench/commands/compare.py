@@ -10,11 +10,14 @@ from typing import Any
 from bench.errors import EffbenchError
 
 EXIT_HELP = """\
-exit codes:
+exit codes (noise may weaken "no change", never hide a regression):
   0  no regression (improvements, no change, and without --strict inconclusive or noisy cells)
-  1  a regression, or a cell that newly fails
+  1  a regression (whatever the busy-CPU or steal-time warnings, unless they hit NEW more than BASE), or a
+     cell that newly fails
   2  bad input: a missing, unreadable, truncated or newer-format file, no common cells, another machine
-  3  with --strict: an inconclusive or noisy cell (and no regression)
+  3  undecided, and no regression: suspect (two runs: slower while only NEW was busy, or neither slower nor
+     faster while only BASE was), re-run needed (effbench ab: the same, with interference on one arm's
+     processes in more blocks than on the other's), or with --strict an inconclusive or noisy cell
 """
 
 
@@ -43,7 +46,7 @@ def add_verdict_options(parser: Any) -> None:
         help="multiple-comparison control across cells: holm (family-wise, default), bh (FDR)",
     )
     parser.add_argument("--format", "-f", choices=("term", "md", "json"), default="term", help="output format")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when a cell is inconclusive or noisy")
+    parser.add_argument("--strict", action="store_true", help="exit 3 also when a cell is inconclusive or noisy")
 
 
 def register(subparsers: Any) -> None:

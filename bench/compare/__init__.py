@@ -3,6 +3,10 @@
 cells = [CellInput("b0 · onnxruntime", base=Arm(medians_ms=(...)), new=Arm(medians_ms=(...)))]
 result = compare_cells(cells, CompareSettings(threshold=0.05))
 result.cells[0].verdict, result.cells[0].mark, result.summary.line(), exit_code(result, strict=False)
+
+documents (result documents to CellInputs) → effect (ratio, CI, tests) → multiple (Holm/BH across cells) →
+verdict (each cell's verdict; power sizes the "more processes" advice) → rule (what busy-CPU or steal-time
+warnings do to a verdict, and each verdict's exit code). sequential: the α each look of an adaptive A/B spends.
 """
 
 from bench.compare.effect import (
@@ -15,11 +19,8 @@ from bench.compare.effect import (
 )
 from bench.compare.multiple import CORRECTIONS, Correction, adjust_p_values, benjamini_hochberg, holm
 from bench.compare.power import min_processes_for_permutation, processes_needed
+from bench.compare.rule import EXIT_OK, EXIT_REGRESSION, EXIT_UNDECIDED, MARKS, Verdict
 from bench.compare.verdict import (
-    EXIT_OK,
-    EXIT_REGRESSION,
-    EXIT_UNDECIDED,
-    MARKS,
     NOISY_SPREAD,
     Arm,
     CellComparison,
@@ -28,7 +29,6 @@ from bench.compare.verdict import (
     CompareSettings,
     Comparison,
     ComparisonSummary,
-    Verdict,
     compare_cells,
     exit_code,
     summarize_verdicts,

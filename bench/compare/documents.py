@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.compare.verdict import Arm, CellInput
-from bench.document import CellRecord, ResultDocument
+from bench.document import CellRecord, ProcessRecord, ResultDocument
 from bench.errors import EffbenchError
 
 ARMS = ("base", "new")
@@ -37,15 +37,12 @@ def cell_key(cell: CellRecord) -> str:
     return f"{cell.model} · {cell.backend} · {_precision_word(cell)} · {cell.threads}t/{len(cell.cpus)}cpu"
 
 
-def _busy(cell: CellRecord) -> bool:
+def _busy(process: ProcessRecord) -> bool:
+    """The process's timed loop crossed the busy-CPU or steal-time level of its own warnings."""
     from bench.machine.activity import OTHER_CPUS_BUSY_WARN, STEAL_WARN
 
-    for process in cell.processes:
-        activity = process.machine_activity
-        busy, steal = activity.get("other_cpus_busy"), activity.get("own_cpus_steal")
-        if (busy is not None and busy >= OTHER_CPUS_BUSY_WARN) or (steal is not None and steal >= STEAL_WARN):
-            return True
-    return False
+    busy, steal = process.machine_activity.get("other_cpus_busy"), process.machine_activity.get("own_cpus_steal")
+    return (busy is not None and busy >= OTHER_CPUS_BUSY_WARN) or (steal is not None and steal >= STEAL_WARN)
 
 
 def arm_of(cell: CellRecord | None) -> Arm:
@@ -63,11 +60,13 @@ def arm_of(cell: CellRecord | None) -> Arm:
     for process in processes:
         ordered = sorted(process.samples_ns)
         p90s.append(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] / 1e6)
+    aligned = len(processes) == len(medians)  # the summary's medians are those of the processes with samples
     return Arm(
         medians_ms=medians,
-        p90s_ms=tuple(p90s) if len(p90s) == len(medians) else None,
-        samples=tuple(len(p.samples_ns) for p in processes) if len(processes) == len(medians) else None,
-        machine_busy=_busy(cell),
+        p90s_ms=tuple(p90s) if aligned else None,
+        samples=tuple(len(p.samples_ns) for p in processes) if aligned else None,
+        machine_busy=any(_busy(p) for p in cell.processes),
+        process_busy=tuple(_busy(p) for p in processes) if aligned else (),
         cap_hit=(cell.stop_reason or "").startswith(CAP_PREFIX),
     )
 

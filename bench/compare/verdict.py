@@ -1,9 +1,9 @@
-"""Per-cell verdicts of a comparison (regression, improvement, no change, …) and the exit code a CI job acts on.
+"""Per-cell verdicts of a comparison (regression, improvement, no change, …) from the effect of each cell.
 
 Pure logic over per-process numbers, no I/O and no knowledge of the result document: the caller matches cells
 and hands in, per arm, one median (ms) per worker process and the cell's flags. Marks follow asv: `+` slower,
-`-` faster, `~` within the threshold, `x` not comparable. The rule and the simulation behind it are above
-`_judge`.
+`-` faster, `~` within the threshold, `x` not comparable. The statistical rule and the simulation behind it are
+above `_judge`; how interference weighs on a verdict, and the exit codes, are in bench.compare.rule.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Literal
 
 from bench.compare.effect import (
@@ -26,6 +25,15 @@ from bench.compare.effect import (
 )
 from bench.compare.multiple import CORRECTIONS, Correction, adjust_p_values
 from bench.compare.power import min_blocks_for_sign_flip, min_processes_for_permutation, processes_needed
+from bench.compare.rule import (
+    MARKS,
+    Interference,
+    Verdict,
+    paired_interference,
+    unpaired_interference,
+    verdicts_exit_code,
+    weigh_interference,
+)
 from bench.errors import EffbenchError
 
 CellStatus = Literal["ok", "failed", "skipped", "missing", "interrupted"]
@@ -44,34 +52,6 @@ DEFAULT_POWER = 0.9
 NOISY_SPREAD = 0.05
 
 
-class Verdict(StrEnum):
-    REGRESSION = "regression"
-    IMPROVEMENT = "improvement"
-    NO_CHANGE = "no change"
-    INCONCLUSIVE = "inconclusive"
-    NOISY = "noisy"
-    FAILED = "failed"
-    NEWLY_FAILING = "newly failing"
-    NOT_COMPARABLE = "not comparable"
-
-
-MARKS: dict[Verdict, str] = {
-    Verdict.REGRESSION: "+",
-    Verdict.IMPROVEMENT: "-",
-    Verdict.NO_CHANGE: "~",
-    Verdict.INCONCLUSIVE: "?",
-    Verdict.NOISY: "!",
-    Verdict.FAILED: "x",
-    Verdict.NEWLY_FAILING: "F",
-    Verdict.NOT_COMPARABLE: "x",
-}
-
-# Exit codes (2, bad input or not comparable at the file level, is raised by the CLI layer as an EffbenchError).
-EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_UNDECIDED = 3
-
-
 @dataclass(frozen=True)
 class Arm:
     """One arm (BASE or NEW) of one cell: a median per worker process (ms) and what the run said about itself."""
@@ -82,8 +62,11 @@ class Arm:
     samples: tuple[int, ...] | None = None
     status: CellStatus = "ok"
     error: str = ""
-    # a busy-CPU or steal-time warning during the measurement: the machine was not the machine of the other arm
+    # a busy-CPU or steal-time warning during the measurement (set by any process_busy flag)
     machine_busy: bool = False
+    # per process, in the order of medians_ms: that process's timed loop had a busy-CPU or steal-time warning;
+    # empty where only the arm's flag is known
+    process_busy: tuple[bool, ...] = ()
     # the run's own "processes disagree" warning
     processes_disagree: bool = False
     # the cell stopped at a time or process cap before its precision target
@@ -95,6 +78,14 @@ class Arm:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "process_busy", tuple(bool(b) for b in self.process_busy))
+        if self.process_busy and len(self.process_busy) != len(self.medians_ms):
+            raise ValueError(
+                f"process_busy needs one flag per process median, got {len(self.process_busy)} for "
+                f"{len(self.medians_ms)}"
+            )
+        if any(self.process_busy):
+            object.__setattr__(self, "machine_busy", True)
         if self.status not in CELL_STATUSES:
             raise ValueError(f"unknown cell status '{self.status}'; known: {', '.join(CELL_STATUSES)}")
         if self.status == "ok" and not self.medians_ms:
@@ -154,7 +145,7 @@ class CellComparison:
     """The verdict on one cell. Ratios are NEW/BASE (above 1 is slower); [ci_low, ci_high] is the (1 - 2α) CI of
     the ratio; p_value is one-sided in the direction of the observed change (the larger of Welch's and the
     permutation test's) and p_adjusted the same after the correction over all tested cells; both None where no
-    test ran. more_processes_needed is set for inconclusive cells (and noisy ones that would be inconclusive)."""
+    test ran. more_processes_needed is set where the effect alone is inconclusive, whatever the final verdict."""
 
     key: str
     verdict: Verdict
@@ -226,24 +217,23 @@ def _status_verdict(cell: CellInput) -> tuple[Verdict, str] | None:
     return None
 
 
-def _suspect_conditions(cell: CellInput) -> list[str]:
-    """Why the two arms were not measured under like conditions (the test's assumption), if they were not.
-
-    A busy-CPU or steal-time warning in either arm makes the cell noisy whatever its effect: a busy arm shifts
-    its medians, so the ratio measures the machine as much as the code. The remedy is a re-run or `effbench ab`.
-    """
-    return [
-        f"busy CPU or steal time during {name}"
-        for arm, name in ((cell.base, "BASE"), (cell.new, "NEW"))
-        if arm.machine_busy
-    ]
+def _interference(cell: CellInput, paired: bool) -> Interference:
+    """Which arm busy-CPU or steal-time warnings hit more: per block for an A/B cell (each arm's flag standing for
+    all its processes where per-process flags are missing), per arm for two separate runs."""
+    base, new = cell.base, cell.new
+    if not paired:
+        return unpaired_interference(base.machine_busy, new.machine_busy)
+    blocks = len(base.medians_ms)
+    return paired_interference(
+        base.process_busy or (base.machine_busy,) * blocks, new.process_busy or (new.machine_busy,) * blocks
+    )
 
 
 def _imprecision(cell: CellInput, spread: float, settings: CompareSettings) -> list[str]:
     """Why the arms are less precise than the comparison needs: processes disagree, or a cap cut a cell short.
 
     Makes an inconclusive cell noisy (more processes would help less than a quieter machine). It does not hide a
-    significant regression: Welch's test already pays for the spread, so the verdict stands.
+    significant regression: Welch's test already pays for the spread, so the verdict stands, with a note.
     """
     found = []
     if spread > settings.noisy_spread:
@@ -275,7 +265,9 @@ def _imprecision(cell: CellInput, spread: float, settings: CompareSettings) -> l
 # - no change `~`: the whole (1 - 2α) CI inside [1 - threshold, 1 + threshold], i.e. both one-sided tests of
 #   "the change exceeds the threshold" reject at α (TOST, as in bioequivalence). A/A at σ 3%: 86.6 / 91.1 / 95.2%.
 # - inconclusive `?`: anything else, with "about N more processes per arm" from bench.compare.power.
-# - noisy `!`: see _suspect_conditions (whatever the effect) and _imprecision (only in place of inconclusive).
+# - noisy `!`: _imprecision, in place of inconclusive only; a busy arm in place of no change or inconclusive.
+# - suspect `*` / re-run needed `R`: busy-CPU or steal-time warnings that may have made or hidden a slowdown
+#   (bench.compare.rule.weigh_interference, which keeps any other regression a regression).
 # - the threshold has an absolute floor: max(threshold, floor_ms / BASE geometric mean), so a difference below
 #   floor_ms (0.02 ms) is never a regression or an improvement, whatever its relative size.
 def _judge(
@@ -310,23 +302,17 @@ def _judge(
                 f"; {have} processes per arm usually suffice at {effect.pooled_spread:.1%} spread but this estimate "
                 f"lies near a boundary: about {more} more per arm, or a re-run"
             )
-    suspect = _suspect_conditions(cell)
-    if suspect:
-        # A busy arm shifts its medians: the ratio measures the machine as much as the code, whatever its size.
-        return (
-            Verdict.NOISY,
-            f"{'; '.join(suspect)}: measured {reason} ({verdict.value} if the conditions were alike); re-run on a "
-            "quiet machine or measure both arms interleaved with `effbench ab`",
-            more,
-            threshold,
-        )
+    verdict, note = weigh_interference(verdict, _interference(cell, effect.paired), paired=effect.paired)
     # Paired, what limits precision is the spread of the block ratios (a drift shared by both arms widens each
     # arm's spread but cancels in the ratios); as a per-arm figure, like the unpaired one.
     spread = effect.pooled_spread if effect.paired else max(effect.base_spread, effect.new_spread)
     imprecise = _imprecision(cell, spread, settings)
     if verdict is Verdict.INCONCLUSIVE and imprecise:
-        return Verdict.NOISY, f"{'; '.join(imprecise)}: {reason}, or a quieter machine", more, threshold
-    return verdict, reason, more, threshold
+        verdict, reason = Verdict.NOISY, f"{'; '.join(imprecise)}: {reason}, or a quieter machine"
+    elif verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and imprecise:
+        noisy = f"conditions were noisy ({'; '.join(imprecise)}): confirm with a re-run"
+        note = f"{note}; {noisy}" if note else noisy
+    return verdict, "; ".join(filter(None, (reason, note))), more, threshold
 
 
 def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison:
@@ -335,14 +321,12 @@ def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison
     ratio = geometric_mean(new.medians_ms) / geometric_mean(base.medians_ms)
     have = min(len(base.medians_ms), len(new.medians_ms))
     more = min_processes_for_permutation(settings.alpha) - have
-    suspect = _suspect_conditions(cell)
-    verdict = Verdict.NOISY if suspect else Verdict.INCONCLUSIVE
+    verdict, note = weigh_interference(Verdict.INCONCLUSIVE, _interference(cell, False), paired=False)
     reason = (
         f"{_pct(ratio)} from {len(base.medians_ms)} vs {len(new.medians_ms)} processes: one process gives no "
         f"between-process spread; at least {more} more processes per arm needed"
     )
-    if suspect:
-        reason = f"{'; '.join(suspect)}; {reason}"
+    reason = "; ".join(filter(None, (reason, note)))
     return CellComparison(
         key=cell.key,
         verdict=verdict,
@@ -449,12 +433,6 @@ def summarize_verdicts(comparisons: Sequence[CellComparison], settings: CompareS
 
 
 def exit_code(comparisons: Sequence[CellComparison] | Comparison, strict: bool = False) -> int:
-    """0 no regression; 1 a regression or a newly failing cell; 3 (only when `strict`) an inconclusive or noisy
-    cell. A regression outranks an undecided cell: CI should report what it knows is wrong first."""
+    """The exit code of a comparison's verdicts (bench.compare.rule.verdicts_exit_code)."""
     cells = comparisons.cells if isinstance(comparisons, Comparison) else comparisons
-    verdicts = {c.verdict for c in cells}
-    if verdicts & {Verdict.REGRESSION, Verdict.NEWLY_FAILING}:
-        return EXIT_REGRESSION
-    if strict and verdicts & {Verdict.INCONCLUSIVE, Verdict.NOISY}:
-        return EXIT_UNDECIDED
-    return EXIT_OK
+    return verdicts_exit_code((c.verdict for c in cells), strict=strict)

@@ -28,7 +28,8 @@ class Change:
         return (self.step.ratio - 1.0) * 100.0
 
     def is_slowdown(self, threshold: float) -> bool:
-        """Latency went up by more than `threshold` (0.05 = 5%)."""
+        """Latency went up by more than `threshold` (0.05 = 5%): what `history changes` exits 1 on. The runs'
+        warnings do not enter it, so noise never hides a step the change-point test found (bench.compare.rule)."""
         return self.step.ratio > 1.0 + threshold
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.compare.documents import Matched
 from bench.compare.verdict import Comparison
-from bench.views.tables import Column, format_markdown_table
+from bench.views.tables import Column, format_markdown_table, rich_table
 
 COMPARE_FORMATS = ("term", "md", "json")
 
@@ -96,13 +96,12 @@ def render_comparison(comparison: Comparison, matched: Matched, fmt: str) -> str
         return (
             f"### effbench compare: {_header(matched)}\n\n"
             + format_markdown_table(rows, COLUMNS)
-            + "\nMarks: `+` slower, `-` faster, `~` no change, `?` inconclusive, `!` noisy, `F` newly failing, "
-            "`x` failed or not comparable. NEW/BASE is the ratio of geometric means of per-process medians.\n\n"
+            + "\nMarks: `+` slower, `-` faster, `~` no change, `?` inconclusive, `!` noisy, `*` suspect and `R` re-run "
+            "needed (interference on one arm may have made or hidden a slowdown), `F` newly failing, `x` failed or "
+            "not comparable. NEW/BASE is the ratio of geometric means of per-process medians.\n\n"
             f"**{closing}**\n"
         )
     from rich.console import Console
-
-    from bench.views.tables import rich_table
 
     console = Console(file=io.StringIO(), width=200, color_system=None, highlight=False, record=True)
     console.print(_header(matched))
