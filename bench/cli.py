@@ -8,10 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from bench import __version__
+from bench.commands.options import add_config
 from bench.errors import EffbenchError
 
-# Each module has `register(subparsers)` which adds its parser(s) and sets `func(args) -> int`.
-# They are imported here, so none of them may import torch/onnxruntime/openvino at module level.
+# Each module has `register(subparsers)`, which adds its parser and sets `func` to its entry point
+# `run_<command>(args) -> int` (exit code); shared options come from bench.commands.options. They are imported
+# here, so none of them may import torch/onnxruntime/openvino at module level.
 COMMAND_MODULES = (
     "bench.commands.models",
     "bench.commands.export",
@@ -19,6 +21,7 @@ COMMAND_MODULES = (
     "bench.commands.latency",
     "bench.commands.run",
     "bench.commands.system",
+    "bench.commands.export_pyperf",
     "bench.commands.report",
     "bench.commands.compare",
     "bench.commands.ab",
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ONNX Runtime and OpenVINO.",
     )
     parser.add_argument("--version", action="version", version=f"effbench {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="bench.toml to use (default: the nearest one)")
+    add_config(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bench.cli import build_parser, main
-from bench.commands.run import run_command
+from bench.commands.run import run_run
 from bench.engine.job import WorkerJob
 from bench.engine.plan import git_head, resolve_identity
 from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
@@ -82,7 +82,7 @@ def run(
     calibration: CalibrationStub | None = None,
 ) -> int:
     parsed = build_parser().parse_args(["--config", str(config), "run", *args])
-    return run_command(
+    return run_run(
         parsed, launcher=launcher or InProcessLauncher(), calibration_launcher=calibration or CalibrationStub(),
         topology=TOPOLOGY,
     )  # fmt: skip

@@ -6,12 +6,23 @@ import argparse
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.commands.compare import EXIT_HELP, add_verdict_options
-from bench.engine.plan import add_identity_options, resolve_identity
-from bench.vocab import PRECISIONS
+from bench.commands.options import (
+    EXIT_HELP,
+    add_backends,
+    add_cache_dir,
+    add_cpus,
+    add_output,
+    add_precision,
+    add_processes,
+    add_seed,
+    add_threads,
+    add_verdict_options,
+    command_config,
+    verdict_settings,
+)
+from bench.engine.plan import add_identity_options, plan_cells, resolve_identity, resolve_settings
 
 if TYPE_CHECKING:
     from bench.engine.runner import Launcher
@@ -34,24 +45,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("base", metavar="BASE", help="baseline model: zoo name, spec or .onnx/.xml file")
     parser.add_argument("new", metavar="NEW", help="candidate model (the same one with --new-python)")
-    parser.add_argument(
-        "--backend", "-b", action="append", metavar="NAME",
-        help="torch, onnxruntime, openvino (repeatable or comma list; default: every installed one)",
-    )  # fmt: skip
-    parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime, on N physical cores")
-    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin both arms to, e.g. 1 or 2-3 (default: chosen)")
-    parser.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 where supported")
+    add_backends(parser)
+    add_threads(parser)
+    add_cpus(parser, "CPUs to pin both arms to, e.g. 1 or 2-3 (default: chosen)")
+    add_precision(parser)
     parser.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
                         help="measurement preset (default ci: many short processes)")  # fmt: skip
-    parser.add_argument(
-        "--processes", type=int, metavar="N",
-        help="worker processes per arm, i.e. blocks (default: the preset's maximum, 10 for ci)",
-    )  # fmt: skip
+    add_processes(parser, "worker processes per arm, i.e. blocks (default: the preset's maximum, 10 for ci)")
     parser.add_argument("--base-python", metavar="PY", help="interpreter for BASE's workers (default: this one)")
     parser.add_argument("--new-python", metavar="PY", help="interpreter for NEW's workers (default: this one)")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml or models/)")
+    add_output(parser)
+    add_seed(parser)
+    add_cache_dir(parser)
     add_verdict_options(parser)
     add_identity_options(parser)
     parser.set_defaults(func=run_ab)
@@ -62,23 +67,21 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
 
     `launchers` ({"base": …, "new": …}) replaces the real workers (tests use InProcessLauncher)."""
     from bench.backends import backend_class
-    from bench.commands.compare import judge_and_print, settings_from
     from bench.compare.documents import match_ab
-    from bench.config import load_config
     from bench.engine.ab import check_python, measure_ab, pair_plans
-    from bench.engine.plan import plan_cells, resolve_settings
     from bench.engine.policy import get_policy
     from bench.engine.runner import RichProgress, SubprocessLauncher
     from bench.errors import EffbenchError
     from bench.views.console import make_console
+    from bench.views.verdicts import judge_and_print
 
     err = make_console(stderr=True)
-    settings_from(args)  # bad verdict options fail before anything is measured
+    verdicts = verdict_settings(args)  # bad verdict options fail before anything is measured
     if args.processes is not None and args.processes < 2:
         raise EffbenchError(f"--processes {args.processes}: an A/B run needs at least 2 processes (blocks) per arm")
     processes = args.processes if args.processes is not None else get_policy(args.preset).max_processes
     settings = resolve_settings(
-        load_config(Path(args.config) if getattr(args, "config", None) else None),
+        command_config(args),
         models=[args.base, args.new],
         backends=args.backend,
         threads=args.threads,
@@ -119,4 +122,4 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     if run.interrupted:
         err.print("interrupted: the finished processes are in the result file")
         return 130
-    return judge_and_print(match_ab(run.document), args)
+    return judge_and_print(match_ab(run.document), verdicts, args.format, strict=args.strict)

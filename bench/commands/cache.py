@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.commands.options import add_cache_dir, add_format, cache_dir
 from bench.views.console import print_rows
+from bench.views.format import format_size
 from bench.views.tables import Column
+
+if TYPE_CHECKING:
+    from bench.export.inventory import CacheInventory
 
 COLUMNS = (
     Column("folder", "entry", align="left"),
@@ -18,13 +22,6 @@ COLUMNS = (
     Column("age", "age"),
     Column("current", "still hit by this code?", align="left"),
 )
-
-
-def format_size(size: float) -> str:
-    """Bytes in kB, MB or GB (decimal units, as `ls -h --si` and the export summary print them)."""
-    if size >= 1e9:
-        return f"{size / 1e9:.1f} GB"
-    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
 def format_age(seconds: float) -> str:
@@ -40,50 +37,40 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-def _cache_dir(args: argparse.Namespace) -> Path:
-    if args.cache_dir:
-        return Path(args.cache_dir)
-    from bench.config import load_config
-
-    return load_config(Path(args.config) if getattr(args, "config", None) else None).cache_dir
-
-
 def _answer(status: str, why: str) -> str:
     words = {"current": "yes", "stale": "no", "broken": "no", "unknown": "unknown"}[status]
     return f"{words} ({status}: {why})" if why else words
 
 
-def run_list(args: argparse.Namespace) -> int:
+def _inventory_json(inventory: CacheInventory) -> dict[str, Any]:
+    return {
+        "cache_dir": str(inventory.cache_dir),
+        "entries": [
+            {
+                "folder": e.folder,
+                "model": e.model,
+                "source": e.source,
+                "size_bytes": e.size,
+                "age_s": round(e.age_s, 1),
+                "status": e.status,
+                "why": e.why,
+            }
+            for e in inventory.entries
+        ],
+        "leftovers": [
+            {"folder": s.folder, "entry": s.entry, "size_bytes": s.size, "age_s": round(s.age_s, 1), "stale": s.stale}
+            for s in inventory.leftovers
+        ],
+    }
+
+
+def run_cache_list(args: argparse.Namespace) -> int:
+    """List the cache's entries (model, size, age, whether this code still hits them) and staging leftovers."""
     from bench.export.inventory import PRUNABLE, inspect_cache
 
-    inventory = inspect_cache(_cache_dir(args))
+    inventory = inspect_cache(cache_dir(args))
     if args.format == "json":
-        doc = {
-            "cache_dir": str(inventory.cache_dir),
-            "entries": [
-                {
-                    "folder": e.folder,
-                    "model": e.model,
-                    "source": e.source,
-                    "size_bytes": e.size,
-                    "age_s": round(e.age_s, 1),
-                    "status": e.status,
-                    "why": e.why,
-                }
-                for e in inventory.entries
-            ],
-            "leftovers": [
-                {
-                    "folder": s.folder,
-                    "entry": s.entry,
-                    "size_bytes": s.size,
-                    "age_s": round(s.age_s, 1),
-                    "stale": s.stale,
-                }
-                for s in inventory.leftovers
-            ],
-        }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(_inventory_json(inventory), indent=2))
         return 0
     if not inventory.entries and not inventory.leftovers:
         print(f"no entries in {inventory.cache_dir}")
@@ -117,10 +104,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_prune(args: argparse.Namespace) -> int:
+def run_cache_prune(args: argparse.Namespace) -> int:
+    """Remove (or with --dry-run list) the entries this code no longer hits and stale staging folders."""
     from bench.export.inventory import inspect_cache, prune_cache
 
-    inventory = inspect_cache(_cache_dir(args))
+    inventory = inspect_cache(cache_dir(args))
     outcome = prune_cache(inventory, dry_run=args.dry_run)
     verb = "would remove" if outcome.dry_run else "removed"
     for folder, size, why in outcome.removed:
@@ -148,8 +136,8 @@ def register(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     list_parser = actions.add_parser("list", help="each entry: model, size, age, whether it is still hit")
-    list_parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default: table)")
-    list_parser.set_defaults(func=run_list)
+    add_format(list_parser, ("table", "json"), default="table")
+    list_parser.set_defaults(func=run_cache_list)
     prune_parser = actions.add_parser(
         "prune",
         help="remove the entries this code no longer hits, and stale staging folders",
@@ -158,10 +146,6 @@ def register(subparsers: Any) -> None:
         "entry's lock, as an export does: an entry being exported is skipped.",
     )
     prune_parser.add_argument("--dry-run", action="store_true", help="only print what would be removed")
-    prune_parser.set_defaults(func=run_prune)
-    for sub in (list_parser, prune_parser):
-        sub.add_argument(
-            "--cache-dir",
-            metavar="DIR",
-            help="artifact cache folder (default: bench.toml [paths] cache_dir, or models/)",
-        )
+    prune_parser.set_defaults(func=run_cache_prune)
+    add_cache_dir(list_parser)
+    add_cache_dir(prune_parser)

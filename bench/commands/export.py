@@ -8,8 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.commands.cache import format_size
+from bench.commands.options import (
+    add_bundle,
+    add_cache_dir,
+    add_input_shape,
+    add_json,
+    add_models,
+    add_seed,
+    add_weights,
+    cache_dir,
+    command_config,
+)
 from bench.errors import EffbenchError
+from bench.views.format import format_size
 
 
 def _models(values: list[str]) -> list[str]:
@@ -31,6 +42,7 @@ def _models(values: list[str]) -> list[str]:
 
 
 def _describe(outcome: Any) -> list[str]:
+    """An export's lines: the model, its status and input, then each artifact with its size, hash and parity."""
     arts = outcome.artifacts
     manifest = arts.manifest
     verb = {"exported": "exported in", "cached": "cache hit, verified in", "prebuilt": "prebuilt, verified in"}
@@ -57,25 +69,33 @@ def _describe(outcome: Any) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    from bench.config import load_config
-    from bench.export import FORMATS, export_model, normalize_formats, write_bundle
+def _outcome_json(outcome: Any, bundle: Path | None) -> dict[str, Any]:
+    arts = outcome.artifacts
+    return {
+        "model": arts.model_name,
+        "status": outcome.status,
+        "seconds": round(outcome.seconds, 4),
+        "folder": str(outcome.folder),
+        "fingerprint": arts.fingerprint,
+        "files": {fmt: str(p) for fmt, p in arts.files.items()},
+        "sha256": arts.sha256,
+        "input": {"name": arts.input_name, "shape": list(arts.input_shape), "dtype": arts.input_dtype},
+        "parity": arts.manifest.get("parity"),
+        "bundle": str(bundle) if bundle else None,
+    }
 
-    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
-    cache_dir = Path(args.cache_dir) if args.cache_dir else config.cache_dir
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export (or verify the cached) artifacts of every --model, optionally into a bundle; print what happened."""
+    from bench.export import FORMATS, export_model, looks_like_path, normalize_formats, parse_input_shape, write_bundle
+
+    config = command_config(args)
     formats = normalize_formats(args.format or config.export.get("formats") or FORMATS)
-    weights = Path(args.weights) if args.weights else None
-    input_shape = None
-    if args.input_shape:
-        from bench.export import parse_input_shape
-
-        input_shape = parse_input_shape(args.input_shape)
+    input_shape = parse_input_shape(args.input_shape) if args.input_shape else None
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(f"effbench: {message}", file=sys.stderr, flush=True)
-
-    from bench.export import looks_like_path
 
     outcomes = []
     for model in _models(args.model):
@@ -85,45 +105,23 @@ def run(args: argparse.Namespace) -> int:
             export_model(
                 model,
                 formats=formats,
-                cache_dir=cache_dir,
+                cache_dir=cache_dir(args, config),
                 opset=args.opset if args.opset is not None else default_opset,
                 force=args.force,
                 seed=args.seed,
-                weights=weights,
+                weights=Path(args.weights) if args.weights else None,
                 input_shape=input_shape,
                 progress=progress,
             )
         )
-    bundle = None
-    if args.bundle:
-        bundle = write_bundle([o.artifacts for o in outcomes], Path(args.bundle), progress=progress)
-
+    bundle = write_bundle([o.artifacts for o in outcomes], args.bundle, progress=progress) if args.bundle else None
     if args.json:
-        doc = [
-            {
-                "model": o.artifacts.model_name,
-                "status": o.status,
-                "seconds": round(o.seconds, 4),
-                "folder": str(o.folder),
-                "fingerprint": o.artifacts.fingerprint,
-                "files": {fmt: str(p) for fmt, p in o.artifacts.files.items()},
-                "sha256": o.artifacts.sha256,
-                "input": {
-                    "name": o.artifacts.input_name,
-                    "shape": list(o.artifacts.input_shape),
-                    "dtype": o.artifacts.input_dtype,
-                },
-                "parity": o.artifacts.manifest.get("parity"),
-                "bundle": str(bundle) if bundle else None,
-            }
-            for o in outcomes
-        ]
-        print(json.dumps(doc, indent=2))
-    else:
-        for outcome in outcomes:
-            print("\n".join(_describe(outcome)))
-        if bundle:
-            print(f"bundle: {bundle} ({len(outcomes)} model(s) added; see {bundle / 'index.json'})")
+        print(json.dumps([_outcome_json(o, bundle) for o in outcomes], indent=2))
+        return 0
+    for outcome in outcomes:
+        print("\n".join(_describe(outcome)))
+    if bundle:
+        print(f"bundle: {bundle} ({len(outcomes)} model(s) added; see {bundle / 'index.json'})")
     return 0
 
 
@@ -137,11 +135,10 @@ def register(subparsers: Any) -> None:
         "PyTorch fp32; beyond 1e-4 relative error (max|out-ref|/max|ref|) the export fails with exit code 1 and "
         "nothing is cached. Artifacts are cached by fingerprint; a second export is a verified cache hit.",
     )
-    parser.add_argument(
-        "--model",
-        required=True,
-        action="append",
+    add_models(
+        parser,
         metavar="NAME|FILE",
+        short=False,
         help="zoo model or glob (b1, 'efficientnet_b*', b0:r=32), an .onnx or OpenVINO .xml file, or an exported "
         "artifact folder; repeat for several",
     )
@@ -151,23 +148,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--opset", type=int, metavar="N", help="ONNX opset for PyTorch exports (default: bench.toml or 17; 7-20)"
     )
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml [paths] cache_dir, or models/)"
-    )
+    add_cache_dir(parser)
     parser.add_argument("--force", action="store_true", help="export again even when the cache holds the artifacts")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and parity input (default 0)")
-    parser.add_argument("--weights", metavar="FILE", help="state dict (.safetensors or torch.save) for a zoo model")
-    parser.add_argument(
-        "--input-shape",
-        metavar="DIMS",
-        help="input shape for a user file with dynamic dims, e.g. 1,3,224,224 (a dynamic batch alone becomes 1)",
+    add_seed(parser, "parity input")
+    add_weights(parser)
+    add_input_shape(parser)
+    add_bundle(
+        parser,
+        "also copy the artifacts and manifests into DIR (with index.json and README.md) for a machine without torch",
     )
-    parser.add_argument(
-        "--bundle",
-        metavar="DIR",
-        help="also copy the artifacts and manifests into DIR (with index.json and README.md) for a machine "
-        "without torch",
-    )
-    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    add_json(parser, "print the outcome as JSON")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run_export)

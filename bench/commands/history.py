@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.views.tables import FORMATS
+from bench.commands.options import add_format, add_threads, command_config
+from bench.errors import EffbenchError
+from bench.views.tables import FORMATS, format_markdown_table
 
 # "term" is the terminal table, as the issue names it; "table" as in `effbench models`.
 OUTPUT_FORMATS = ("term", *FORMATS)
@@ -15,11 +17,7 @@ ORDERS = ("time", "commit")  # bench.history.order.ORDERS, spelled here too: no 
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    if args.db:
-        return Path(args.db)
-    from bench.config import load_config
-
-    return load_config(Path(args.config) if getattr(args, "config", None) else None).history_db
+    return Path(args.db) if args.db else command_config(args).history_db
 
 
 def _say_skipped(name: str, why: str) -> None:
@@ -27,13 +25,17 @@ def _say_skipped(name: str, why: str) -> None:
     print(f"effbench: skipped: {why}" if name in why else f"effbench: skipped {name}: {why}", file=sys.stderr)
 
 
-def run_index(args: argparse.Namespace) -> int:
-    from bench.config import load_config
+def run_history(args: argparse.Namespace) -> int:
+    """`effbench history` without a subcommand: its help, exit code 2."""
+    args.history_parser.print_help()
+    return 2
+
+
+def run_history_index(args: argparse.Namespace) -> int:
+    """Index the result documents under the given folders (default: bench.toml's results_dir) into the history."""
     from bench.history.db import index_documents
 
-    sources = [Path(p) for p in args.results_dirs]
-    if not sources:
-        sources = [load_config(Path(args.config) if getattr(args, "config", None) else None).results_dir]
+    sources = [Path(p) for p in args.results_dirs] or [command_config(args).results_dir]
     db = _db_path(args)
     report = index_documents(db, sources, rebuild=args.rebuild, on_skip=_say_skipped)
     print(
@@ -83,7 +85,6 @@ def _in_order(series: Any, commit_order: Any) -> Any:
 
 def _render(rows: list[dict[str, Any]], columns: Any, fmt: str, title: str | None) -> None:
     from bench.views.console import print_rows
-    from bench.views.tables import format_markdown_table
 
     if fmt == "md" and title:
         sys.stdout.write(f"\n**{title}**\n\n" + format_markdown_table(rows, columns))
@@ -91,8 +92,8 @@ def _render(rows: list[dict[str, Any]], columns: Any, fmt: str, title: str | Non
         print_rows(rows, columns, "table" if fmt == "term" else fmt, title=title)
 
 
-def run_show(args: argparse.Namespace) -> int:
-    from bench.errors import EffbenchError
+def run_history_show(args: argparse.Namespace) -> int:
+    """Print each matching series run by run (--plot also draws it), with the change points marked."""
     from bench.history.changes import find_changes
     from bench.history.db import open_database
     from bench.history.query import group_series, query_points
@@ -127,8 +128,8 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_changes(args: argparse.Namespace) -> int:
-    from bench.errors import EffbenchError
+def run_history_changes(args: argparse.Namespace) -> int:
+    """Print the change points of every matching series; exit code 1 on a slowdown above --threshold."""
     from bench.history.changes import find_changes, parse_threshold
     from bench.history.db import open_database
     from bench.history.query import group_series, parse_since, query_points
@@ -175,7 +176,7 @@ def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
     parser.add_argument("--model", "-m", required=model_required, help="model name or alias (b1 = efficientnet_b1)")
     parser.add_argument("--backend", "-b", help="torch, onnxruntime (ort), openvino (ov)")
     parser.add_argument("--precision", help="requested precision, e.g. fp32 or bf16")
-    parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime")
+    add_threads(parser, help="threads per runtime")
     parser.add_argument("--machine", metavar="ID", help="machine id, or the start of one (effbench system shows it)")
     parser.add_argument(
         "--arm",
@@ -190,7 +191,7 @@ def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
         help="order each series by run time, or by the commit under test's place in the git history of the "
         "current folder (runs of one commit in time order; runs of other commits last)",
     )
-    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="term", help="output format (default: term)")
+    add_format(parser, OUTPUT_FORMATS, default="term")
 
 
 def register(subparsers: Any) -> None:
@@ -201,7 +202,7 @@ def register(subparsers: Any) -> None:
         "the JSON documents stay the source of truth and the index can be rebuilt from them at any time.",
     )
     sub = parser.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
-    parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=run_history, history_parser=parser)
 
     index = sub.add_parser(
         "index",
@@ -213,7 +214,7 @@ def register(subparsers: Any) -> None:
     index.add_argument("results_dirs", nargs="*", metavar="RESULTS_DIR", help="folders (searched recursively) or files")
     index.add_argument("--rebuild", action="store_true", help="empty the history and index everything again")
     _add_common(index)
-    index.set_defaults(func=run_index)
+    index.set_defaults(func=run_history_index)
 
     show = sub.add_parser(
         "show",
@@ -226,7 +227,7 @@ def register(subparsers: Any) -> None:
     show.add_argument("--last", type=int, metavar="N", help="only the last N runs of each series")
     show.add_argument("--plot", metavar="FILE", help="also draw the series into FILE (.svg or .png)")
     _add_common(show)
-    show.set_defaults(func=run_show)
+    show.set_defaults(func=run_history_show)
 
     changes = sub.add_parser(
         "changes",
@@ -239,4 +240,4 @@ def register(subparsers: Any) -> None:
     changes.add_argument("--since", metavar="DATE", help="only changes whose first new run is at or after DATE")
     changes.add_argument("--threshold", default="5%", help="slowdown that fails the command (default: 5%%)")
     _add_common(changes)
-    changes.set_defaults(func=run_changes)
+    changes.set_defaults(func=run_history_changes)

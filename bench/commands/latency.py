@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.backends import settings_help
-from bench.engine.plan import add_identity_options
+from bench.commands.options import (
+    add_backends,
+    add_cache_dir,
+    add_cpus,
+    add_input_shape,
+    add_json,
+    add_models,
+    add_output,
+    add_precision,
+    add_processes,
+    add_seed,
+    add_threads,
+    add_weights,
+    command_config,
+)
+from bench.engine.plan import add_identity_options, plan_cells, resolve_identity, resolve_settings
 from bench.views.console import emit, make_console
 from bench.views.latency import render_latency_table
-from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
     from bench.engine.runner import Launcher
 
 
 def presets_help() -> str:
+    """The presets' processes, durations and CI targets, as latency --help lists them under the options."""
     from bench.engine.policy import PRESETS
 
     lines = ["presets (every cell also needs the MLPerf p90 minimum of samples in all):"]
@@ -40,55 +54,33 @@ def register(subparsers: Any) -> None:
         epilog=settings_help() + presets_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--model",
-        "-m",
-        action="append",
-        required=True,
-        metavar="MODEL",
-        help="zoo name or spec (b1, efficientnet:phi=2, b0:r=32) or a .onnx/.xml file; repeatable",
-    )
-    parser.add_argument(
-        "--backend",
-        "-b",
-        action="append",
-        metavar="NAME",
-        help="torch, onnxruntime, openvino (repeatable or comma list; default: every installed one)",
-    )
-    parser.add_argument("--threads", "-t", type=int, metavar="N", help="threads per runtime, on N physical cores")
-    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin to, e.g. 1 or 2-3 (default: chosen)")
-    parser.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 where supported")
+    add_models(parser, help="zoo name or spec (b1, efficientnet:phi=2, b0:r=32) or a .onnx/.xml file; repeatable")
+    add_backends(parser)
+    add_threads(parser)
+    add_cpus(parser)
+    add_precision(parser)
     preset = parser.add_mutually_exclusive_group()
     preset.add_argument("--fast", dest="preset", action="store_const", const="fast", help="quick, rougher run")
     preset.add_argument("--rigorous", dest="preset", action="store_const", const="rigorous", help="long run")
-    parser.add_argument("--processes", type=int, metavar="N", help="exactly N worker processes per cell")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
-    parser.add_argument("--json", action="store_true", help="print only a JSON summary on stdout")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and input (default 0)")
-    parser.add_argument("--weights", metavar="FILE", help="state dict (.safetensors or torch.save) for zoo models")
-    parser.add_argument(
-        "--input-shape", metavar="N,C,H,W", help="input shape for a user ONNX file with dynamic dimensions"
-    )
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="artifact cache folder (default: bench.toml [paths] cache_dir, or models/)"
-    )
+    add_processes(parser, "exactly N worker processes per cell")
+    add_output(parser)
+    add_json(parser, "print only a JSON summary on stdout")
+    add_seed(parser)
+    add_weights(parser)
+    add_input_shape(parser)
+    add_cache_dir(parser)
     add_identity_options(parser)
     parser.set_defaults(func=run_latency)
 
 
-# ------------------------------------------------------------------------------------------------ command
-
-
 def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> int:
     """Resolve the settings, plan (export), measure with `launcher` (default: real pinned workers), print."""
-    from bench.config import load_config
     from bench.engine.measure import measure
-    from bench.engine.plan import plan_cells, resolve_identity, resolve_settings
     from bench.engine.runner import RichProgress, SubprocessLauncher
 
     err = make_console(stderr=True)
     settings = resolve_settings(
-        load_config(Path(args.config) if getattr(args, "config", None) else None),
+        command_config(args),
         models=args.model,
         backends=args.backend,
         threads=args.threads,

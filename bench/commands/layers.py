@@ -1,13 +1,22 @@
-"""`effbench layers`: where a model's time goes by layer kind (ONNX Runtime's profiler), against the measured peak."""
+"""`effbench layers`: where a model's time goes by layer kind (a runtime's profiler), against the measured peak."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from bench.commands.options import (
+    add_cache_dir,
+    add_cpus,
+    add_format,
+    add_models,
+    add_output,
+    add_threads,
+    cache_dir,
+)
 from bench.errors import EffbenchError
 
 
@@ -24,52 +33,51 @@ def register(subparsers: Any) -> None:
         "matrix-multiply peak measured on the same CPUs shows which layers keep a model from the peak. The "
         "profiler adds a little time per node: read the shares.",
     )
-    layers.add_argument("--model", action="append", required=True, metavar="NAME", help="zoo model (repeat)")
+    add_models(layers, help="zoo model (repeat)", metavar="NAME", short=False)
     layers.add_argument(
         "--backend", choices=("onnxruntime", "openvino"), default="onnxruntime", help="runtime (default onnxruntime)"
     )
     layers.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: OpenVINO only")
-    layers.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    layers.add_argument("--cpus", metavar="LIST", help="CPUs to pin to (default: as effbench latency chooses)")
+    add_threads(layers, help="intra-op threads (default 1)", default=1, short=False)
+    add_cpus(layers, "CPUs to pin to (default: as effbench latency chooses)")
     layers.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"profiled runs (default {DEFAULT_RUNS})")
     layers.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"runs first (default {DEFAULT_WARMUP})")
     layers.add_argument("--no-calibrate", action="store_true", help="no peak calibration (no %% of peak)")
-    layers.add_argument("--cache-dir", type=Path, help="artifact cache folder (default: bench.toml or models/)")
-    layers.add_argument("--format", choices=("term", "md", "json"), default="term", help="output (default term)")
-    layers.add_argument("--output", "-o", type=Path, help="also write the profiles as a JSON document")
+    add_cache_dir(layers)
+    add_format(layers, ("term", "md", "json"), default="term")
+    add_output(layers, "also write the profiles as a JSON document")
     layers.set_defaults(func=run_layers)
 
 
-def run_layers(args: argparse.Namespace) -> int:
-    import importlib.util
+def _check_installed(backend: str) -> None:
+    """The runtime `backend` profiles with (and onnx, which counts ONNX Runtime's multiply-adds) is installed."""
+    needed = ("openvino",) if backend == "openvino" else ("onnxruntime", "onnx")
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        extra = "openvino" if backend == "openvino" else "onnx"
+        raise EffbenchError(
+            f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[{extra}]'"
+        )
 
-    from bench.config import load_config
+
+def run_layers(args: argparse.Namespace) -> int:
+    """Calibrate the peak, profile each model in a clean pinned worker, print (and with --output write) the kinds."""
     from bench.export import ensure_artifacts
     from bench.machine import collect_machine_metadata, resolve_cpus
-    from bench.probes.calibrate import measure_peak, read_cpu_description
+    from bench.probes.calibrate import bf16_unsupported, measure_peak, read_cpu_description
     from bench.probes.layers import check_options, layers_document, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
     specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
-    needed = ("openvino",) if args.backend == "openvino" else ("onnxruntime", "onnx")
-    missing = [m for m in needed if importlib.util.find_spec(m) is None]
-    if missing:
-        extra = "openvino" if args.backend == "openvino" else "onnx"
-        raise EffbenchError(
-            f"effbench layers needs {' and '.join(missing)}, which is not installed: pip install 'effbench[{extra}]'"
-        )
+    _check_installed(args.backend)
     check_options(args.runs, args.warmup, args.backend, args.precision)
     cpu = read_cpu_description()
-    if args.precision == "bf16":
-        from bench.probes.calibrate import bf16_unsupported
-
-        reason = bf16_unsupported(cpu.flags)
-        if reason:
-            raise EffbenchError(f"--precision bf16: {reason}")
+    reason = bf16_unsupported(cpu.flags) if args.precision == "bf16" else None
+    if reason:
+        raise EffbenchError(f"--precision bf16: {reason}")
     cpus = resolve_cpus(args.threads, args.cpus)
-    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
-    cache_dir = args.cache_dir or config.cache_dir
+    cache = cache_dir(args)
     say = (lambda message: print(message, file=sys.stderr)) if args.format != "json" else (lambda _m: None)
     peak = None
     if not args.no_calibrate:
@@ -79,7 +87,7 @@ def run_layers(args: argparse.Namespace) -> int:
     profiles = []
     for spec in specs:
         fmt = "openvino" if args.backend == "openvino" else "onnx"
-        artifacts = ensure_artifacts(spec.name, formats=(fmt,), cache_dir=cache_dir, progress=say)
+        artifacts = ensure_artifacts(spec.name, formats=(fmt,), cache_dir=cache, progress=say)
         say(f"{spec.name}: profiling {args.warmup} + {args.runs} runs on CPU(s) {','.join(map(str, cpus))}")
         profile = profile_layers(
             spec.name, artifacts.files[fmt], artifacts.sha256[fmt], cpus, args.threads, backend=args.backend,

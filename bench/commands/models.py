@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bench.commands.options import add_format
 from bench.errors import EffbenchError
 from bench.views.console import print_rows
 from bench.views.tables import FORMATS, Column
@@ -62,7 +63,8 @@ def _select(pattern: str | None) -> list[ModelSpec]:
     return specs
 
 
-def run(args: argparse.Namespace) -> int:
+def run_models(args: argparse.Namespace) -> int:
+    """Print the models matching the pattern (all without one) with their sizes beside the paper's figures."""
     rows = [model_row(spec) for spec in _select(args.pattern)]
     print_rows(
         rows,
@@ -82,5 +84,5 @@ def register(subparsers: Any) -> None:
         "with its resolution, exact parameter count and MACs, beside the paper's params, FLOPs and top-1.",
     )
     parser.add_argument("pattern", nargs="?", help="glob on model names ('efficientnet_*') or a model spec")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.set_defaults(func=run)
+    add_format(parser, FORMATS, default="table")
+    parser.set_defaults(func=run_models)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.commands.options import add_format, add_output
 from bench.errors import EffbenchError
+
+if TYPE_CHECKING:
+    from bench.views.report_render import Rendered
 
 FORMATS = ("term", "md", "csv", "html", "json")
 MACHINE_FORMATS = ("md", "html", "json")
@@ -30,14 +34,13 @@ def register(subparsers: Any) -> None:
         "--layers", action="append", type=Path, default=[], metavar="FILE",
         help="with --machines: an `effbench layers --output` document to add as per-layer-kind %% of peak (repeat)",
     )  # fmt: skip
-    parser.add_argument("--format", "-f", choices=FORMATS, help="term (default on stdout), md, csv, html or json")
-    parser.add_argument(
-        "--output", "-o", type=Path, metavar="PATH", help="write here (replaced if it exists: a report is a view)"
-    )
+    add_format(parser, FORMATS, default=None, help="term (default on stdout), md, csv, html or json", short=True)
+    add_output(parser, "write here (replaced if it exists: a report is a view)", metavar="PATH")
     parser.set_defaults(func=run_report)
 
 
 def _format(args: argparse.Namespace) -> str:
+    """--format, else the one --output's suffix names, else term (md with --machines); checked against --machines."""
     fmt = args.format
     if fmt is None and args.output is not None:
         fmt = next((f for f, suffix in SUFFIXES.items() if args.output.suffix == suffix and f != "term"), None)
@@ -47,15 +50,10 @@ def _format(args: argparse.Namespace) -> str:
     return fmt
 
 
-def run_report(args: argparse.Namespace) -> int:
-    from bench.fsio import replace_file
+def _render(args: argparse.Namespace, fmt: str) -> Rendered:
+    """The documents (and --layers files) rendered as one report in `fmt`."""
     from bench.results import load_result
 
-    if args.reference and not args.machines:
-        raise EffbenchError("--reference needs --machines: add --machines, or drop --reference")
-    if args.layers and not args.machines:
-        raise EffbenchError("--layers needs --machines: add --machines, or drop --layers")
-    fmt = _format(args)
     docs = [(path, load_result(path)) for path in args.results]
     stem = args.output.stem if args.output is not None else None
     if args.machines:
@@ -67,18 +65,29 @@ def run_report(args: argparse.Namespace) -> int:
         report = build_machines_report(
             docs, args.reference, [(f.machine, f.profiles) for f in layers], [f.provenance for f in layers]
         )
-        rendered = render_machines(report, fmt, stem)
-    else:
-        machines = sorted({str(doc.machine.id) for _, doc in docs})
-        if len(machines) > 1:
-            raise EffbenchError(
-                f"the documents come from {len(machines)} machines ({', '.join(machines)}): add --machines for a "
-                "hardware report, or pass one machine's documents"
-            )
-        from bench.views.report_data import build_report
-        from bench.views.report_render import render_report
+        return render_machines(report, fmt, stem)
+    machines = sorted({str(doc.machine.id) for _, doc in docs})
+    if len(machines) > 1:
+        raise EffbenchError(
+            f"the documents come from {len(machines)} machines ({', '.join(machines)}): add --machines for a "
+            "hardware report, or pass one machine's documents"
+        )
+    from bench.views.report_data import build_report
+    from bench.views.report_render import render_report
 
-        rendered = render_report(build_report(docs), fmt, stem)
+    return render_report(build_report(docs), fmt, stem)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Render the documents as one machine's report or, with --machines, a hardware report; print or write it."""
+    from bench.fsio import replace_file
+
+    if args.reference and not args.machines:
+        raise EffbenchError("--reference needs --machines: add --machines, or drop --reference")
+    if args.layers and not args.machines:
+        raise EffbenchError("--layers needs --machines: add --machines, or drop --layers")
+    fmt = _format(args)
+    rendered = _render(args, fmt)
     if args.output is None:
         sys.stdout.write(rendered.text)
         if fmt == "md":

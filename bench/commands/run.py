@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.engine.plan import add_identity_options
+from bench.commands.options import add_bundle, add_config, add_cpus, add_output, command_config
+from bench.engine.plan import add_identity_options, resolve_identity
 from bench.vocab import preset_names
 
 if TYPE_CHECKING:
@@ -34,18 +35,11 @@ def register(subparsers: Any) -> None:
     what.add_argument(
         "--resume", metavar="RESULT.json", type=Path, help="measure the missing cells of an interrupted suite run"
     )
-    # Also accepted after `run` (as the examples write it); SUPPRESS keeps `effbench --config FILE run` working.
-    parser.add_argument(
-        "--config", metavar="FILE", default=argparse.SUPPRESS, help="bench.toml holding the suite (default: nearest)"
-    )
-    parser.add_argument(
-        "--bundle",
-        metavar="DIR",
-        type=Path,
-        help="read the models from this bundle (effbench export --bundle): no torch",
-    )
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="result document path (never overwritten)")
-    parser.add_argument("--cpus", metavar="LIST", help="CPUs to pin to, one per thread of the widest thread count")
+    # Also accepted after `run` (as the examples write it), without hiding `effbench --config FILE run`.
+    add_config(parser, after_command=True)
+    add_bundle(parser, "read the models from this bundle (effbench export --bundle): no torch")
+    add_output(parser)
+    add_cpus(parser, "CPUs to pin to, one per thread of the widest thread count")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the peak calibration (no %% of peak)")
     parser.add_argument(
         "--preset",
@@ -53,25 +47,25 @@ def register(subparsers: Any) -> None:
         help="measurement preset for this run instead of the suite's own (recorded in the document)",
     )
     add_identity_options(parser)
-    parser.set_defaults(func=run_command)
+    parser.set_defaults(func=run_run)
 
 
-def run_command(
+def run_run(
     args: argparse.Namespace,
     launcher: Launcher | None = None,
     calibration_launcher: CalibrationLauncher | None = None,
     topology: Any = None,
 ) -> int:
     """Run or resume a suite with `launcher` (default: real pinned workers) and print the cells."""
-    from bench.config import load_config
     from bench.engine.runner import SubprocessLauncher
     from bench.errors import EffbenchError
+    from bench.suite.definition import load_suite
     from bench.suite.progress import SuiteProgress
-    from bench.suite.run import resume_suite, run_suite
+    from bench.suite.run import SuiteRun, resume_suite, run_suite
     from bench.views.console import make_console
 
     err = make_console(stderr=True)
-    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    config = command_config(args)
 
     def make_progress(plans: Any, policy: Any) -> SuiteProgress:
         return SuiteProgress(plans, policy.min_processes, err)
@@ -91,10 +85,6 @@ def run_command(
             err.print(f"nothing to resume: every cell of {args.resume} is finished")
             return 0
         return _report(resumed, err)
-    from bench.engine.plan import resolve_identity
-    from bench.suite.definition import load_suite
-    from bench.suite.run import SuiteRun
-
     suite = load_suite(config, args.suite)
     if args.preset is not None:
         suite = replace(suite, preset=args.preset)  # stored with the suite: --resume keeps it
@@ -117,6 +107,7 @@ def run_command(
 
 
 def _report(run: MeasuredRun, err: Any) -> int:
+    """Print the run's cells and where they were written; the exit code (130 interrupted, 1 a failed cell)."""
     from bench.suite.run import run_summary
     from bench.views.console import emit, make_console
     from bench.views.latency import render_latency_table

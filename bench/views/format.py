@@ -1,4 +1,4 @@
-"""Number formatting shared by the views: milliseconds with sensible digits, durations in ms or s."""
+"""Number formatting shared by the views: milliseconds with sensible digits, durations in ms or s, file sizes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def format_seconds(value: float | None) -> str:
     if value is None:
         return MISSING
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def format_size(size: float) -> str:
+    """Bytes in kB, MB or GB (decimal units, as `ls -h --si` and the export summary print them)."""
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
 def upper_median(values: Sequence[float]) -> float | None:
