@@ -171,7 +171,7 @@ def test_a_machine_with_no_comparable_cell_in_a_table_gets_no_empty_columns(
         'Not in this table: amd-epyc-00000000: cells of other model bytes only, see "Listed, not compared".' in section
     )
     # Nor bars or a legend entry in the table's plot.
-    from bench.views.machines_render import _grouped_bars
+    from bench.views.machines_plots import _grouped_bars
 
     report = build_machines_report([(path, doc), (amd, load_result(amd))])
     table = next(t for t in report.tables if t.series == "onnxruntime fp32")

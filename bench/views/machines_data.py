@@ -106,6 +106,12 @@ class MachinesReport:
     layers: list[tuple[str, LayerProfile]] = field(default_factory=list)  # (machine id, profile), machines in order
     layer_sources: list[str] = field(default_factory=list)  # provenance lines of the layers documents
 
+    def machines_in(self, table: SeriesTable) -> list[str]:
+        """The machines with at least one cell in `table`, in the report's order: a machine whose cells there were
+        all listed apart (other model bytes) or never measured gets no empty columns, only a line under it."""
+        present = {mid for row in table.rows for mid in row.cells}
+        return [m.id for m in self.machines if m.id in present]
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["per_machine"] = sorted(self.per_machine)

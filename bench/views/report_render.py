@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.views.format import format_ms
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, Table2Row, Table4Row
-from bench.views.tables import Column, format_csv, format_markdown_table
+from bench.views.tables import Column, format_csv, format_markdown_table, rich_table
 
 REPORT_FORMATS = ("term", "md", "csv", "html", "json")
 
@@ -281,8 +281,6 @@ def render_json(data: ReportData) -> Rendered:
 def render_term(data: ReportData, width: int = 200) -> Rendered:
     from rich.console import Console
 
-    from bench.views.tables import rich_table
-
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, record=True)
     for line in _machine_lines(data) + _provenance_lines(data):
         console.print(line, soft_wrap=True)
@@ -295,7 +293,8 @@ def render_term(data: ReportData, width: int = 200) -> Rendered:
     return Rendered(console.export_text(), {})
 
 
-def _html_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+    """Rows as an HTML table, left-aligned where the column says so (both reports use it)."""
     head = "".join(f"<th>{html.escape(c.title)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -309,7 +308,7 @@ def _html_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> st
     return f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(body) + "</tbody></table>"
 
 
-_CSS = (
+REPORT_CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
     "font-size:13px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}"
     "td.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}code{background:#f6f6f6}"
@@ -322,14 +321,14 @@ def render_html(data: ReportData) -> Rendered:
 
     title = f"effbench report: {', '.join(str(m.get('id')) for m in data.machines)}"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>"]  # fmt: skip
+             f"<style>{REPORT_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>"]  # fmt: skip
     parts += [f"<li>{html.escape(line)}</li>" for line in _machine_lines(data)]
     parts.append("</ul><h2>Provenance</h2><ul>")
     parts += [f"<li>{html.escape(line)}</li>" for line in _provenance_lines(data)]
     parts.append("</ul>")
     for section, rows, columns, note in _sections(data):
         if rows:
-            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{_html_table(rows, columns)}")
+            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{html_table(rows, columns)}")
     figures = _figures(data)
     if figures:
         parts.append(f"<h2>Figures</h2><p>{html.escape(drawn_with())}</p>")
