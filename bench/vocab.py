@@ -1,4 +1,4 @@
-"""The words effbench accepts, defined once: precisions, artifact formats, preset and backend names."""
+"""The words effbench accepts, once: precisions, artifact formats and preset names (backend names: bench.backends)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,3 @@ def preset_names() -> tuple[str, ...]:
     from bench.engine.policy import PRESETS
 
     return tuple(PRESETS)
-
-
-def backend_names() -> tuple[str, ...]:
-    """The backends a user may name, in table-column order (the registry in bench.backends holds them)."""
-    from bench.backends import user_backends
-
-    return tuple(user_backends())

@@ -1,6 +1,9 @@
-"""Views of result documents and rows: terminal tables, Markdown, CSV, JSON; they return text or rich renderables.
+"""Views of result documents and rows: terminal tables, Markdown, CSV, HTML, JSON and plots. They return text, bytes
+or rich renderables, and commands print what they return (bench.views.console.emit); nothing here measures.
 
-Commands print what a view returns (bench.views.console.emit); the coming `compare`, `report` and history
-commands import the same views. Modules: format (numbers), tables (rows in every format), latency (the latency
-table, its notes and JSON summary), console (where views are printed). No runtime is imported here.
+Modules: format (numbers, sizes), tables (rows in every format), console (where views are printed), latency (the
+latency table, its notes and JSON summary), system (`effbench system`), layers (`effbench layers`), compare and
+verdicts (the verdict table of `compare`/`ab`, printed with its exit code), report_data + report_render + plots
+(`effbench report`), machines_data + machines_render + machines_plots (`effbench report --machines`), pyperf
+(`effbench export-pyperf`). No runtime is imported here; matplotlib only inside the functions that draw.
 """
