@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bench import __version__
 from bench.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,20 +31,10 @@ K8S_JOB = EXAMPLES / "kubernetes" / "effbench-job.yaml"
 WORKFLOWS = (AB_WORKFLOW, FLEET_WORKFLOW)
 ALL_YAML = sorted([*EXAMPLES.rglob("*.yml"), *EXAMPLES.rglob("*.yaml")])
 
-# Subcommands that exist in bench/cli.py today; the test reads the parser and checks this is still true.
-TODAY = {"models", "export", "latency", "system", "export-pyperf"}
-
-# Subcommands agreed for issues 8-11 that are not in bench/cli.py yet, with their agreed flags. The lead updates
-# this as they land: once a subcommand is in the parser, the examples' calls are parsed by the real parser and
-# its entry here is no longer used.
-COMING: dict[str, set[str]] = {
-    "run": {"--suite", "--config", "--bundle", "--output", "--cpus", "--label", "--commit"},
-    "ab": {"--backend", "--cpus", "--base-python", "--new-python", "--output"},
-    "compare": {"--threshold", "--alpha", "--format", "--strict"},
-    "report": {"--machines", "--reference", "--format", "--output"},
-    "history": set(),
-    "cache": set(),
-}
+# Where the examples install effbench from: the source archive of a release tag (effbench is on no package index).
+SOURCE_ARCHIVE = re.compile(r"https://github\.com/OWNER/effbench/archive/refs/tags/v([^/\s'\"]+)\.tar\.gz")
+IMAGE_TAG = re.compile(r"\bimage: *\S+/effbench:(\S+)|\S+/effbench:(\d\S*?)`")
+INDEX_PIN = re.compile(r"effbench(\[[^]]*\])? *==")
 
 # Major versions the examples pin; a floating ref (@main) or a full-version pin would both surprise a copier.
 PINNED_ACTIONS = {
@@ -219,6 +210,36 @@ def test_readme_names_every_example() -> None:
         assert str(path.relative_to(EXAMPLES)) in readme, f"examples/README.md does not describe {path.name}"
 
 
+@pytest.mark.parametrize(
+    "path", [FLEET_WORKFLOW, K8S_JOB, EXAMPLES / "README.md"], ids=lambda p: str(p.relative_to(EXAMPLES))
+)
+def test_examples_install_the_release_of_this_version(path: Path) -> None:
+    text = path.read_text()
+    pinned = SOURCE_ARCHIVE.findall(text) + [a or b for a, b in IMAGE_TAG.findall(text)]
+    assert pinned, f"{path.name}: install effbench from its release's source archive (or an image of it)"
+    for version in pinned:
+        assert version == __version__, f"{path.name} names effbench {version}, bench.__version__ is {__version__}"
+    assert not INDEX_PIN.search(text), f"{path.name}: effbench is on no package index, `effbench==...` finds nothing"
+
+
+def test_every_workflow_install_of_effbench_is_pinned() -> None:
+    fleet = load_yaml(FLEET_WORKFLOW)
+    assert SOURCE_ARCHIVE.fullmatch(fleet["env"]["EFFBENCH_SOURCE"])
+    for path in WORKFLOWS:
+        for job in load_yaml(path)["jobs"].values():
+            for step in steps_of(job):
+                for line in step.get("run", "").splitlines():
+                    if "pip install" in line and "effbench" in line:
+                        assert "@ $EFFBENCH_SOURCE" in line, f"{path.name}: {line.strip()}"
+                    elif "pip install" in line and "--upgrade pip" not in line:
+                        assert re.search(r'"\.(/\S*)?\[all\]"', line), f"{path.name}: {line.strip()} installs what?"
+
+
+def test_readme_explains_the_owner_placeholder() -> None:
+    readme = (EXAMPLES / "README.md").read_text()
+    assert "Replace `OWNER`" in readme and "__version__" in readme
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_actions_are_pinned_to_major_versions(path: Path) -> None:
     workflow = load_yaml(path)
@@ -248,36 +269,29 @@ def test_run_scripts_are_valid_bash(path: Path) -> None:
                 assert done.returncode == 0, f"{path.name}: {step.get('name')}: {done.stderr}"
 
 
-def test_the_parser_still_has_todays_subcommands() -> None:
-    current = set(parser_subcommands())
-    assert current >= TODAY
-
-
-def test_every_effbench_subcommand_is_known() -> None:
-    known = set(parser_subcommands()) | set(COMING)
+def test_every_effbench_subcommand_exists() -> None:
+    known = set(parser_subcommands())
     calls = every_call()
-    assert {c.subcommand for c in calls} >= {"ab", "compare", "run", "report", "export"}
+    assert {c.subcommand for c in calls} >= {"ab", "compare", "run", "report", "export", "system"}
     for call in calls:
-        assert call.subcommand in known, f"{call.where}: unknown subcommand `effbench {call.subcommand}`"
+        assert call.subcommand in known, (
+            f"{call.where}: `effbench {call.subcommand}` is not a subcommand of bench/cli.py"
+        )
 
 
 def test_every_effbench_call_parses(capsys: pytest.CaptureFixture[str]) -> None:
     parsers = parser_subcommands()
     parser = build_parser()
     for call in every_call():
+        # argparse accepts unambiguous abbreviations (--cpu for --cpus); an example spells flags in full
         flags = {a.split("=", 1)[0] for a in call.args if a.startswith("--")}
-        if call.subcommand in parsers:
-            # argparse accepts unambiguous abbreviations (--cpu for --cpus); an example spells flags in full
-            spelled = {o for action in parsers[call.subcommand]._actions for o in action.option_strings}
-            assert flags <= spelled, f"{call.where}: write {sorted(flags - spelled)} in full"
-            argv = [expand(w, call.env) for w in (*call.options, call.subcommand, *call.args)]
-            try:
-                parser.parse_args(argv)
-            except SystemExit:
-                pytest.fail(f"{call.where}: `effbench {shlex.join(argv)}` does not parse: {capsys.readouterr().err}")
-        else:
-            unknown = flags - COMING[call.subcommand]
-            assert not unknown, f"{call.where}: `effbench {call.subcommand}` has no agreed flag {sorted(unknown)}"
+        spelled = {o for action in parsers[call.subcommand]._actions for o in action.option_strings}
+        assert flags <= spelled, f"{call.where}: `effbench {call.subcommand}` has no {sorted(flags - spelled)}"
+        argv = [expand(w, call.env) for w in (*call.options, call.subcommand, *call.args)]
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{call.where}: `effbench {shlex.join(argv)}` does not parse: {capsys.readouterr().err}")
 
 
 def test_every_measurement_is_pinned() -> None:
