@@ -154,7 +154,9 @@ def test_tiny_export_writes_both_formats_with_parity(b0_export: Any) -> None:
     for runtime in ("onnxruntime", "openvino"):
         result = parity["results"][runtime]
         assert result["ok"] is True and result["reference"] == "pytorch"
-        assert 0 <= result["max_rel_error"] <= PARITY_RTOL and result["max_abs_error"] >= 0
+        assert 0 <= result["max_rel_error"] <= PARITY_RTOL and result["reference_max_abs"] > 0
+        # relative = max|out - ref| / max|ref|: the two errors and the scale recorded must agree
+        assert result["max_abs_error"] == pytest.approx(result["max_rel_error"] * result["reference_max_abs"])
     assert parity["results"]["openvino"]["effective"]["INFERENCE_PRECISION_HINT"] == "f32"
     assert parity["denormals"]["openvino"]["CPU_DENORMALS_OPTIMIZATION"] is True
     assert parity["denormals"]["onnxruntime"] == {"session.set_denormal_as_zero": "1"}
