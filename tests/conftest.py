@@ -1,13 +1,20 @@
-"""Marks the end-to-end tests (real exports, real runtimes, real worker and CLI subprocesses) as `e2e`.
+"""Marks the end-to-end tests (real exports, real runtimes, real worker and CLI subprocesses) as `e2e`, and gives
+every test the `cli` fixture: `effbench ARGS...` run in this process, its exit code and what it printed.
 
-They are part of the default run (`./scripts/test`); the quick unit run leaves them out:
+The e2e tests are part of the default run (`./scripts/test`); the quick unit run leaves them out:
     ./scripts/test -m "not slow and not e2e"
 One list here rather than a decorator in each file, so that the split is visible in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
 import pytest
+
+from bench.cli import main
 
 # Whole files that export models or load a real runtime in every test.
 E2E_FILES = {"test_export.py", "test_cache.py", "test_backends.py", "test_nets.py"}
@@ -40,3 +47,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     missing = {t for t in E2E_TESTS if t.split("::")[0] in files and t not in collected}
     if missing and not config.getoption("keyword") and len(files) > 10:
         raise pytest.UsageError(f"tests/conftest.py E2E_TESTS names tests that do not exist: {sorted(missing)}")
+
+
+class CliRun(NamedTuple):
+    """What one `effbench` command line gave: its exit code and everything it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliRun]  # the `cli` fixture: cli("compare", base, new, "--format", "md") -> CliRun
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Runs `effbench ARGS...` through bench.cli.main; argparse's own errors (SystemExit) give their exit code,
+    as a shell would see it. Paths may be passed as they are."""
+
+    def run(*args: str | Path) -> CliRun:
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run

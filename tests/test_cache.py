@@ -10,11 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.cli import main
 from bench.export import ensure_artifacts
 from bench.export.cache import (
     LOCKS_FOLDER,
@@ -27,14 +26,11 @@ from bench.export.cache import (
 )
 from bench.export.plans import EXPORT_RECIPE
 
+if TYPE_CHECKING:
+    from conftest import Cli
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def folders(cache: Path) -> list[str]:
@@ -74,8 +70,8 @@ def cache(exported: Path, tmp_path: Path) -> tuple[Path, str, str]:
     return cache, current, stale
 
 
-def listing(cache: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    code, out, err = run_cli(["cache", "list", "--cache-dir", str(cache), "--format", "json"], capsys)
+def listing(cache: Path, cli: Cli) -> dict[str, Any]:
+    code, out, err = cli("cache", "list", "--cache-dir", str(cache), "--format", "json")
     assert code == 0, err
     doc: dict[str, Any] = json.loads(out)
     return doc
@@ -83,9 +79,9 @@ def listing(cache: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 @pytest.mark.torch
 @pytest.mark.onnxruntime
-def test_list_tells_current_from_stale(cache: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_tells_current_from_stale(cache: tuple[Path, str, str], cli: Cli) -> None:
     path, current, stale = cache
-    doc = listing(path, capsys)
+    doc = listing(path, cli)
     by_folder = {e["folder"]: e for e in doc["entries"]}
     assert set(by_folder) == {current, stale}
     assert by_folder[current]["status"] == "current" and by_folder[current]["why"] == ""
@@ -96,7 +92,7 @@ def test_list_tells_current_from_stale(cache: tuple[Path, str, str], capsys: pyt
         assert 0 <= entry["age_s"] < 86400
     assert doc["leftovers"] == []
 
-    code, out, err = run_cli(["cache", "list", "--cache-dir", str(path)], capsys)
+    code, out, err = cli("cache", "list", "--cache-dir", str(path))
     assert code == 0, err
     (current_row,) = [line for line in out.splitlines() if current in line]
     (stale_row,) = [line for line in out.splitlines() if stale in line]
@@ -109,27 +105,25 @@ def test_list_tells_current_from_stale(cache: tuple[Path, str, str], capsys: pyt
 @pytest.mark.torch
 @pytest.mark.onnxruntime
 def test_list_follows_model_code_and_runtime_versions(
-    cache: tuple[Path, str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cache: tuple[Path, str, str], cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bench.export.plans as plans
 
     path, current, _ = cache
     monkeypatch.setattr(plans, "model_code_digest", lambda: "0" * 64)
-    entry = {e["folder"]: e for e in listing(path, capsys)["entries"]}[current]
+    entry = {e["folder"]: e for e in listing(path, cli)["entries"]}[current]
     assert (entry["status"], entry["why"]) == ("stale", "model code changed")
 
     monkeypatch.undo()
     real = plans.library_versions
     monkeypatch.setattr(plans, "library_versions", lambda names: {**real(names), "torch": "0.1"})
-    entry = {e["folder"]: e for e in listing(path, capsys)["entries"]}[current]
+    entry = {e["folder"]: e for e in listing(path, cli)["entries"]}[current]
     assert entry["status"] == "stale" and entry["why"].startswith("torch ") and entry["why"].endswith(" -> 0.1")
 
 
 @pytest.mark.torch
 @pytest.mark.onnxruntime
-def test_prune_dry_run_removes_nothing_and_prune_only_what_is_stale(
-    cache: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prune_dry_run_removes_nothing_and_prune_only_what_is_stale(cache: tuple[Path, str, str], cli: Cli) -> None:
     path, current, stale = cache
     broken = path / "efficientnet_b1-0123456789abcdef"  # an entry folder whose manifest was lost
     broken.mkdir()
@@ -144,14 +138,14 @@ def test_prune_dry_run_removes_nothing_and_prune_only_what_is_stale(
     (path / "README.md").write_text("not an entry\n")
     before = folders(path)
 
-    code, out, err = run_cli(["cache", "prune", "--dry-run", "--cache-dir", str(path)], capsys)
+    code, out, err = cli("cache", "prune", "--dry-run", "--cache-dir", str(path))
     assert code == 0, err
     assert folders(path) == before
     assert f"would remove {stale} (21." in out and f"would remove {broken.name}" in out
     assert f"would remove {old.name}" in out and recent.name not in out and current not in out.replace(old.name, "")
     assert "would free" in out
 
-    code, out, err = run_cli(["cache", "prune", "--cache-dir", str(path)], capsys)
+    code, out, err = cli("cache", "prune", "--cache-dir", str(path))
     assert code == 0, err
     assert f"removed {stale} (" in out and f"export recipe 0 -> {EXPORT_RECIPE}" in out
     assert f"removed {broken.name}" in out and "no readable manifest.json" in out
@@ -160,33 +154,29 @@ def test_prune_dry_run_removes_nothing_and_prune_only_what_is_stale(
     # What is left is still a verified cache hit.
     assert ensure_artifacts(TINY, formats=("onnx",), cache_dir=path).fingerprint[:16] in current
 
-    code, out, err = run_cli(["cache", "prune", "--cache-dir", str(path)], capsys)
+    code, out, err = cli("cache", "prune", "--cache-dir", str(path))
     assert code == 0 and out.startswith(f"nothing to prune in {path} (1 entry, none stale)")
 
 
 @pytest.mark.torch
 @pytest.mark.onnxruntime
-def test_prune_skips_an_entry_whose_lock_an_export_holds(
-    cache: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prune_skips_an_entry_whose_lock_an_export_holds(cache: tuple[Path, str, str], cli: Cli) -> None:
     import filelock
 
     path, current, stale = cache
     lock = filelock.FileLock(str(path / LOCKS_FOLDER / f"{stale}.lock"))
     with lock:
-        code, out, err = run_cli(["cache", "prune", "--cache-dir", str(path)], capsys)
+        code, out, err = cli("cache", "prune", "--cache-dir", str(path))
     assert code == 0, err
     assert f"skipped {stale}: an export holds its lock" in out and "removed" not in out
     assert folders(path) == sorted([current, stale])
-    code, out, err = run_cli(["cache", "prune", "--cache-dir", str(path)], capsys)
+    code, out, err = cli("cache", "prune", "--cache-dir", str(path))
     assert f"removed {stale}" in out and folders(path) == [current]
 
 
 @pytest.mark.torch
 @pytest.mark.onnxruntime
-def test_user_file_entries_are_current_while_their_file_is_unchanged(
-    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_user_file_entries_are_current_while_their_file_is_unchanged(exported: Path, tmp_path: Path, cli: Cli) -> None:
     cache = tmp_path / "models"
     user = tmp_path / "user.onnx"
     (entry,) = folders(exported)
@@ -194,7 +184,7 @@ def test_user_file_entries_are_current_while_their_file_is_unchanged(
     folder = ensure_artifacts(str(user), formats=("onnx",), cache_dir=cache).files["onnx"].parent.name
 
     def status() -> tuple[str, str]:
-        (only,) = listing(cache, capsys)["entries"]
+        (only,) = listing(cache, cli)["entries"]
         assert only["folder"] == folder and only["source"] == "onnx-file"
         return only["status"], only["why"]
 
@@ -207,7 +197,7 @@ def test_user_file_entries_are_current_while_their_file_is_unchanged(
     user.unlink()
     state, why = status()
     assert state == "unknown" and f"{user} is gone" in why
-    code, out, _ = run_cli(["cache", "prune", "--cache-dir", str(cache)], capsys)
+    code, out, _ = cli("cache", "prune", "--cache-dir", str(cache))
     assert code == 0 and "nothing to prune" in out and folders(cache) == [folder]
 
 
@@ -227,7 +217,7 @@ def test_list_and_prune_import_no_runtime(cache: tuple[Path, str, str]) -> None:
     assert cache[2] in proc.stdout
 
 
-def test_bad_cache_dir_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_cache_dir_is_one_line_and_exit_2(tmp_path: Path, cli: Cli) -> None:
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
     cases = [
@@ -236,13 +226,12 @@ def test_bad_cache_dir_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Cap
     ]
     for folder, expected in cases:
         for action in (["list"], ["prune"], ["prune", "--dry-run"]):
-            code, out, err = run_cli(["cache", *action, "--cache-dir", str(folder)], capsys)
+            code, out, err = cli("cache", *action, "--cache-dir", str(folder))
             assert code == 2, (action, folder, err)
             assert err.startswith("effbench: error: cache folder ") and err.count("\n") == 1, err
             assert expected in err and "--cache-dir DIR" in err
             assert out == ""
     assert not (tmp_path / "missing").exists()
-    with pytest.raises(SystemExit) as exited:
-        main(["cache"])
-    assert exited.value.code == 2
-    assert "required: ACTION" in capsys.readouterr().err
+    code, _, err = cli("cache")
+    assert code == 2
+    assert "required: ACTION" in err

@@ -10,11 +10,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.cli import main
 from bench.errors import EffbenchError, ExportError
 from bench.export import (
     PARITY_RTOL,
@@ -38,6 +37,9 @@ from bench.export.cache import (
 )
 from bench.export.plans import MODEL_CODE_FILES, model_code_digest
 
+if TYPE_CHECKING:
+    from conftest import Cli
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = "b0:r=32"
 NEEDS_ALL = [pytest.mark.torch, pytest.mark.onnxruntime, pytest.mark.openvino]
@@ -54,12 +56,6 @@ def entries(cache: Path) -> list[str]:
     if not cache.exists():
         return []
     return sorted(p.name for p in cache.iterdir() if p.name != LOCKS_FOLDER)
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def make_tiny_onnx(
@@ -233,7 +229,7 @@ def test_corrupted_cache_entry_is_detected_and_exported_again(b0_export: Any, tm
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
 def test_parity_failure_fails_the_export_and_caches_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     _need("torch", "onnx", "onnxruntime", "openvino")
     real = parity_mod.run_onnxruntime
@@ -244,7 +240,7 @@ def test_parity_failure_fails_the_export_and_caches_nothing(
 
     monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by_a_bit)
     cache = tmp_path / "cache"
-    code, _out, err = run_cli(["export", "--model", "b0:w=0.25,d=0.25,r=32", "--cache-dir", str(cache), "-q"], capsys)
+    code, _out, err = cli("export", "--model", "b0:w=0.25,d=0.25,r=32", "--cache-dir", str(cache), "-q")
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("effbench: error: ")
     assert "onnxruntime output differs from pytorch" in err and "nothing was cached" in err
@@ -255,7 +251,7 @@ def test_parity_failure_fails_the_export_and_caches_nothing(
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
 def test_parity_tolerance_follows_pytorch_fp32_own_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     # A deep model whose PyTorch fp32 output is 1e-3 from float64 (as ResNet-152's is 3e-4) gets a tolerance of
     # 4e-3: a runtime 2e-3 from PyTorch fp32 is as accurate as PyTorch itself and passes; 1e-2 still fails.
@@ -278,7 +274,7 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(2e-3))
     cache = tmp_path / "cache"
     model = "b0:w=0.25,d=0.25,r=32"
-    code, _out, err = run_cli(["export", "--model", model, "--cache-dir", str(cache), "-q"], capsys)
+    code, _out, err = cli("export", "--model", model, "--cache-dir", str(cache), "-q")
     assert code == 0, err
     (entry,) = entries(cache)
     parity = json.loads((cache / entry / "manifest.json").read_text())["parity"]
@@ -288,9 +284,7 @@ def test_parity_tolerance_follows_pytorch_fp32_own_error(
     assert parity["results"]["openvino"]["max_rel_error_vs_fp64"] < 1e-4
 
     monkeypatch.setattr(parity_mod, "run_onnxruntime", off_by(1e-2))
-    code, _out, err = run_cli(
-        ["export", "--model", model, "--cache-dir", str(tmp_path / "other"), "--force", "-q"], capsys
-    )
+    code, _out, err = cli("export", "--model", model, "--cache-dir", str(tmp_path / "other"), "--force", "-q")
     assert code == 1 and "max relative error 0.01 > 0.004" in err
 
 
@@ -375,12 +369,10 @@ def test_cache_hit_and_user_onnx_do_not_import_torch(b0_export: Any, tmp_path: P
 @pytest.mark.torch
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
-def test_cli_export_prints_parity_and_bundle_works_without_torch(
-    b0_export: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_export_prints_parity_and_bundle_works_without_torch(b0_export: Any, tmp_path: Path, cli: Cli) -> None:
     outcome, cache, _ = b0_export
     bundle = tmp_path / "bundle"
-    code, out, err = run_cli(["export", "--model", TINY, "--cache-dir", str(cache), "--bundle", str(bundle)], capsys)
+    code, out, err = cli("export", "--model", TINY, "--cache-dir", str(cache), "--bundle", str(bundle))
     assert code == 0, err
     assert "efficientnet_b0:r=32: cache hit" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
@@ -522,18 +514,16 @@ def test_user_onnx_dynamic_batch_becomes_1_and_is_cached(tiny_onnx: Path, tmp_pa
 
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
-def test_user_onnx_other_dynamic_dims_need_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_onnx_other_dynamic_dims_need_input_shape(tmp_path: Path, cli: Cli) -> None:
     _need("onnxruntime", "openvino")
     model = make_tiny_onnx(tmp_path / "dyn.onnx", shape=["N", 3, "H", "W"])
     cache = tmp_path / "cache"
-    code, _, err = run_cli(["export", "--model", str(model), "--cache-dir", str(cache)], capsys)
+    code, _, err = cli("export", "--model", str(model), "--cache-dir", str(cache))
     assert code == 2
     assert "dynamic input dims [N, 3, H, W]" in err and "--input-shape 1,3,N,N" in err
     assert err.count("\n") == 1
     assert entries(cache) == []
-    code, out, err = run_cli(
-        ["export", "--model", str(model), "--cache-dir", str(cache), "--input-shape", "1,3,24,24", "-q"], capsys
-    )
+    code, out, err = cli("export", "--model", str(model), "--cache-dir", str(cache), "--input-shape", "1,3,24,24", "-q")
     assert code == 0, err
     assert "[1,3,24,24]" in out and "parity vs onnxruntime" in out
     # The override is part of the fingerprint: another shape is another entry.
@@ -705,11 +695,11 @@ def test_an_export_waits_for_the_lock_held_by_another(tiny_onnx: Path, tmp_path:
 
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
-def test_config_cache_dir_is_used(tiny_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_cache_dir_is_used(tiny_onnx: Path, tmp_path: Path, cli: Cli) -> None:
     _need("onnxruntime", "openvino")
     config = tmp_path / "bench.toml"
     config.write_text('[paths]\ncache_dir = "elsewhere"\n[export]\nopset = 17\nformats = ["onnx"]\n')
-    code, out, err = run_cli(["--config", str(config), "export", "--model", str(tiny_onnx), "--json", "-q"], capsys)
+    code, out, err = cli("--config", str(config), "export", "--model", str(tiny_onnx), "--json", "-q")
     assert code == 0, err
     (doc,) = json.loads(out)
     assert Path(doc["folder"]).parent == tmp_path / "elsewhere"
@@ -769,15 +759,13 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
 
 @pytest.mark.onnxruntime
 @pytest.mark.openvino
-def test_every_bad_input_is_one_line_exit_2_and_leaves_no_cache(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_every_bad_input_is_one_line_exit_2_and_leaves_no_cache(tmp_path: Path, cli: Cli) -> None:
     _need("onnx", "onnxruntime", "openvino")
     cases = _bad_inputs(tmp_path)
     cache = tmp_path / "cache"
     for argv, expected in cases:
         args = ["export", *argv] if "--cache-dir" in argv else ["export", *argv, "--cache-dir", str(cache)]
-        code, out, err = run_cli(args, capsys)
+        code, out, err = cli(*args)
         assert code == 2, (argv, out, err)
         assert err.startswith("effbench: error: ") and err.count("\n") == 1, (argv, err)
         assert expected in err, (argv, err)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from published import published_documents
@@ -41,6 +41,9 @@ from bench.history.synthetic import (
     write_series,
 )
 from bench.results import load_result
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 # A fixed copy of three published documents: the indexing tests count rows, so they must not see the results
@@ -80,12 +83,6 @@ def step_db(step_results: Path) -> Path:
     db = step_results.parent / "history.sqlite"
     index_documents(db, [step_results])
     return db
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["history", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _count(db: Path, table: str) -> int:
@@ -173,9 +170,7 @@ def _ab_template() -> dict[str, Any]:
     return doc
 
 
-def test_ab_cells_are_indexed_with_their_arm_in_series_of_their_own(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_ab_cells_are_indexed_with_their_arm_in_series_of_their_own(tmp_path: Path, cli: Cli) -> None:
     rows = document_rows(_ab_template(), "x.json", "0" * 64)
     assert [c.arm for c in rows.cells] == ["base", "new"]
     folder = tmp_path / "results"
@@ -191,9 +186,9 @@ def test_ab_cells_are_indexed_with_their_arm_in_series_of_their_own(
     assert base_key.title().endswith(" · A/B base")
     for arm, count in (("base", 3), ("none", 4)):
         assert len(query_points(conn, resolve_filter(conn, model="b1", arm=arm))) == count
-    code, out, _ = _cli(capsys, "show", "-m", "b1", "--arm", "new", "--format", "json", "--db", str(db))
+    code, out, _ = cli("history", "show", "-m", "b1", "--arm", "new", "--format", "json", "--db", str(db))
     assert code == 0 and [r["arm"] for r in json.loads(out)] == ["new"] * 3
-    code, _, err = _cli(capsys, "show", "-m", "b1", "--arm", "old", "--db", str(db))
+    code, _, err = cli("history", "show", "-m", "b1", "--arm", "old", "--db", str(db))
     assert code == 2 and "invalid --arm 'old': give base, new or none" in err
 
 
@@ -309,13 +304,11 @@ def _broken_files(folder: Path) -> dict[str, str]:
     return files
 
 
-def test_broken_newer_and_truncated_documents_are_reported_and_skipped(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_broken_newer_and_truncated_documents_are_reported_and_skipped(tmp_path: Path, cli: Cli) -> None:
     folder = tmp_path / "results"
     broken = _broken_files(folder)
     db = tmp_path / "h.sqlite"
-    code, out, err = _cli(capsys, "index", str(folder), "--db", str(db))
+    code, out, err = cli("history", "index", str(folder), "--db", str(db))
     assert code == 0
     assert "1 added" in out and f"{len(broken)} skipped" in out
     lines = err.strip().splitlines()
@@ -332,20 +325,20 @@ def test_broken_newer_and_truncated_documents_are_reported_and_skipped(
 # ------------------------------------------------------------------------------------- the database file
 
 
-def test_newer_schema_is_refused_and_rebuild_repairs_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_newer_schema_is_refused_and_rebuild_repairs_it(tmp_path: Path, cli: Cli) -> None:
     db = tmp_path / "h.sqlite"
     index_documents(db, [COMMITTED])
     with sqlite3.connect(db) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    code, _, err = _cli(capsys, "show", "-m", "b1", "--db", str(db))
+    code, _, err = cli("history", "show", "-m", "b1", "--db", str(db))
     assert (
         code == 2
         and f"newer effbench (history schema {SCHEMA_VERSION + 1} > {SCHEMA_VERSION})" in err
         and "--rebuild" in err
     )
-    code, out, _ = _cli(capsys, "index", str(COMMITTED), "--db", str(db), "--rebuild")
+    code, out, _ = cli("history", "index", str(COMMITTED), "--db", str(db), "--rebuild")
     assert code == 0 and "3 added" in out
-    assert _cli(capsys, "show", "-m", "b1", "--db", str(db))[0] == 0
+    assert cli("history", "show", "-m", "b1", "--db", str(db))[0] == 0
 
 
 def test_schema_1_database_is_upgraded_to_the_same_content_as_a_new_one(tmp_path: Path) -> None:
@@ -360,20 +353,20 @@ def test_schema_1_database_is_upgraded_to_the_same_content_as_a_new_one(tmp_path
     assert conn.execute("SELECT COUNT(*) FROM cells WHERE arm IS NULL").fetchone()[0] == 9
 
 
-def test_database_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _cli(capsys, "show", "-m", "b1", "--db", str(tmp_path / "missing.sqlite"))
+def test_database_errors_are_one_line_exit_2(tmp_path: Path, cli: Cli) -> None:
+    code, _, err = cli("history", "show", "-m", "b1", "--db", str(tmp_path / "missing.sqlite"))
     assert code == 2 and "no history database" in err and "effbench history index" in err
     text_file = tmp_path / "notes.sqlite"
     text_file.write_text("not a database, at all, and long enough to have a header" * 10)
-    code, _, err = _cli(capsys, "index", str(COMMITTED), "--db", str(text_file))
+    code, _, err = cli("history", "index", str(COMMITTED), "--db", str(text_file))
     assert code == 2 and "is not an SQLite database" in err
     assert text_file.read_text().startswith("not a database")  # never overwritten
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE t (x)")
-    code, _, err = _cli(capsys, "index", str(COMMITTED), "--db", str(other))
+    code, _, err = cli("history", "index", str(COMMITTED), "--db", str(other))
     assert code == 2 and "not an effbench history" in err
-    code, _, err = _cli(capsys, "index", str(tmp_path / "nowhere"), "--db", str(tmp_path / "x.sqlite"))
+    code, _, err = cli("history", "index", str(tmp_path / "nowhere"), "--db", str(tmp_path / "x.sqlite"))
     assert code == 2 and "does not exist" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -420,30 +413,28 @@ def test_names_resolve_through_the_zoo_and_backend_aliases(tmp_path: Path) -> No
     assert len(group_series(query_points(conn, resolve_filter(conn, model="resnet152")))) == 3
 
 
-def test_show_formats_and_last(step_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _cli(
-        capsys, "show", "-m", "b1", "-b", "fake", "--last", "5", "--format", "json", "--db", str(step_db)
+def test_show_formats_and_last(step_db: Path, cli: Cli) -> None:
+    code, out, _ = cli(
+        "history", "show", "-m", "b1", "-b", "fake", "--last", "5", "--format", "json", "--db", str(step_db)
     )
     assert code == 0
     rows = json.loads(out)
     assert [r["label"] for r in rows] == [f"run-{i:04d}" for i in range(25, 30)]
     assert all(r["machine"] == SYNTHETIC_MACHINE_ID and r["versions"] == "fake 1.1" for r in rows)
-    code, out, _ = _cli(capsys, "show", "-m", "efficientnet_b1", "--format", "csv", "--db", str(step_db))
+    code, out, _ = cli("history", "show", "-m", "efficientnet_b1", "--format", "csv", "--db", str(step_db))
     lines = out.splitlines()
     assert lines[0].startswith("model,backend,precision,threads,machine,arm,created,run_id") and len(lines) == 31
     marked = [line for line in lines[1:] if ",+" in line.split(",fake 1.")[1]]
     assert len(marked) == 1 and "run-0020" in marked[0]  # the change column marks the first slower run
-    code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "md", "--last", "2", "--db", str(step_db))
+    code, out, _ = cli("history", "show", "-m", "b1", "--format", "md", "--last", "2", "--db", str(step_db))
     assert code == 0 and out.count("| run-00") == 2 and "**efficientnet_b1 · fake · fp32" in out
 
 
 @pytest.mark.parametrize("suffix", ["svg", "png"])
-def test_plot_is_written_and_svg_is_reproducible(
-    step_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
-) -> None:
+def test_plot_is_written_and_svg_is_reproducible(step_db: Path, tmp_path: Path, cli: Cli, suffix: str) -> None:
     first, second = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
     for target in (first, second):
-        assert _cli(capsys, "show", "-m", "b1", "--db", str(step_db), "--plot", str(target))[0] == 0
+        assert cli("history", "show", "-m", "b1", "--db", str(step_db), "--plot", str(target))[0] == 0
     assert first.stat().st_size > 10_000
     if suffix == "svg":
         text = first.read_text()
@@ -511,16 +502,16 @@ def test_what_else_changed_names_machine_and_effbench(tmp_path: Path) -> None:
     assert "machine: kernel 6.0.0-synthetic → 6.1.0-other" in change.context
 
 
-def test_changes_exit_codes(step_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_changes_exit_codes(step_db: Path, cli: Cli) -> None:
     db = ["--db", str(step_db)]
-    code, out, err = _cli(capsys, "changes", *db)
+    code, out, err = cli("history", "changes", *db)
     assert code == 1 and out.startswith("+ efficientnet_b1 · fake") and "fake 1.0 → 1.1" in out
     assert "1 slowdown(s) above 5.0%" in err
-    assert _cli(capsys, "changes", "--threshold", "10%", *db)[0] == 0
-    assert _cli(capsys, "changes", "--threshold", "0.05", *db)[0] == 1
-    code, out, err = _cli(capsys, "changes", "--since", "2026-01-02", *db)  # the step is on Jan 1 at 20:00
+    assert cli("history", "changes", "--threshold", "10%", *db)[0] == 0
+    assert cli("history", "changes", "--threshold", "0.05", *db)[0] == 1
+    code, out, err = cli("history", "changes", "--since", "2026-01-02", *db)  # the step is on Jan 1 at 20:00
     assert code == 0 and out == "" and "0 change(s)" in err
-    code, out, _ = _cli(capsys, "changes", "--format", "json", *db)
+    code, out, _ = cli("history", "changes", "--format", "json", *db)
     (row,) = json.loads(out)
     assert code == 1 and row["slowdown"] and row["after_created"] == "2026-01-01T20:00:00+00:00"
     assert 6.0 < row["ratio"] * 100 - 100 < 8.0
@@ -539,15 +530,13 @@ def test_changes_exit_codes(step_db: Path, capsys: pytest.CaptureFixture[str]) -
         (["show", "-m", "b1", "--plot", "trend.pdf"], "ending in .svg or .png"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(
-    step_db: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
-) -> None:
-    code, _, err = _cli(capsys, *args, "--db", str(step_db))
+def test_bad_input_is_one_line_exit_2(step_db: Path, cli: Cli, args: list[str], message: str) -> None:
+    code, _, err = cli("history", *args, "--db", str(step_db))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_history_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _cli(capsys)
+def test_history_without_subcommand_prints_help(cli: Cli) -> None:
+    code, out, _ = cli("history")
     assert code == 2 and "index" in out and "changes" in out
 
 
@@ -583,33 +572,31 @@ def test_commit_order_positions() -> None:
     assert order.position("abab") is None and order.position("ab" * 4) is None  # unknown; ambiguous "ab"
 
 
-def test_show_and_changes_order_by_commit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_show_and_changes_order_by_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     commits = _git_repository(tmp_path / "repo", 5)
     # Runs in time order measured commits 2, 0, 3 (abbreviated), 1, 1; then one of another repository and one
     # without a commit under test.
     measured = [commits[2], commits[0], commits[3][:10], commits[1], commits[1], "f" * 40, None]
     write_series(tmp_path / "results", [1.0] * len(measured), commits=measured)
     db = ["--db", str(tmp_path / "h.sqlite")]
-    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    assert cli("history", "index", str(tmp_path / "results"), *db)[0] == 0
     monkeypatch.chdir(tmp_path / "repo")
-    code, out, err = _cli(capsys, "show", "-m", "b1", "--order", "commit", "--format", "json", *db)
+    code, out, err = cli("history", "show", "-m", "b1", "--order", "commit", "--format", "json", *db)
     assert code == 0
     assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in (1, 3, 4, 0, 2, 5, 6)]
     assert err == (
         "effbench: note: 2 run(s) shown last, in time order: 1 with a commit not in the history of HEAD "
         "(ffffffffffff) and 1 without a commit under test\n"
     )
-    code, out, _ = _cli(capsys, "show", "-m", "b1", "--format", "json", *db)  # the default: time order
+    code, out, _ = cli("history", "show", "-m", "b1", "--format", "json", *db)  # the default: time order
     assert [r["label"] for r in json.loads(out)] == [f"run-{i:04d}" for i in range(7)]
     plot = tmp_path / "by-commit.svg"
-    assert _cli(capsys, "show", "-m", "b1", "--order", "commit", "--plot", str(plot), *db)[0] == 0
+    assert cli("history", "show", "-m", "b1", "--order", "commit", "--plot", str(plot), *db)[0] == 0
     assert plot.stat().st_size > 10_000
 
 
 def test_a_step_in_commit_order_is_found_when_runs_came_in_another_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     commits = _git_repository(tmp_path / "repo", 24)
     # Commits 12.. are 7% slower; they were measured in a shuffled order (a backfill), so run time says nothing.
@@ -618,26 +605,26 @@ def test_a_step_in_commit_order_is_found_when_runs_came_in_another_order(
     random.Random(5).shuffle(shuffled)
     write_series(tmp_path / "results", [factors[i] for i in shuffled], commits=[commits[i] for i in shuffled])
     db = ["--db", str(tmp_path / "h.sqlite")]
-    assert _cli(capsys, "index", str(tmp_path / "results"), *db)[0] == 0
+    assert cli("history", "index", str(tmp_path / "results"), *db)[0] == 0
     monkeypatch.chdir(tmp_path / "repo")
-    code, out, err = _cli(capsys, "changes", "--order", "commit", "--format", "json", *db)
+    code, out, err = cli("history", "changes", "--order", "commit", "--format", "json", *db)
     (change,) = json.loads(out)
     assert code == 1 and "1 slowdown(s)" in err and "note" not in err
     first_slow = f"run-{shuffled.index(12):04d}"  # the run that measured commit 12
     assert change["after_run_id"] == next(
-        r["run_id"] for r in json.loads(_cli(capsys, "show", "-m", "b1", "--format", "json", *db)[1])
+        r["run_id"] for r in json.loads(cli("history", "show", "-m", "b1", "--format", "json", *db)[1])
         if r["label"] == first_slow
     )  # fmt: skip
     assert (change["runs_before"], change["runs_after"]) == (12, 12)
 
 
 def test_order_commit_outside_a_git_repository_is_one_line_exit_2(
-    tmp_path: Path, step_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, step_db: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above tmp_path is found
     monkeypatch.chdir(tmp_path)
     for command in (["show", "-m", "b1"], ["changes"]):
-        code, out, err = _cli(capsys, *command, "--order", "commit", "--db", str(step_db))
+        code, out, err = cli("history", *command, "--order", "commit", "--db", str(step_db))
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
         assert f"but {tmp_path} has none" in err and "use --order time" in err
 

@@ -7,16 +7,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import bench.backends
-from bench.cli import build_parser, main
+from bench.cli import build_parser
 from bench.commands.latency import run_latency
 from bench.config import load_config
 from bench.engine.job import WorkerJob
 from bench.engine.plan import choose_backends, plan_cells, resolve_settings
 from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,13 +80,6 @@ def test_latency_end_to_end_json(config: Path, tmp_path: Path) -> None:
     assert doc["cells"][1]["artifact"]["format"] == "onnx" and doc["cells"][1]["fingerprint"]
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str]:
-    code = main(["--config", str(config), "latency", *args])
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    return code, captured.err
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -97,29 +94,28 @@ def run_cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tup
         (["--input-shape", "1,x,3"], "--input-shape"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], config: Path, args: list[str], message: str
-) -> None:
+def test_bad_input_is_one_line_and_exit_2(cli: Cli, config: Path, args: list[str], message: str) -> None:
     model = [] if "--model" in args else ["--model", "b0:r=32"]
-    code, err = run_cli(capsys, config, *model, *args)
+    code, out, err = cli("--config", config, "latency", *model, *args)
+    assert out == ""
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("effbench: error: ")
     assert message in err
 
 
-def test_cpus_not_matching_threads(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+def test_cpus_not_matching_threads(cli: Cli, config: Path) -> None:
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         pytest.skip("needs two allowed CPUs")
-    code, err = run_cli(capsys, config, "--model", "b0:r=32", "--cpus", f"{allowed[0]},{allowed[1]}")
+    code, out, err = cli("--config", config, "latency", "--model", "b0:r=32", "--cpus", f"{allowed[0]},{allowed[1]}")
+    assert out == ""
     assert code == 2 and "names 2 CPU(s) but --threads is 1" in err and err.count("\n") == 1
 
 
-def test_named_backend_not_installed(
-    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_named_backend_not_installed(cli: Cli, config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench.backends, "is_installed", lambda name: name != "openvino")
-    code, err = run_cli(capsys, config, "--model", "b0:r=32", "--backend", "onnxruntime,openvino")
+    code, out, err = cli("--config", config, "latency", "--model", "b0:r=32", "--backend", "onnxruntime,openvino")
+    assert out == ""
     assert code == 2
     assert (
         err == "effbench: error: backend 'openvino' is not installed: pip install 'effbench[openvino]', or "
@@ -138,30 +134,29 @@ def test_missing_backend_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("content", "message"), [(b"garbage", "is not a readable ONNX model"), (b"\x08\x07\x12\x03abc\xff", "ONNX")]
 )
-def test_corrupt_model_file(
-    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, content: bytes, message: str
-) -> None:
+def test_corrupt_model_file(cli: Cli, config: Path, tmp_path: Path, content: bytes, message: str) -> None:
     pytest.importorskip("onnx")
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(content)
-    code, err = run_cli(capsys, config, "--model", str(bad), "--backend", "onnxruntime")
+    code, out, err = cli("--config", config, "latency", "--model", str(bad), "--backend", "onnxruntime")
+    assert out == ""
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("effbench: error:")]
     assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0]
 
 
-def test_ir_file_cannot_run_on_onnxruntime(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
+def test_ir_file_cannot_run_on_onnxruntime(cli: Cli, config: Path, tmp_path: Path) -> None:
     ir = tmp_path / "model.xml"
     ir.write_text("<net/>")
-    code, err = run_cli(capsys, config, "--model", str(ir), "--backend", "onnxruntime")
+    code, out, err = cli("--config", config, "latency", "--model", str(ir), "--backend", "onnxruntime")
+    assert out == ""
     assert code == 2 and "none of the backends onnxruntime can run this file" in err
 
 
-def test_unknown_precision_is_an_argparse_error(capsys: pytest.CaptureFixture[str], config: Path) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--config", str(config), "latency", "--model", "b0", "--precision", "fp16"])
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+def test_unknown_precision_is_an_argparse_error(cli: Cli, config: Path) -> None:
+    code, _, err = cli("--config", config, "latency", "--model", "b0", "--precision", "fp16")
+    assert code == 2
+    assert "invalid choice: 'fp16'" in err
 
 
 class InterruptingLauncher(InProcessLauncher):

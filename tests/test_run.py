@@ -9,17 +9,20 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.cli import build_parser, main
+from bench.cli import build_parser
 from bench.commands.run import run_run
 from bench.engine.job import WorkerJob
 from bench.engine.plan import git_head, resolve_identity
 from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
 from bench.machine import CpuTopology
 from bench.suite.progress import EtaEstimator, format_eta
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 # Four CPUs on four cores, whatever this machine has: the in-process launcher pins nothing.
@@ -212,14 +215,13 @@ def test_a_killed_run_resumes_the_cells_it_never_recorded(config: Path, tmp_path
     assert len(json.loads(out.read_text())["cells"]) == 8
 
 
-def _error(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
-    code = main(["--config", str(config), "run", *args])
-    err = capsys.readouterr().err
+def _error(cli: Cli, config: Path, *args: str) -> str:
+    code, _, err = cli("--config", config, "run", *args)
     assert code == 2 and err.count("\n") == 1 and err.startswith("effbench: error: "), err
     return err
 
 
-def test_resume_errors_are_one_line(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
+def test_resume_errors_are_one_line(capsys: pytest.CaptureFixture[str], cli: Cli, config: Path, tmp_path: Path) -> None:
     out = tmp_path / "suite.json"
     assert run(config, "--suite", "s", "--output", str(out), "--no-calibrate") == 0
     capsys.readouterr()
@@ -227,33 +229,33 @@ def test_resume_errors_are_one_line(capsys: pytest.CaptureFixture[str], config: 
 
     other = tmp_path / "other-machine.json"
     other.write_text(json.dumps({**doc, "machine": {**doc["machine"], "id": "elsewhere-00000000"}}))
-    assert "was measured on machine elsewhere-00000000" in _error(capsys, config, "--resume", str(other))
+    assert "was measured on machine elsewhere-00000000" in _error(cli, config, "--resume", str(other))
 
     plain = tmp_path / "latency.json"
     plain.write_text(json.dumps({k: v for k, v in doc.items() if k != "suite"}))
-    assert "is not a suite run" in _error(capsys, config, "--resume", str(plain))
+    assert "is not a suite run" in _error(cli, config, "--resume", str(plain))
 
-    assert "does not exist" in _error(capsys, config, "--resume", str(tmp_path / "missing.json"))
+    assert "does not exist" in _error(cli, config, "--resume", str(tmp_path / "missing.json"))
 
     newer = tmp_path / "newer.json"
     newer.write_text(json.dumps({**doc, "format_version": 99}))
-    assert "newer effbench" in _error(capsys, config, "--resume", str(newer))
+    assert "newer effbench" in _error(cli, config, "--resume", str(newer))
 
-    assert "--label applies to a new run" in _error(capsys, config, "--resume", str(out), "--label", "x")
+    assert "--label applies to a new run" in _error(cli, config, "--resume", str(out), "--label", "x")
 
 
-def test_bundle_without_a_suite_model_exits_2(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
+def test_bundle_without_a_suite_model_exits_2(cli: Cli, config: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "index.json").write_text(json.dumps({"format": "effbench-bundle", "format_version": 1, "entries": []}))
-    err = _error(capsys, config, "--suite", "s", "--bundle", str(bundle))
+    err = _error(cli, config, "--suite", "s", "--bundle", str(bundle))
     assert f"the bundle {bundle} has no efficientnet_b0:r=32" in err
-    assert "not an effbench bundle" in _error(capsys, config, "--suite", "s", "--bundle", str(tmp_path))
+    assert "not an effbench bundle" in _error(cli, config, "--suite", "s", "--bundle", str(tmp_path))
 
 
-def test_unknown_suite_and_bad_commit(capsys: pytest.CaptureFixture[str], config: Path) -> None:
-    assert "unknown suite 'paper'" in _error(capsys, config, "--suite", "paper")
-    assert "--commit 'no-such-rev'" in _error(capsys, config, "--suite", "s", "--commit", "no-such-rev")
+def test_unknown_suite_and_bad_commit(cli: Cli, config: Path) -> None:
+    assert "unknown suite 'paper'" in _error(cli, config, "--suite", "paper")
+    assert "--commit 'no-such-rev'" in _error(cli, config, "--suite", "s", "--commit", "no-such-rev")
 
 
 def test_identity_resolution(tmp_path: Path) -> None:

@@ -9,11 +9,10 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.cli import main
 from bench.compare import Arm, CellInput, CompareSettings, Verdict, compare_cells, exit_code
 from bench.compare.documents import arm_of
 from bench.compare.rule import (
@@ -28,6 +27,9 @@ from bench.compare.rule import (
 from bench.document import CellRecord, ResultDocument
 from bench.machine.activity import activity_warnings
 from bench.results import document_text, load_result
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "format1-result.json"
@@ -168,20 +170,20 @@ CASES = [
 ]
 
 
-def judged(capsys: pytest.CaptureFixture[str], files: list[str], *options: str) -> tuple[int, dict[str, Any]]:
-    code = main(["compare", *files, "--format", "json", *options])
-    (cell_json,) = json.loads(capsys.readouterr().out)["cells"]
+def judged(cli: Cli, files: list[str], *options: str) -> tuple[int, dict[str, Any]]:
+    code, out, _ = cli("compare", *files, "--format", "json", *options)
+    (cell_json,) = json.loads(out)["cells"]
     return code, cell_json
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])
-def test_every_row_of_the_verdict_table(capsys: pytest.CaptureFixture[str], tmp_path: Path, c: Case) -> None:
+def test_every_row_of_the_verdict_table(cli: Cli, tmp_path: Path, c: Case) -> None:
     files = c.files(tmp_path)
-    code, got = judged(capsys, files)
+    code, got = judged(cli, files)
     assert (got["verdict"], got["mark"]) == (c.verdict.value, MARKS[c.verdict]), got["reason"]
     assert code == verdicts_exit_code([c.verdict])
     assert c.said in got["reason"]
-    strict, _ = judged(capsys, files, "--strict")
+    strict, _ = judged(cli, files, "--strict")
     assert strict == verdicts_exit_code([c.verdict], strict=True)
     if c.effect == "slower":  # a significant slowdown beyond the threshold never exits 0
         assert code != 0 and strict != 0
@@ -192,13 +194,13 @@ def test_the_cases_reach_every_measured_verdict() -> None:
     assert {c.verdict for c in CASES} == measured
 
 
-def test_failed_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_failed_rows(cli: Cli, tmp_path: Path) -> None:
     ok = cell(list(BASE), set())
     failed = replace(ok, status="failed", error="worker killed by signal SIGSEGV")
     rows = [(ok, failed, Verdict.NEWLY_FAILING), (failed, failed, Verdict.FAILED), (failed, ok, Verdict.NOT_COMPARABLE)]
     for base, new, verdict in rows:
         files = [write(tmp_path, "base.json", doc_of(base)), write(tmp_path, "new.json", doc_of(new))]
-        code, got = judged(capsys, files)
+        code, got = judged(cli, files)
         assert (got["verdict"], got["mark"], code) == (verdict.value, MARKS[verdict], verdicts_exit_code([verdict]))
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bench.cli import main
 from bench.errors import EffbenchError
 from bench.zoo import PAPER, REGISTRY, list_models, resolve_model
+
+if TYPE_CHECKING:
+    from conftest import Cli
 
 # REFERENCE.md §2: torchvision's trainable parameter counts and MACs at each model's resolution.
 TORCHVISION = {
@@ -190,14 +194,6 @@ def test_models_cli_accepts_a_scaling_spec(capsys: pytest.CaptureFixture[str]) -
     assert [r["name"] for r in rows] == ["efficientnet:phi=1"]
 
 
-def run_cli(argv: list[str]) -> int:
-    """main()'s exit code, whether it returns it or argparse raises SystemExit with it."""
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -207,9 +203,9 @@ def run_cli(argv: list[str]) -> int:
         (["models", "--format", "xml"], "invalid choice: 'xml'"),
     ],
 )
-def test_models_cli_bad_input_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(argv) == 2
-    err = capsys.readouterr().err
+def test_models_cli_bad_input_exit_2(argv: list[str], message: str, cli: Cli) -> None:
+    code, _, err = cli(*argv)
+    assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
