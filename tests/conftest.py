@@ -1,5 +1,6 @@
-"""Marks the end-to-end tests (real exports, real runtimes, real worker and CLI subprocesses) as `e2e`, and gives
-every test the `cli` fixture: `effbench ARGS...` run in this process, its exit code and what it printed.
+"""Marks the end-to-end tests (real exports, real runtimes, real worker and CLI subprocesses) as `e2e`; gives every
+test the `cli` fixture (`effbench ARGS...` run in this process, its exit code and what it printed) and `exported`
+(one real tiny export, shared read-only).
 
 The e2e tests are part of the default run (`./scripts/test`); the quick unit run leaves them out:
     ./scripts/test -m "not slow and not e2e"
@@ -16,6 +17,8 @@ import pytest
 
 from bench.cli import main
 
+TINY = "b0:r=32"  # EfficientNet-B0 at 32x32: a real export in seconds
+
 # Whole files that export models or load a real runtime in every test.
 E2E_FILES = {"test_export.py", "test_cache.py", "test_backends.py", "test_nets.py"}
 
@@ -29,7 +32,7 @@ E2E_TESTS = {
     "test_latency_cli.py::test_latency_end_to_end_json",
     "test_guard.py::test_export_and_latency_refuse_an_absurd_spec_before_importing_torch",
     "test_history.py::test_two_indexers_at_once_insert_each_document_once",
-    "test_machine.py::test_metadata_imports_no_runtime",
+    "test_imports.py::test_no_runtime_is_imported",
     "test_machine.py::test_worker_module_imports_only_the_standard_library",
 }
 
@@ -74,3 +77,15 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
         return CliRun(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An artifact cache holding one real tiny export (ONNX only), shared by the tests: copy it before changing it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from bench.export import ensure_artifacts
+
+    cache = tmp_path_factory.mktemp("cache")
+    ensure_artifacts(TINY, formats=("onnx",), cache_dir=cache)
+    return cache

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,16 +46,6 @@ def stale_copy(entry: Path, edit: dict[str, Any]) -> str:
     shutil.copytree(entry, entry.parent / name)
     write_json(entry.parent / name / MANIFEST_NAME, manifest)
     return name
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real tiny export (ONNX only) shared by the tests; each test works on its own copy."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime")
-    cache = tmp_path_factory.mktemp("cache")
-    ensure_artifacts(TINY, formats=("onnx",), cache_dir=cache)
-    return cache
 
 
 @pytest.fixture
@@ -199,22 +187,6 @@ def test_user_file_entries_are_current_while_their_file_is_unchanged(exported: P
     assert state == "unknown" and f"{user} is gone" in why
     code, out, _ = cli("cache", "prune", "--cache-dir", str(cache))
     assert code == 0 and "nothing to prune" in out and folders(cache) == [folder]
-
-
-@pytest.mark.torch
-@pytest.mark.onnxruntime
-def test_list_and_prune_import_no_runtime(cache: tuple[Path, str, str]) -> None:
-    code = (
-        "import sys\n"
-        "from bench.cli import main\n"
-        "assert main(['cache', 'list', '--cache-dir', sys.argv[1]]) == 0\n"
-        "assert main(['cache', 'prune', '--dry-run', '--cache-dir', sys.argv[1]]) == 0\n"
-        "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino', 'numpy') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, str(cache[0])], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert cache[2] in proc.stdout
 
 
 def test_bad_cache_dir_is_one_line_and_exit_2(tmp_path: Path, cli: Cli) -> None:

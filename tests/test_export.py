@@ -819,20 +819,6 @@ def test_unknown_opset_fails_before_torch_is_imported() -> None:
     assert "unsupported opset 21" in proc.stdout and "7-20" in proc.stdout
 
 
-def test_export_help_and_import_do_not_load_runtimes() -> None:
-    code = (
-        "import sys\n"
-        "from bench.cli import build_parser\n"
-        "import bench.export, bench.export.build, bench.export.convert, bench.export.parity, bench.export.userfiles\n"
-        "import bench.export.inventory, bench.commands.cache\n"
-        "build_parser()\n"
-        "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_parity_check_names_the_failing_runtime_and_keeps_the_manifest_format() -> None:
     from bench.export.parity import ParityCheck
 

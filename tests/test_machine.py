@@ -130,17 +130,6 @@ def test_git_commit_is_recorded_in_a_checkout(metadata):
     assert metadata["effbench"]["version"]
 
 
-def test_metadata_imports_no_runtime():
-    code = (
-        "import sys, bench.machine, bench.results, bench.engine.stats, bench.commands.system, bench.views.system\n"
-        "bench.machine.collect_machine_metadata()\n"
-        "bad = [name for name in ('torch', 'onnxruntime', 'openvino', 'onnx') if name in sys.modules]\n"
-        "print(bad)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
-
-
 def test_worker_module_imports_only_the_standard_library():
     # The worker pins itself and sets thread variables after importing bench.engine.worker (and so bench.machine):
     # numpy or a runtime loaded by then would have started its thread pools unpinned.
