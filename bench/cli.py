@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "bench.commands.ab",
     "bench.commands.history",
     "bench.commands.layers",
+    "bench.commands.export_ci",
 )
 
 
