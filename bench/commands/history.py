@@ -1,4 +1,5 @@
-"""`effbench history index|show|changes`: index result documents into SQLite, show a series, find its steps."""
+"""`effbench history index|show|changes|publish`: index result documents into SQLite, show a series, find its steps,
+publish the history as a static site."""
 
 from __future__ import annotations
 
@@ -164,6 +165,21 @@ def run_history_changes(args: argparse.Namespace) -> int:
     return 1 if slowdowns else 0
 
 
+def run_history_publish(args: argparse.Namespace) -> int:
+    """Write the history's static site into OUT_DIR (bench.history.site) and say where to open it."""
+    from bench.history.changes import parse_threshold
+    from bench.history.site import publish_site
+    from bench.views.format import format_size
+
+    report = publish_site(_db_path(args), Path(args.out_dir), threshold=parse_threshold(args.threshold))
+    print(
+        f"published {report.series} series from {report.runs} runs ({report.regressions} regression(s) above "
+        f"{args.threshold}) to {report.folder}: {report.files} files, {format_size(report.size_bytes)}; open "
+        f"{(report.folder / 'index.html').resolve().as_uri()}"
+    )
+    return 0
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -197,7 +213,7 @@ def _add_filters(parser: argparse.ArgumentParser, model_required: bool) -> None:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "history",
-        help="index results into SQLite; show a series; find its changes",
+        help="index results into SQLite; show a series; find its changes; publish a site",
         description="A history of every result document in an SQLite file (default results/history.sqlite): "
         "the JSON documents stay the source of truth and the index can be rebuilt from them at any time.",
     )
@@ -241,3 +257,17 @@ def register(subparsers: Any) -> None:
     changes.add_argument("--threshold", default="5%", help="slowdown that fails the command (default: 5%%)")
     _add_common(changes)
     changes.set_defaults(func=run_history_changes)
+
+    publish = sub.add_parser(
+        "publish",
+        help="write a static site of the history (opens from file://, no server)",
+        description="Write OUT_DIR/index.html (every series with its latest median, trend and last change point, "
+        "filtered by machine, model and runtime), a page per series (trend with each run's CI, change points and "
+        "what changed, links to the result documents), regressions.html and its Atom feed regressions.atom. The "
+        "pages need no server and no network. OUT_DIR must be new, empty, or a site publish wrote before (replaced "
+        "whole).",
+    )
+    publish.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the site into")
+    publish.add_argument("--threshold", default="5%", help="slowdown listed as a regression (default: 5%%)")
+    _add_common(publish)
+    publish.set_defaults(func=run_history_publish)
