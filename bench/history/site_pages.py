@@ -234,7 +234,7 @@ def series_page(view: SeriesView, threshold: float, documents: Mapping[str, str]
 def regressions_page(found: Sequence[tuple[Change, SeriesView]], threshold: float, all_changes: int) -> str:
     rows = "\n".join(
         f'<tr><td>{_e(_when(c.after))}</td><td><a href="series/{_e(v.slug)}.html">{_e(c.key.title())}</a></td>'
-        f'<td class="num">{_effect(c, threshold)}</td><td>{_e(_step(c))}</td>'
+        f'<td class="num">{_effect(c, threshold)}</td><td>{_e(_step(c, percent=False))}</td>'
         f"<td>{_e('; '.join(what_changed(c)) or 'nothing recorded')}</td></tr>"
         for c, v in found
     )
