@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.options import add_output
 from bench.errors import EffbenchError
 
 # bench.views.ci_formats.CI_FORMATS plus pyperf (the same file `effbench export-pyperf` writes), spelled here too:
@@ -26,19 +27,18 @@ def register(subparsers: Any) -> None:
         "compare`/`ab` as the gate: these dashboards alert on one value against the previous one.",
     )
     parser.add_argument("file", type=Path, metavar="RESULT.json", help="effbench result (.json)")
+    # Required, with no default (the two dashboards read different files), which options.add_format does not offer.
     parser.add_argument("--format", required=True, choices=FORMATS, help="output format")
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="file to write, replaced if it exists (default: standard output; pyperf: FILE's name + .pyperf.json, "
+    add_output(
+        parser,
+        "file to write, replaced if it exists (default: standard output; pyperf: RESULT's name + .pyperf.json, "
         "never overwritten)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run_export_ci)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_export_ci(args: argparse.Namespace) -> int:
+    """Convert the document for a dashboard; name the cells left out on stderr."""
     from bench.results import load_result
 
     if args.format == "pyperf":
