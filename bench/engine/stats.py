@@ -297,8 +297,12 @@ def sample_warnings(per_process_samples_ns: Sequence[Sequence[int]]) -> list[str
     groups = _as_groups(per_process_samples_ns)
     if not groups:
         return ["no samples were recorded: every worker process failed or was stopped; see the cell's error"]
+    return [*_spread_warnings(np.concatenate(groups)), *_drift_warnings(groups), *_disagreement_warnings(groups)]
+
+
+def _spread_warnings(pooled: np.ndarray) -> list[str]:
+    """Too few samples, too much variation, a heavy slow tail: the pooled samples' warnings."""
     warnings: list[str] = []
-    pooled = np.concatenate(groups)
     n = pooled.size
     need = early_stopping_min_samples(0.90, 0.99)
     if n < need:
@@ -328,9 +332,13 @@ def sample_warnings(per_process_samples_ns: Sequence[Sequence[int]]) -> list[str
                     f"{median / NS_PER_MS:.3g} ms): the process was interrupted or preempted; pin to an "
                     "isolated CPU away from interrupts, or close other programs"
                 )
+    return warnings
 
-    # One line per direction of drift and one for disagreeing processes, however many processes: a noisy
-    # machine should get a readable verdict, not a line per process (every figure is in the result file).
+
+def _drift_warnings(groups: list[np.ndarray]) -> list[str]:
+    """One line per direction of drift, however many processes: a noisy machine should get a readable verdict,
+    not a line per process (every figure is in the result file)."""
+    warnings: list[str] = []
     drifts = _drifts(groups)
     for rising in (True, False):
         found = [d for d in drifts if (d[1] > 0) == rising]
@@ -351,30 +359,35 @@ def sample_warnings(per_process_samples_ns: Sequence[Sequence[int]]) -> list[str
             names = ", ".join(str(d[0] + 1) for d in found)
             detail = f"during the runs of processes {names} ({', '.join(_pct(d[1]) for d in found)})"
         warnings.append(f"latency drifted {detail}: {cause}")
-
-    if len(groups) > 1:
-        medians = np.array([np.median(g) for g in groups])
-        outliers = []
-        for index, m in enumerate(medians):
-            others = float(np.median(np.delete(medians, index)))
-            # Fresh processes differ by memory layout (ASLR) and placement: 1-3% is normal, 5% is not.
-            if others > 0 and abs(float(m) / others - 1.0) > PROCESS_DISAGREE_WARN:
-                outliers.append((index, float(m), others))
-        remedy = (
-            "the machine was busier during one of them or memory placement differs; re-run with more processes "
-            "and check the load with `effbench system`"
-        )
-        if len(outliers) == 1:
-            index, m, others = outliers[0]
-            warnings.append(
-                f"process {index + 1}'s median ({m / NS_PER_MS:.3g} ms) is {_pct(m / others - 1.0)} away from "
-                f"the other processes' ({others / NS_PER_MS:.3g} ms): {remedy}"
-            )
-        elif outliers:
-            spread = float(medians.max() / medians.min() - 1.0)
-            listed = ", ".join(f"{m / NS_PER_MS:.3g}" for m in medians)
-            warnings.append(f"processes disagree: medians {listed} ms (max/min {1 + spread:.2f}): {remedy}")
     return warnings
+
+
+def _disagreement_warnings(groups: list[np.ndarray]) -> list[str]:
+    """One line for processes whose medians disagree with the others'."""
+    if len(groups) < 2:
+        return []
+    medians = np.array([np.median(g) for g in groups])
+    outliers = []
+    for index, m in enumerate(medians):
+        others = float(np.median(np.delete(medians, index)))
+        # Fresh processes differ by memory layout (ASLR) and placement: 1-3% is normal, 5% is not.
+        if others > 0 and abs(float(m) / others - 1.0) > PROCESS_DISAGREE_WARN:
+            outliers.append((index, float(m), others))
+    remedy = (
+        "the machine was busier during one of them or memory placement differs; re-run with more processes "
+        "and check the load with `effbench system`"
+    )
+    if len(outliers) == 1:
+        index, m, others = outliers[0]
+        return [
+            f"process {index + 1}'s median ({m / NS_PER_MS:.3g} ms) is {_pct(m / others - 1.0)} away from "
+            f"the other processes' ({others / NS_PER_MS:.3g} ms): {remedy}"
+        ]
+    if outliers:
+        spread = float(medians.max() / medians.min() - 1.0)
+        listed = ", ".join(f"{m / NS_PER_MS:.3g}" for m in medians)
+        return [f"processes disagree: medians {listed} ms (max/min {1 + spread:.2f}): {remedy}"]
+    return []
 
 
 def _drifts(groups: list[np.ndarray]) -> list[tuple[int, float, float, float]]:
