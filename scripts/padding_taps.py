@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.engine.worker import prepare_process
+from bench.engine.serve import prepare_process
 from bench.zoo.effective import inside_taps
 
 # (channels, output map side): ResNet's last two stages, where 9% and 18% of a 3x3 conv's taps are padding.

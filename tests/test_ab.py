@@ -7,7 +7,7 @@ import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -17,14 +17,17 @@ from bench.commands.ab import run_ab
 from bench.compare import Arm, CellInput, Verdict, compare_cells, measure_paired_effect, sign_flip_p_values
 from bench.compare.documents import match_ab
 from bench.compare.power import min_blocks_for_sign_flip
+from bench.document import ProcessRecord
 from bench.engine.ab import abba_order, check_python
-from bench.engine.job import WorkerJob
-from bench.engine.runner import CellPlan, CellRun, InProcessLauncher, WorkerOutcome
+from bench.engine.job import Job, WorkerJob
+from bench.engine.launchers import InProcessLauncher, WorkerOutcome
+from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
 from bench.results import load_result
 
 MODEL = "b0:r=32"
 CELL = "efficientnet_b0:r=32 · fake · fp32 · 1t/1cpu"
+R = TypeVar("R")
 
 
 class ArmLauncher(InProcessLauncher):
@@ -35,7 +38,8 @@ class ArmLauncher(InProcessLauncher):
         super().__init__()
         self.arm, self.log, self.options = arm, log, options
 
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
+        assert isinstance(job, WorkerJob), job
         self.log.append((self.arm, job.process_index))
         target = replace(job.target, options={**job.target.options, **self.options})
         outcome = super().launch(replace(job, target=target), timeout_s)
@@ -44,7 +48,7 @@ class ArmLauncher(InProcessLauncher):
             # verdicts. The timings are fake, so the machine's activity is set aside too.
             quiet = replace(outcome.record, machine_activity={}, warnings=())
             outcome = replace(outcome, record=quiet)
-        return outcome
+        return outcome  # type: ignore[return-value]  # narrowed to a cell job: its outcome is a WorkerOutcome[R]
 
 
 @pytest.fixture
@@ -155,10 +159,11 @@ class BusyLauncher(ArmLauncher):
         super().__init__(arm, log, **options)
         self.busy = busy
 
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
         outcome = super().launch(job, timeout_s)
-        if outcome.record is not None and job.process_index in self.busy:
-            busy = replace(outcome.record, machine_activity={"other_cpus_busy": 0.6, "own_cpus_steal": 0.0})
+        record = outcome.record
+        if isinstance(record, ProcessRecord) and record.process_index in self.busy:
+            busy = replace(record, machine_activity={"other_cpus_busy": 0.6, "own_cpus_steal": 0.0})
             outcome = replace(outcome, record=busy)
         return outcome
 
@@ -189,7 +194,7 @@ def test_a_slower_new_arm_is_never_passed_whatever_the_busy_blocks(
 
 
 class InterruptAfter(ArmLauncher):
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
         if len(self.log) >= 3:
             raise KeyboardInterrupt
         return super().launch(job, timeout_s)

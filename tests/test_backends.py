@@ -19,8 +19,9 @@ from bench.backends import (
     user_backends,
 )
 from bench.backends.base import Backend, LoadTarget
+from bench.engine.launchers import SubprocessLauncher
 from bench.engine.policy import MeasurePolicy, ProcessStopRule
-from bench.engine.runner import CellPlan, SubprocessLauncher, build_job
+from bench.engine.runner import CellPlan, build_job
 from bench.errors import EffbenchError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,26 +1,28 @@
-"""Peak calibration: window arithmetic on a fake clock, plateau/budget rules, the worker protocol in-process and
-through one real subprocess, the record round trip, the flags x GHz figure, and % of peak."""
+"""Peak calibration: window arithmetic on a fake clock, plateau/budget rules, the calibration job through the
+in-process launcher and one real subprocess, the record round trip, the flags x GHz figure, and % of peak."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from bench.engine.job import Job
+from bench.engine.launchers import InProcessLauncher, SubprocessLauncher, WorkerOutcome
 from bench.errors import EffbenchError
 from bench.probes import calibrate_worker
 from bench.probes.calibrate import (
     CALIBRATION_VERSION,
+    CalibrationJob,
     CpuDescription,
+    KernelRun,
     PeakCalibration,
     achieved_gflops,
     bf16_unsupported,
     default_kernels,
     flops_per_cycle,
-    launch_in_process,
-    launch_subprocess,
     measure_peak,
     percent_of_peak,
     theoretical_peak,
@@ -30,6 +32,8 @@ ZEN5 = frozenset({"avx", "avx2", "fma", "avx512f", "avx512_bf16", "hypervisor"})
 SAPPHIRE_RAPIDS = frozenset({"avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
 SANDY_BRIDGE = frozenset({"sse2", "avx"})  # the paper's Xeon E5-2690
 HASWELL = frozenset({"avx", "avx2", "fma"})
+
+R = TypeVar("R")
 
 
 class FakeClock:
@@ -68,24 +72,27 @@ def test_time_size_rates_are_reps_times_2n3_over_window_time() -> None:
     result = calibrate_worker.time_size(
         call, 100, budget_s=0.014, window_s=0.001, min_windows=3, max_windows=10, clock=clock
     )
-    assert result["repeats"] == 25
+    assert result.repeats == 25
     # the two warm-up calls took 10.04 ms of the 14 ms budget: 4 windows of 1 ms fill the rest
-    assert result["windows_gflops"] == pytest.approx([50.0] * 4)
-    assert result["gflops"] == pytest.approx(50.0)
-    assert result["first_call_s"] == pytest.approx(0.01004)  # the slow first call is kept out of the windows
-    assert result["call_s"] == pytest.approx(40e-6)
+    assert result.windows_gflops == pytest.approx([50.0] * 4)
+    assert result.gflops == pytest.approx(50.0)
+    assert result.first_call_s == pytest.approx(0.01004)  # the slow first call is kept out of the windows
+    assert result.call_s == pytest.approx(40e-6)
+    assert result.time_s == pytest.approx(0.01408)  # both warm-up calls and the four windows
 
 
 def test_time_size_keeps_min_windows_even_past_the_budget_and_stops_at_max() -> None:
     clock = FakeClock()
     call, _ = fake_builder(clock, {64: 10.0})(64, "fp32", 1)
     few = calibrate_worker.time_size(call, 64, budget_s=0.0, window_s=0.0, min_windows=3, max_windows=9, clock=clock)
-    assert len(few["windows_gflops"]) == 3 and few["repeats"] == 1
+    assert len(few.windows_gflops) == 3 and few.repeats == 1
     many = calibrate_worker.time_size(call, 64, budget_s=10.0, window_s=0.0, min_windows=3, max_windows=5, clock=clock)
-    assert len(many["windows_gflops"]) == 5
+    assert len(many.windows_gflops) == 5
 
 
-def _measure(monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], sizes: list[int], budget_s: float) -> Any:
+def _measure(
+    monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], sizes: tuple[int, ...], budget_s: float
+) -> KernelRun:
     clock = FakeClock()
     monkeypatch.setitem(calibrate_worker.KERNEL_BUILDERS, "fake", fake_builder(clock, rates))
     return calibrate_worker.measure_kernel(
@@ -95,18 +102,19 @@ def _measure(monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], sizes: li
 
 
 def test_sizes_stop_at_the_plateau(monkeypatch: pytest.MonkeyPatch) -> None:
-    record = _measure(monkeypatch, {64: 100.0, 128: 200.0, 256: 202.0, 512: 400.0}, [64, 128, 256, 512], 10.0)
-    assert [s["n"] for s in record["sizes"]] == [64, 128, 256]  # 256 gained 1% over 128: 512 never runs
-    assert record["stopped"].startswith("plateau")
-    assert record["gflops"] == pytest.approx(202.0)
-    assert record["library"] == "fake gemm (fp32)"
+    record = _measure(monkeypatch, {64: 100.0, 128: 200.0, 256: 202.0, 512: 400.0}, (64, 128, 256, 512), 10.0)
+    assert [s.n for s in record.sizes] == [64, 128, 256]  # 256 gained 1% over 128: 512 never runs
+    assert record.stopped is not None and record.stopped.startswith("plateau")
+    assert record.gflops == pytest.approx(202.0)
+    assert record.library == "fake gemm (fp32)"
+    assert record.time_s == pytest.approx(sum(s.time_s for s in record.sizes))
 
 
 def test_larger_sizes_skipped_when_over_budget_but_the_first_two_always_run(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1 GFLOP/s: a 512 call would take 0.27 s, far over a 1 ms budget; 64 and 128 still run for the plateau check
-    record = _measure(monkeypatch, {64: 1.0, 128: 2.0, 512: 4.0}, [64, 128, 512], 0.001)
-    assert [s["n"] for s in record["sizes"]] == [64, 128]
-    assert record["stopped"].startswith("budget: n=512")
+    record = _measure(monkeypatch, {64: 1.0, 128: 2.0, 512: 4.0}, (64, 128, 512), 0.001)
+    assert [s.n for s in record.sizes] == [64, 128]
+    assert record.stopped is not None and record.stopped.startswith("budget: n=512")
 
 
 def test_an_unavailable_kernel_is_recorded_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,9 +123,27 @@ def test_an_unavailable_kernel_is_recorded_not_raised(monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(calibrate_worker.KERNEL_BUILDERS, "fake", missing)
     record = calibrate_worker.measure_kernel(
-        "fake", "fp32", threads=1, sizes=[64], budget_s=1, window_s=0.001, min_windows=3, max_windows=3
+        "fake", "fp32", threads=1, sizes=(64,), budget_s=1, window_s=0.001, min_windows=3, max_windows=3
     )
-    assert record["error"] == "fakelib is not installed" and record["sizes"] == []
+    assert record.error == "fakelib is not installed" and record.sizes == () and record.gflops is None
+
+
+def test_a_library_failing_at_a_larger_size_keeps_the_sizes_it_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    timed = fake_builder(clock, {64: 10.0})
+
+    def fails_at_128(n: int, precision: str, threads: int) -> Any:
+        if n == 128:
+            raise MemoryError("no room for 128")
+        return timed(n, precision, threads)
+
+    monkeypatch.setitem(calibrate_worker.KERNEL_BUILDERS, "fake", fails_at_128)
+    record = calibrate_worker.measure_kernel(
+        "fake", "fp32", threads=1, sizes=(64, 128), budget_s=1, window_s=0.001, min_windows=3, max_windows=3,
+        clock=clock,
+    )  # fmt: skip
+    assert record.error == "MemoryError: no room for 128" and [s.n for s in record.sizes] == [64]
+    assert record.library == "fake gemm (fp32)" and record.time_s == pytest.approx(record.sizes[0].time_s)
 
 
 # ----------------------------------------------------------------------------- the worker protocol
@@ -128,7 +154,10 @@ TINY: dict[str, Any] = {"sizes": (64,), "budget_s": 0.05, "window_s": 0.002}
 def test_in_process_worker_measures_numpy_and_round_trips() -> None:
     pytest.importorskip("numpy")
     cpu = CpuDescription("test CPU", HASWELL, 3.0e9)
-    cal = measure_peak([0], 1, cpu=cpu, kernels={"fp32": ["numpy-blas"]}, launcher=launch_in_process, **TINY)
+    launcher = InProcessLauncher()
+    cal = measure_peak([0], 1, cpu=cpu, kernels={"fp32": ["numpy-blas"]}, launcher=launcher, **TINY)
+    (job,) = launcher.jobs
+    assert isinstance(job, CalibrationJob) and job.kernels == {"fp32": ("numpy-blas",)} and job.sizes == (64,)
     fp32 = cal.peak("fp32")
     assert fp32 is not None and fp32.status == "measured"
     assert fp32.gflops is not None and fp32.gflops > 0
@@ -149,21 +178,28 @@ def test_in_process_worker_measures_numpy_and_round_trips() -> None:
 def test_subprocess_worker_is_pinned_with_the_cells_thread_variables() -> None:
     pytest.importorskip("numpy")
     cpu_id = min(os.sched_getaffinity(0))
-    from bench.probes.calibrate import build_job
+    job = CalibrationJob(cpus=(cpu_id,), threads=1, kernels={"fp32": ("numpy-blas",)}, **TINY)
+    outcome = SubprocessLauncher().launch(job, 120)
+    assert outcome.status == "ok" and outcome.record is not None, outcome.reason()
+    result = outcome.record
+    assert result.affinity == (cpu_id,) and result.pid != os.getpid()
+    assert result.thread_env == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    (kernel,) = result.precisions["fp32"]
+    assert kernel.library is not None and kernel.library.startswith("numpy ") and kernel.sizes[0].n == 64
 
-    job = build_job([cpu_id], 1, {"fp32": ["numpy-blas"]}, sizes=(64,), budget_s=0.05, window_s=0.002)
-    record = launch_subprocess(job, 120)
-    assert record["ok"], record
-    assert record["affinity"] == [cpu_id]
-    assert record["thread_env"] == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    assert record["pid"] != os.getpid()
-    (kernel,) = record["precisions"]["fp32"]
-    assert kernel["library"].startswith("numpy ") and kernel["sizes"][0]["n"] == 64
+
+class JobWithoutKernels(CalibrationJob):
+    """A calibration job as a foreign or broken caller might send it: no "kernels"."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in super().to_dict().items() if key != "kernels"}
 
 
 def test_subprocess_failure_becomes_a_reason() -> None:
-    record = launch_subprocess({"cpus": [], "threads": 1}, 60)  # no "kernels": the worker fails
-    assert record["ok"] is False and "KeyError" in record["error"]
+    job = JobWithoutKernels(cpus=(), threads=1, kernels={})
+    outcome = SubprocessLauncher().launch(job, 60)  # the worker cannot read its job: its failure record says why
+    assert outcome.status == "failed" and outcome.record is None
+    assert outcome.error is not None and outcome.error.startswith("TypeError: ") and "'kernels'" in outcome.error
 
 
 def test_openvino_kernel_builds_and_runs_a_tiny_matmul() -> None:
@@ -177,20 +213,26 @@ def test_openvino_kernel_builds_and_runs_a_tiny_matmul() -> None:
 
 
 class RecordingLauncher:
+    """Stands in for the calibration worker: its record (the worker's JSON, filled in) or failure, and the jobs."""
+
     def __init__(self, record: dict[str, Any]) -> None:
         self.record = record
-        self.jobs: list[dict[str, Any]] = []
+        self.jobs: list[CalibrationJob] = []
 
-    def __call__(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        self.jobs.append(job)
-        return self.record
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
+        if isinstance(job, CalibrationJob):
+            self.jobs.append(job)
+        if self.record.get("ok") is False:
+            return WorkerOutcome("failed", error=self.record["error"])
+        filled = {"duration_s": 0.1, "cpu_wall_ratio": 1.0, "affinity": [1], "warnings": [], **self.record}
+        return WorkerOutcome("ok", record=job.read_result(filled))
 
 
 def test_bf16_is_not_measured_without_the_flags() -> None:
     launcher = RecordingLauncher({"ok": True, "precisions": {"fp32": []}})
     cal = measure_peak([1], 1, cpu=CpuDescription(None, HASWELL, 3e9), launcher=launcher)
-    assert list(launcher.jobs[0]["kernels"]) == ["fp32"]
-    assert launcher.jobs[0]["cpus"] == [1] and launcher.jobs[0]["threads"] == 1
+    assert list(launcher.jobs[0].kernels) == ["fp32"]
+    assert launcher.jobs[0].cpus == (1,) and launcher.jobs[0].threads == 1
     bf16 = cal.peak("bf16")
     assert bf16 is not None and bf16.gflops is None
     assert bf16.unavailable == bf16_unsupported(HASWELL)
@@ -206,7 +248,7 @@ def test_bf16_only_on_a_cpu_without_it_starts_no_worker() -> None:
 def test_a_failed_worker_marks_every_precision_unavailable() -> None:
     launcher = RecordingLauncher({"ok": False, "error": "worker exited with code 1"})
     cal = measure_peak([1], 2, cpu=CpuDescription(None, ZEN5, 2.6e9), launcher=launcher)
-    assert list(launcher.jobs[0]["kernels"]) == ["fp32", "bf16"]
+    assert list(launcher.jobs[0].kernels) == ["fp32", "bf16"]
     for peak in cal.peaks:
         assert peak.unavailable == "calibration failed: worker exited with code 1"
     assert cal.peak("fp32").theoretical_gflops == pytest.approx(2 * 2.6 * 64)  # type: ignore[union-attr]

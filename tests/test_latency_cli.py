@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,9 +15,9 @@ import bench.backends
 from bench.cli import build_parser
 from bench.commands.latency import run_latency
 from bench.config import load_config
-from bench.engine.job import WorkerJob
+from bench.engine.job import Job
+from bench.engine.launchers import InProcessLauncher, Launcher, WorkerOutcome
 from bench.engine.plan import choose_backends, plan_cells, resolve_settings
-from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
 
 if TYPE_CHECKING:
     from conftest import Cli
@@ -162,14 +162,14 @@ def test_unknown_precision_is_an_argparse_error(cli: Cli, config: Path) -> None:
 class InterruptingLauncher(InProcessLauncher):
     """Runs the first worker, then behaves as if the user pressed Ctrl-C."""
 
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[Any], timeout_s: float) -> WorkerOutcome[Any]:
         if self.jobs:
             raise KeyboardInterrupt
         return super().launch(job, timeout_s)
 
 
 class FailingLauncher(InProcessLauncher):
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[Any], timeout_s: float) -> WorkerOutcome[Any]:
         return WorkerOutcome("failed", error="worker killed by signal SIGSEGV", stderr_tail="Segmentation fault")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import EffbenchError
-from bench.probes.layers import KINDS, LAYERS_VERSION, classify, summarize
+from bench.probes.layers import KINDS, LAYERS_VERSION, LayersResult, classify, summarize
 from bench.probes.layers_worker import node_timings
 
 
@@ -74,8 +74,11 @@ def test_node_timings_drop_the_warmup_and_what_ran_outside_a_run() -> None:
     assert relu["ms"] == [0.005, 0.0]
 
 
-def _record(*nodes: tuple[str, list[list[int]], list[list[int]], list[float]]) -> dict[str, Any]:
-    return {"nodes": [{"op": op, "inputs": i, "outputs": o, "ms": ms} for op, i, o, ms in nodes], "run_ms": [2.0]}
+def _record(*nodes: tuple[str, list[list[int]], list[list[int]], list[float]]) -> LayersResult:
+    return LayersResult.from_dict(
+        {"runtime": "test", "nodes": [{"op": op, "inputs": i, "outputs": o, "ms": ms} for op, i, o, ms in nodes],
+         "run_ms": [2.0]}
+    )  # fmt: skip
 
 
 def test_summary_puts_the_graphs_multiply_adds_against_the_profiled_time() -> None:
@@ -102,6 +105,64 @@ def test_summary_puts_the_graphs_multiply_adds_against_the_profiled_time() -> No
                   model_macs=None, peak_gflops=None)  # fmt: skip
 
 
+def _tiny_onnx(path: Path) -> Path:
+    """A 1x1 convolution (8 -> 16 channels on a 4x4 map) and a ReLU, written with onnx's helpers (no torch)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((16, 8, 1, 1), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 4, 4])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.parametrize("where", ["in-process", "subprocess"])
+def test_a_layers_job_through_either_launcher_gives_a_typed_result(tmp_path: Path, where: str) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import os
+
+    from bench.engine.launchers import InProcessLauncher, SubprocessLauncher
+    from bench.probes.layers import LayersJob, graph_kinds, profile_layers
+
+    onnx_path = _tiny_onnx(tmp_path / "tiny.onnx")
+    cpu = min(os.sched_getaffinity(0))
+    job = LayersJob(cpus=(cpu,), threads=1, artifact=str(onnx_path), runs=3, warmup=1)
+    launcher = InProcessLauncher() if where == "in-process" else SubprocessLauncher()
+    outcome = launcher.launch(job, 120)
+    assert outcome.status == "ok" and outcome.record is not None, outcome.reason()
+    result = outcome.record
+    assert isinstance(result, LayersResult) and result.runtime.startswith("onnxruntime ")
+    assert len(result.run_ms) == 3 and all(len(node.ms) == 3 for node in result.nodes)
+    assert (result.pid != os.getpid()) == (where == "subprocess")
+    if where == "subprocess":
+        assert result.affinity == (cpu,)
+    profile = profile_layers("tiny", onnx_path, "s", [cpu], 1, runs=3, warmup=1, launcher=launcher)
+    assert profile.macs == 16 * 8 * 4 * 4 == sum(macs for _n, macs, _e in graph_kinds(onnx_path).values())
+    assert profile.kinds[0].kind == "conv 1x1"
+
+
+@pytest.mark.onnxruntime
+def test_a_failed_layers_worker_is_one_line_naming_the_model(tmp_path: Path) -> None:
+    from bench.engine.launchers import InProcessLauncher
+    from bench.probes.layers import profile_layers
+
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(EffbenchError, match=r"^tiny: the layer profile failed: \w+: .*missing\.onnx") as raised:
+        profile_layers("tiny", tmp_path / "missing.onnx", "s", [0], 1, runs=1, warmup=0, launcher=InProcessLauncher())
+    assert "onnxruntime.capi" not in str(raised.value)  # the worker's message, not its traceback's last line too
+
+
 @pytest.mark.torch
 @pytest.mark.onnxruntime
 def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
@@ -110,7 +171,7 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     import os
 
     from bench.export import ensure_artifacts
-    from bench.probes.layers import graph_kinds, launch_subprocess, profile_layers
+    from bench.probes.layers import graph_kinds, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
@@ -123,7 +184,7 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     assert graph["conv depthwise"][0] == 16 and graph["conv on 1x1 maps (SE)"][0] == 32
     cpu = min(os.sched_getaffinity(0))  # the real worker: a pinned process of its own
     profile = profile_layers(spec.name, onnx, artifacts.sha256["onnx"], [cpu], 1, runs=3, warmup=1,
-                             model_macs=spec.macs, peak_gflops=100.0, launcher=launch_subprocess)  # fmt: skip
+                             model_macs=spec.macs, peak_gflops=100.0)  # fmt: skip
     assert profile.cpus == (cpu,) and profile.runtime.startswith("onnxruntime ")
     assert profile.macs == spec.macs
     kinds = [r.kind for r in profile.kinds]
@@ -239,7 +300,7 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     import os
 
     from bench.export import ensure_artifacts
-    from bench.probes.layers import launch_subprocess, profile_layers
+    from bench.probes.layers import profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 
@@ -247,8 +308,7 @@ def test_an_openvino_profile_accounts_for_every_multiply_add(tmp_path: Path) -> 
     artifacts = ensure_artifacts(spec.name, formats=("openvino",), cache_dir=tmp_path)
     cpu = min(os.sched_getaffinity(0))
     ir, sha = artifacts.files["openvino"], artifacts.sha256["openvino"]
-    profile = profile_layers(spec.name, ir, sha, [cpu], 1, backend="openvino", runs=3, warmup=1, model_macs=spec.macs,
-                             launcher=launch_subprocess)  # fmt: skip
+    profile = profile_layers(spec.name, ir, sha, [cpu], 1, backend="openvino", runs=3, warmup=1, model_macs=spec.macs)
     assert profile.macs == spec.macs and profile.series == "openvino fp32"
     # The runtime model keeps no pads: inferred from the shapes, the effective count is still the zoo's.
     assert profile.effective_macs == effective_macs(spec) < spec.macs

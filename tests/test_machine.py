@@ -131,10 +131,10 @@ def test_git_commit_is_recorded_in_a_checkout(metadata):
 
 
 def test_worker_module_imports_only_the_standard_library():
-    # The worker pins itself and sets thread variables after importing bench.engine.worker (and so bench.machine):
-    # numpy or a runtime loaded by then would have started its thread pools unpinned.
+    # A worker pins itself and sets thread variables after importing its module (and so bench.machine and its job
+    # types): numpy or a runtime loaded by then would have started its thread pools unpinned.
     code = (
-        "import sys, bench.engine.worker\n"
+        "import sys, bench.engine.worker, bench.probes.calibrate_worker, bench.probes.layers_worker\n"
         "print([m for m in ('numpy', 'torch', 'onnxruntime', 'openvino', 'onnx', 'rich') if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -9,16 +9,17 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from bench.cli import build_parser
 from bench.commands.run import run_run
-from bench.engine.job import WorkerJob
+from bench.engine.job import Job, WorkerJob
+from bench.engine.launchers import InProcessLauncher, Launcher, WorkerOutcome
 from bench.engine.plan import git_head, resolve_identity
-from bench.engine.runner import InProcessLauncher, Launcher, WorkerOutcome
 from bench.machine import CpuTopology
+from bench.probes.calibrate import CalibrationJob, CalibrationResult, KernelRun, SizeRun
 from bench.suite.progress import EtaEstimator, format_eta
 
 if TYPE_CHECKING:
@@ -46,19 +47,25 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+R = TypeVar("R")
+
+
 class CalibrationStub:
     """Stands in for the calibration worker: 50 GFLOP/s per thread, and remembers every job."""
 
     def __init__(self) -> None:
-        self.jobs: list[dict[str, Any]] = []
+        self.jobs: list[CalibrationJob] = []
 
-    def __call__(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        self.jobs.append(job)
-        size = {"n": 256, "repeats": 4, "windows_gflops": [50.0 * job["threads"]], "first_call_s": 0.01,
-                "call_s": 0.001, "time_s": 0.1}  # fmt: skip
-        kernels = [{"kernel": "numpy-blas", "library": "stub", "sizes": [size]}]
-        return {"ok": True, "precisions": {p: kernels for p in job["kernels"]}, "duration_s": 0.1,
-                "affinity": job["cpus"], "cpu_wall_ratio": 1.0, "warnings": []}  # fmt: skip
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
+        asked = job  # narrowed apart from `job`, which gives the result its type
+        assert isinstance(asked, CalibrationJob), job
+        self.jobs.append(asked)
+        size = SizeRun(n=256, repeats=4, windows_gflops=(50.0 * job.threads,), first_call_s=0.01, call_s=0.001,
+                       time_s=0.1)  # fmt: skip
+        kernels = (KernelRun(kernel="numpy-blas", library="stub", sizes=(size,)),)
+        result = CalibrationResult(precisions=dict.fromkeys(asked.kernels, kernels), duration_s=0.1, cpu_wall_ratio=1.0,
+                                   affinity=job.cpus, warnings=())  # fmt: skip
+        return WorkerOutcome("ok", record=job.read_result(result.to_dict()))
 
 
 class InterruptingLauncher(InProcessLauncher):
@@ -69,7 +76,7 @@ class InterruptingLauncher(InProcessLauncher):
         self.allowed = allowed
         self.crash = crash
 
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
+    def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
         if len(self.jobs) >= self.allowed:
             raise KeyboardInterrupt
         if cell_of(job) == self.crash:
@@ -91,8 +98,13 @@ def run(
     )  # fmt: skip
 
 
-def cell_of(job: WorkerJob) -> tuple[str, str, int]:
+def cell_of(job: Job[Any]) -> tuple[str, str, int]:
+    assert isinstance(job, WorkerJob), job
     return job.target.model_name, job.precision, job.threads
+
+
+def cell_jobs(launcher: InProcessLauncher) -> list[WorkerJob]:
+    return [job for job in launcher.jobs if isinstance(job, WorkerJob)]
 
 
 def test_suite_runs_in_one_interleaved_schedule_with_calibrations(config: Path, tmp_path: Path) -> None:
@@ -111,11 +123,12 @@ def test_suite_runs_in_one_interleaved_schedule_with_calibrations(config: Path, 
         ("efficientnet_b1:r=32", "fp32", 2),
     ]
     # One schedule: the first round starts every measured cell once before any cell gets its second process.
-    first_round = [cell_of(job) for job in launcher.jobs[:4]]
+    jobs = cell_jobs(launcher)
+    first_round = [cell_of(job) for job in jobs[:4]]
     assert sorted(first_round) == sorted(measured) and len(set(first_round)) == 4
-    assert all(job.process_index == 0 for job in launcher.jobs[:4])
-    assert [job.process_index for job in launcher.jobs[4:8]] == [1, 1, 1, 1]
-    assert {cell_of(j): j.cpus for j in launcher.jobs} == {
+    assert all(job.process_index == 0 for job in jobs[:4])
+    assert [job.process_index for job in jobs[4:8]] == [1, 1, 1, 1]
+    assert {cell_of(j): j.cpus for j in jobs} == {
         (m, "fp32", t): (2,) if t == 1 else (2, 3) for m in ("efficientnet_b0:r=32", "efficientnet_b1:r=32")
         for t in (1, 2)
     }  # fmt: skip
@@ -131,8 +144,8 @@ def test_suite_runs_in_one_interleaved_schedule_with_calibrations(config: Path, 
     assert "commit_under_test" not in doc["effbench"] and "label" not in doc["effbench"]
     assert [(c["threads"], c["cpus"]) for c in doc["calibrations"]] == [(1, [2]), (2, [2, 3])]
     # Calibrated before the cells and again after them, per thread count; one record keeps both rounds.
-    assert [job["cpus"] for job in calibration.jobs] == [[2], [2, 3], [2], [2, 3]]
-    assert list(calibration.jobs[0]["kernels"]) == ["fp32"]
+    assert [job.cpus for job in calibration.jobs] == [(2,), (2, 3), (2,), (2, 3)]
+    assert list(calibration.jobs[0].kernels) == ["fp32"]
     assert doc["calibrations"][1]["peaks"]["fp32"]["gflops"] == 100.0
     assert [r["when"] for r in doc["calibrations"][0]["rounds"]] == ["before the cells", "after the cells"]
 
@@ -210,7 +223,7 @@ def test_a_killed_run_resumes_the_cells_it_never_recorded(config: Path, tmp_path
     out.write_text(json.dumps(doc))
     again = InProcessLauncher()
     assert run(config, "--resume", str(out), launcher=again) == 0
-    models = {(j.target.model_name, j.threads) for j in again.jobs}
+    models = {(j.target.model_name, j.threads) for j in cell_jobs(again)}
     assert models == {("efficientnet_b1:r=32", 1), ("efficientnet_b1:r=32", 2)}  # the first model's cells kept
     assert len(json.loads(out.read_text())["cells"]) == 8
 

@@ -1,4 +1,5 @@
-"""Scheduling, stop rules, warnings, crashes, hangs and Ctrl-C, on the fake backend and its fake clock."""
+"""Scheduling, round orders, stop rules, warnings, crashes, hangs and Ctrl-C, on the fake backend and its fake
+clock; the launcher contract for cell jobs, in this process and in real pinned subprocesses."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ import pytest
 
 from bench.backends.base import LoadTarget
 from bench.document import ProcessRecord
+from bench.engine.job import Job, WorkerJob
+from bench.engine.launchers import InProcessLauncher, SubprocessLauncher, WorkerOutcome
 from bench.engine.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
-from bench.engine.runner import CellPlan, CellRun, InProcessLauncher, Runner, SubprocessLauncher, build_job
-from bench.engine.worker import cpu_usage_warnings
+from bench.engine.runner import (
+    CellPlan,
+    CellRun,
+    Runner,
+    build_job,
+    group_process_warnings,
+)
+from bench.engine.serve import cpu_usage_warnings
+from bench.machine import activity_warnings, machine_activity, read_cpu_times
 
 POLICY = MeasurePolicy(
     name="test",
@@ -34,8 +44,33 @@ def plan(model: str = "m", backend: str = "fake", *, skip: str | None = None, **
     return CellPlan(model, backend, "fp32", 1, cpus, target, fingerprint="f" * 8, skip_reason=skip)
 
 
+class FaultyProcessLauncher(InProcessLauncher):
+    """The in-process twin, with the fake backend's process-level faults as a real launcher reports them: a
+    `crash_at` worker exits with code 3 and its message on stderr, a `hang_at` one is killed at the timeout (in this
+    process they would end or block the test)."""
+
+    def launch(self, job: Job[Any], timeout_s: float) -> WorkerOutcome[Any]:
+        options = job.target.options if isinstance(job, WorkerJob) else {}
+        if options.get("fault_process") not in (None, options.get("process_index")):
+            options = {}
+        if options.get("crash_at"):
+            self.jobs.append(job)
+            return WorkerOutcome("failed", error="worker exited with code 3 and no result",
+                                 stderr_tail=f"fake: fatal error at {options['crash_at']}, aborting")  # fmt: skip
+        if options.get("hang_at"):
+            self.jobs.append(job)
+            return WorkerOutcome("timeout", error=f"worker did not finish within {timeout_s:.0f} s and was killed")
+        return super().launch(job, timeout_s)
+
+
+def launched(launcher: InProcessLauncher) -> list[tuple[str, int]]:
+    """(model, process index) of every cell job the launcher ran, in order."""
+    jobs = [job for job in launcher.jobs if isinstance(job, WorkerJob)]
+    return [(job.target.model_name, job.process_index) for job in jobs]
+
+
 def run(plans: list[CellPlan], policy: MeasurePolicy = POLICY, **kwargs: Any) -> tuple[Any, InProcessLauncher]:
-    launcher = InProcessLauncher()
+    launcher = FaultyProcessLauncher()
     outcome = Runner(policy, launcher, **kwargs).run(plans)
     return outcome, launcher
 
@@ -45,8 +80,7 @@ def test_rounds_are_interleaved_then_only_unfinished_cells_continue() -> None:
     # "noisy" processes disagree by ±8%: the median's CI stays wide, so it gets extra rounds up to the cap.
     noisy: dict[str, Any] = {"base_ms": 10.0, "noise": 0.001, "process_offsets": [0.0, 0.08, -0.08, 0.05]}
     outcome, launcher = run([plan("a", **quiet), plan("b", **noisy), plan("c", **quiet)])
-    order = [(job.cell.split(" ")[0], job.process_index) for job in launcher.jobs]
-    assert order == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1), ("b", 2), ("b", 3)]
+    assert launched(launcher) == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1), ("b", 2), ("b", 3)]
     a, b, c = outcome.cells
     assert a.status == c.status == b.status == "ok"
     assert a.stop_reason.startswith(TARGET_MET)
@@ -91,7 +125,7 @@ def test_slow_model_hits_the_process_cap_and_says_so() -> None:
 def test_skipped_cell_is_never_launched() -> None:
     outcome, launcher = run([plan("a", skip="bf16 is not supported"), plan("b")])
     assert outcome.cells[0].status == "skipped" and outcome.cells[0].error == "bf16 is not supported"
-    assert launcher.jobs and all(job.cell.startswith("b") for job in launcher.jobs)
+    assert launcher.jobs and {model for model, _ in launched(launcher)} == {"b"}
 
 
 def test_crash_fails_only_its_cell() -> None:
@@ -207,8 +241,6 @@ def test_subprocess_hang_is_killed() -> None:
 
 
 def test_process_warnings_are_grouped_by_kind() -> None:
-    from bench.engine.runner import group_process_warnings
-
     processes = [
         ProcessRecord(process_index=0, samples_ns=(1,), warnings=("got only 51% of CPU [1]", "precision differs")),
         ProcessRecord(process_index=1, samples_ns=(1,), warnings=("got only 69% of CPU [1]",)),
@@ -225,8 +257,6 @@ def test_process_warnings_are_grouped_by_kind() -> None:
 
 
 def test_machine_activity_from_proc_stat(tmp_path: Any) -> None:
-    from bench.engine.worker import activity_warnings, machine_activity, read_cpu_times
-
     before = tmp_path / "stat0"
     after = tmp_path / "stat1"
     before.write_text("cpu  1 2 3 4\ncpu0 100 0 0 100 0 0 0 0 0 0\ncpu1 100 0 0 100 0 0 0 0 0 0\nintr 5\n")
@@ -239,3 +269,35 @@ def test_machine_activity_from_proc_stat(tmp_path: Any) -> None:
     assert "other CPUs were 60% busy" in warnings[0] and "took 10% of CPU [1] (steal time)" in warnings[1]
     assert activity_warnings({"other_cpus_busy": 0.05, "own_cpus_steal": 0.0}, [1]) == []
     assert read_cpu_times(str(tmp_path / "missing")) == {}
+
+
+# ------------------------------------------------------------------------------ the launcher contract
+
+
+def test_in_process_twin_sends_job_and_record_through_json_and_reports_the_fake_time() -> None:
+    launcher = InProcessLauncher()
+    job = build_job(plan(base_ms=10.0), POLICY, Runner(POLICY, launcher).stop_rule, 1)
+    outcome = launcher.launch(job, timeout_s=60)
+    assert outcome.status == "ok" and isinstance(outcome.record, ProcessRecord)
+    assert outcome.record.process_index == 1 and launcher.jobs == [job]
+    assert outcome.duration_s == pytest.approx(sum(outcome.record.samples_ns) / 1e9)
+    failing = build_job(plan(fail_at="load"), POLICY, Runner(POLICY, launcher).stop_rule, 0)
+    failed = launcher.launch(failing, timeout_s=60)
+    assert failed.status == "failed" and failed.record is None
+    assert failed.error == "RuntimeError: fake failure at load"
+    assert failed.stderr_tail.endswith("RuntimeError: fake failure at load")  # the traceback's tail
+
+
+def test_an_outcome_names_its_reason_with_the_last_stderr_line() -> None:
+    crashed: WorkerOutcome[Any] = WorkerOutcome(
+        "failed", error="worker exited with code 3 and no result", stderr_tail="a\nfatal: x"
+    )
+    assert crashed.reason() == "worker exited with code 3 and no result: fatal: x"
+    said: WorkerOutcome[Any] = WorkerOutcome(
+        "failed", error="NoSuchFile: x", stderr_tail="Traceback\nort.NoSuchFile: x", reported=True
+    )
+    assert said.reason() == "NoSuchFile: x"  # the worker said why: its stderr is the traceback
+    hung: WorkerOutcome[Any] = WorkerOutcome(
+        "timeout", error="worker did not finish within 3 s and was killed", stderr_tail="busy"
+    )
+    assert hung.reason() == "worker did not finish within 3 s and was killed"

@@ -25,7 +25,7 @@ from bench.commands.options import (
 from bench.engine.plan import add_identity_options, plan_cells, resolve_identity, resolve_settings
 
 if TYPE_CHECKING:
-    from bench.engine.runner import Launcher
+    from bench.engine.launchers import Launcher
 
 DEFAULT_PRESET = "ci"
 
@@ -69,8 +69,9 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     from bench.backends import backend_class
     from bench.compare.documents import match_ab
     from bench.engine.ab import check_python, measure_ab, pair_plans
+    from bench.engine.launchers import SubprocessLauncher
     from bench.engine.policy import get_policy
-    from bench.engine.runner import RichProgress, SubprocessLauncher
+    from bench.engine.progress import RichProgress
     from bench.errors import EffbenchError
     from bench.views.console import make_console
     from bench.views.verdicts import judge_and_print

@@ -27,7 +27,7 @@ from bench.views.console import emit, make_console
 from bench.views.latency import render_latency_table
 
 if TYPE_CHECKING:
-    from bench.engine.runner import Launcher
+    from bench.engine.launchers import Launcher
 
 
 def presets_help() -> str:
@@ -75,8 +75,9 @@ def register(subparsers: Any) -> None:
 
 def run_latency(args: argparse.Namespace, launcher: Launcher | None = None) -> int:
     """Resolve the settings, plan (export), measure with `launcher` (default: real pinned workers), print."""
+    from bench.engine.launchers import SubprocessLauncher
     from bench.engine.measure import measure
-    from bench.engine.runner import RichProgress, SubprocessLauncher
+    from bench.engine.progress import RichProgress
 
     err = make_console(stderr=True)
     settings = resolve_settings(

@@ -13,9 +13,8 @@ from bench.engine.plan import add_identity_options, resolve_identity
 from bench.vocab import preset_names
 
 if TYPE_CHECKING:
+    from bench.engine.launchers import Launcher
     from bench.engine.measure import MeasuredRun
-    from bench.engine.runner import Launcher
-    from bench.probes.calibrate import Launcher as CalibrationLauncher
 
 # Options that describe a new run: a resumed one keeps what its document recorded.
 _NEW_RUN_ONLY = ("output", "cpus", "label", "commit", "no_calibrate", "preset")
@@ -53,11 +52,11 @@ def register(subparsers: Any) -> None:
 def run_run(
     args: argparse.Namespace,
     launcher: Launcher | None = None,
-    calibration_launcher: CalibrationLauncher | None = None,
+    calibration_launcher: Launcher | None = None,
     topology: Any = None,
 ) -> int:
     """Run or resume a suite with `launcher` (default: real pinned workers) and print the cells."""
-    from bench.engine.runner import SubprocessLauncher
+    from bench.engine.launchers import SubprocessLauncher
     from bench.errors import EffbenchError
     from bench.suite.definition import load_suite
     from bench.suite.progress import SuiteProgress

@@ -15,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.engine.launchers import Launcher, child_env
 from bench.engine.measure import MeasuredRun
 from bench.engine.plan import LatencySettings, RunIdentity
 from bench.engine.policy import CAP_PREFIX, cell_stop_reason
-from bench.engine.runner import CellPlan, CellRun, Launcher, Progress, Runner, RunOutcome
-from bench.engine.worker import child_env
+from bench.engine.progress import Progress
+from bench.engine.runner import CellPlan, CellRun, Runner, RunOutcome
 from bench.errors import EffbenchError
 
 ARMS = ("base", "new")

@@ -1,32 +1,77 @@
-"""The job a worker process reads on stdin (it writes back a bench.document.ProcessRecord or WorkerFailure).
+"""The job contract of every worker process: what it reads on stdin, which module serves it, what it sends back.
 
-Standard library only: bench.engine.worker reads it before it pins itself and imports numpy or a runtime.
+A job is a frozen dataclass naming its worker module (`worker`, run as `python -m`), the CPUs it is pinned to, its
+thread count and the file its record goes to (`result_path`, set by the launcher); `read_result` turns the record the
+worker wrote into the job's typed result. Each worker module has `run_job(job, *, pin=True)` and a `main` that serves
+it through bench.engine.serve; bench.engine.launchers starts any of them the same way. The kinds: `WorkerJob` (one
+process of a cell, a bench.document.ProcessRecord back), bench.probes.calibrate.CalibrationJob and
+bench.probes.layers.LayersJob.
+
+Standard library only (and effbench modules that import nothing else): a worker reads its job before it pins itself
+and imports numpy or a runtime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from bench.backends.base import LoadTarget
+from bench.document import ProcessRecord
 from bench.engine.policy import MeasurePolicy, ProcessStopRule
+
+R = TypeVar("R")
+
+
+def tuples_from_json(value: Any) -> Any:
+    """JSON lists back as the tuples a frozen record held (recursively, dict values included)."""
+    if isinstance(value, list):
+        return tuple(tuples_from_json(item) for item in value)
+    if isinstance(value, dict):
+        return {key: tuples_from_json(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
-class WorkerJob:
-    """What one worker process is asked to do: one process's worth of samples of one cell."""
+class Job(Generic[R]):
+    """What one worker process is asked to do; subclasses add their fields and say how to read their record."""
 
+    worker: ClassVar[str]  # the module run as `python -m`; it has run_job(job, *, pin=True)
+    cpus: tuple[int, ...]
+    threads: int
+    result_path: str | None = None  # where the worker writes its record; None: stdout
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(**tuples_from_json(dict(data)))
+
+    def read_result(self, data: Any) -> R:
+        """The typed result from the record the worker wrote (a ValueError, KeyError or TypeError when it is
+        not one)."""
+        raise NotImplementedError
+
+    def worker_time_s(self, result: R) -> float:
+        """How long the worker says it measured: what an in-process run (bench.engine.launchers.InProcessLauncher)
+        reports as its duration, since this process's clock would time the test, not the (fake) measurement."""
+        return 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerJob(Job[ProcessRecord]):
+    """One process's worth of samples of one cell (bench.engine.worker)."""
+
+    worker: ClassVar[str] = "bench.engine.worker"
     backend: str
     target: LoadTarget
-    threads: int
-    cpus: tuple[int, ...]
     precision: str
     policy: MeasurePolicy
     stop: ProcessStopRule
     process_index: int
     cell: str  # the cell's label, for messages
-    result_path: str | None = None  # where the worker writes its record; None: stdout
 
     def to_dict(self) -> dict[str, Any]:
         target = {f.name: getattr(self.target, f.name) for f in fields(self.target)}
@@ -45,7 +90,7 @@ class WorkerJob:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WorkerJob:
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         target = dict(data["target"])
         target["input_shape"] = tuple(target["input_shape"])
         return cls(
@@ -60,3 +105,9 @@ class WorkerJob:
             cell=str(data.get("cell", "")),
             result_path=data.get("result_path"),
         )
+
+    def read_result(self, data: Any) -> ProcessRecord:
+        return ProcessRecord.from_dict(data, "worker record")
+
+    def worker_time_s(self, result: ProcessRecord) -> float:
+        return sum(result.samples_ns) / 1e9

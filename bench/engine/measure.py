@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.document import CellRecord, ResultDocument, Settings
+from bench.engine.launchers import Launcher
 from bench.engine.plan import LatencySettings, RunIdentity
 from bench.engine.policy import MeasurePolicy
-from bench.engine.runner import CellPlan, CellRun, Launcher, Progress, Runner
+from bench.engine.progress import Progress
+from bench.engine.runner import CellPlan, CellRun, Runner
 
 # Turns the records of the cells finished so far (keyed by their index in the plan list) into the document's
 # cells. The default lists them in plan order; a resumed run merges them with the cells it keeps.

@@ -1,41 +1,20 @@
-"""Schedules worker processes across cells (model × backend): interleaved rounds, timeouts, crashes, Ctrl-C.
-
-Spawning sits behind `Launcher` (hyperfine's habit): `SubprocessLauncher` starts real pinned workers,
-`InProcessLauncher` runs the worker code in this process for tests (with the fake backend and its fake clock),
-so scheduling, statistics, warnings and output are tested without real timing.
+"""The scheduler: what runs when. Worker processes across cells (model × backend) in interleaved rounds; timeouts,
+crashes and Ctrl-C; each cell's summary and warnings. How a process runs is bench.engine.launchers' business
+(hyperfine splits its scheduler from its executor the same way).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Protocol
 
 from bench.backends.base import LoadTarget
-from bench.document import (
-    Artifact,
-    CellRecord,
-    DocumentError,
-    FailedProcess,
-    ProcessRecord,
-    Summary,
-    WorkerFailure,
-    read_worker_output,
-)
+from bench.document import Artifact, CellRecord, FailedProcess, ProcessRecord, Summary
 from bench.engine.job import WorkerJob
+from bench.engine.launchers import Launcher, WorkerOutcome
 from bench.engine.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
-
-STDERR_TAIL_LINES = 8
+from bench.engine.progress import NullProgress, Progress
 
 
 @dataclass(frozen=True)
@@ -57,136 +36,6 @@ class CellPlan:
     def label(self) -> str:
         label = f"{self.model} · {self.backend} · {self.precision}"
         return f"{self.arm}: {label}" if self.arm else label
-
-
-@dataclass
-class WorkerOutcome:
-    """What one worker process gave: its record (status "ok"), or why it gave none."""
-
-    status: str  # "ok" | "failed" | "timeout"
-    record: ProcessRecord | None = None
-    error: str | None = None
-    stderr_tail: str = ""
-    duration_s: float = 0.0
-
-
-class Launcher(Protocol):
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        """Run one worker for `job`; raise KeyboardInterrupt (after stopping it) when the user interrupts."""
-        ...
-
-
-def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
-
-
-class SubprocessLauncher:
-    """A fresh `python -m bench.engine.worker` per job: pinned, thread variables set, killed when it overruns."""
-
-    def __init__(self, python: str = sys.executable) -> None:
-        self.python = python
-
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        from bench.engine.worker import child_env
-
-        cpus = list(job.cpus)
-        env = child_env(job.threads)
-        with tempfile.TemporaryDirectory(prefix="effbench-worker-") as tmp:
-            result_path = Path(tmp) / "result.json"
-            job = replace(job, result_path=str(result_path))
-            start = time.monotonic()
-            with open(Path(tmp) / "stderr", "w+b") as err, open(Path(tmp) / "stdout", "w+b") as out:
-                # No preexec_fn: it is unsafe while other threads run (rich's progress refresher does).
-                # The child is pinned from here right after it starts, before it has imported anything, and
-                # pins itself again as its first action; thread variables are in its environment from exec.
-                proc = subprocess.Popen(
-                    [self.python, "-m", "bench.engine.worker"],
-                    stdin=subprocess.PIPE,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,  # Ctrl-C reaches us only; we stop the worker ourselves
-                )
-                if cpus:
-                    with contextlib.suppress(ProcessLookupError, OSError):
-                        os.sched_setaffinity(proc.pid, cpus)
-                try:
-                    proc.communicate(json.dumps(job.to_dict()).encode(), timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    self._kill(proc)
-                    err.seek(0)
-                    return WorkerOutcome(
-                        "timeout",
-                        error=f"worker did not finish within {timeout_s:.0f} s and was killed",
-                        stderr_tail=_tail(err.read().decode(errors="replace")),
-                        duration_s=time.monotonic() - start,
-                    )
-                except BaseException:  # KeyboardInterrupt included: never leave a worker running
-                    self._kill(proc)
-                    raise
-                duration = time.monotonic() - start
-                err.seek(0)
-                stderr_text = err.read().decode(errors="replace")
-            record: ProcessRecord | WorkerFailure | None = None
-            if result_path.exists():
-                try:
-                    record = read_worker_output(json.loads(result_path.read_text(encoding="utf-8")))
-                except (ValueError, DocumentError):  # a half-written or foreign file: as if there were none
-                    record = None
-        if proc.returncode == 0 and isinstance(record, ProcessRecord):
-            return WorkerOutcome("ok", record=record, stderr_tail=_tail(stderr_text), duration_s=duration)
-        if isinstance(record, WorkerFailure):
-            error = record.error
-        elif proc.returncode < 0:
-            error = f"worker killed by signal {signal.Signals(-proc.returncode).name}"
-        else:
-            error = f"worker exited with code {proc.returncode} and no result"
-        return WorkerOutcome("failed", error=error, stderr_tail=_tail(stderr_text), duration_s=duration)
-
-    @staticmethod
-    def _kill(proc: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            proc.wait(timeout=10)
-
-
-class InProcessLauncher:
-    """Runs the worker code in this process (no pinning): for tests with the fake backend and its fake clock.
-
-    The fake backend's `crash_at`/`hang_at` faults would end or block this process, so they are turned into the
-    outcomes a real launcher reports; `fail_at` and `interrupt_at` run for real.
-    """
-
-    def __init__(self) -> None:
-        self.jobs: list[WorkerJob] = []
-
-    def launch(self, job: WorkerJob, timeout_s: float) -> WorkerOutcome:
-        from bench.engine.worker import error_record, run_job
-
-        self.jobs.append(job)
-        options = job.target.options
-        if options.get("fault_process") not in (None, job.process_index):
-            options = {}
-        if options.get("crash_at"):
-            return WorkerOutcome(
-                "failed",
-                error="worker exited with code 3 and no result",
-                stderr_tail=f"fake: fatal error at {options['crash_at']}, aborting",
-            )
-        if options.get("hang_at"):
-            return WorkerOutcome("timeout", error=f"worker did not finish within {timeout_s:.0f} s and was killed")
-        try:
-            # Through JSON both ways, as if job and record came through stdin and a file.
-            sent = WorkerJob.from_dict(json.loads(json.dumps(job.to_dict())))
-            record = ProcessRecord.from_dict(json.loads(json.dumps(run_job(sent, pin=False).to_dict())))
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            failed = error_record(exc)
-            return WorkerOutcome("failed", error=failed.error, stderr_tail=_tail(failed.traceback))
-        return WorkerOutcome("ok", record=record, duration_s=sum(record.samples_ns) / 1e9)
 
 
 @dataclass
@@ -236,56 +85,6 @@ class CellRun:
             warnings=tuple(self.warnings),
             arm=plan.arm,
         )
-
-
-class Progress(Protocol):
-    def process_started(self, cell: CellRun, index: int) -> None: ...
-    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None: ...
-    def cell_finished(self, cell: CellRun) -> None: ...
-
-
-class NullProgress:
-    def process_started(self, cell: CellRun, index: int) -> None:
-        pass
-
-    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None:
-        pass
-
-    def cell_finished(self, cell: CellRun) -> None:
-        pass
-
-
-class RichProgress:
-    """One line per worker on stderr: which cell, which process, its median when done."""
-
-    def __init__(self, console: Any = None) -> None:
-        from rich.console import Console
-
-        self.console = console or Console(stderr=True, highlight=False)
-
-    def process_started(self, cell: CellRun, index: int) -> None:
-        self._status = self.console.status(f"[bold]{cell.plan.label}[/] · process {index + 1}")
-        self._status.start()
-
-    def process_finished(self, cell: CellRun, index: int, outcome: WorkerOutcome) -> None:
-        with contextlib.suppress(AttributeError):
-            self._status.stop()
-        index += 1
-        if outcome.status == "ok" and outcome.record:
-            samples = sorted(outcome.record.samples_ns)
-            median_ms = samples[len(samples) // 2] / 1e6
-            self.console.print(
-                f"  {cell.plan.label} · process {index}: median {median_ms:.3f} ms, {len(samples)} samples "
-                f"({outcome.duration_s:.1f} s)"
-            )
-        else:
-            self.console.print(f"  [red]{cell.plan.label} · process {index}: {outcome.error}[/]")
-
-    def cell_finished(self, cell: CellRun) -> None:
-        if cell.status == "ok":
-            self.console.print(f"  [green]done[/] {cell.plan.label}: {cell.stop_reason}")
-        elif cell.status == "skipped":
-            self.console.print(f"  [yellow]skipped[/] {cell.plan.label}: {cell.error}")
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -456,10 +255,8 @@ class Runner:
             FailedProcess(process_index=index, status=result.status, error=result.error, stderr_tail=result.stderr_tail)
         )
         cell.status = "failed"
-        detail = f": {result.stderr_tail.splitlines()[-1]}" if result.stderr_tail and result.status != "timeout" else ""
-        cell.error = f"process {index + 1} {'timed out' if result.status == 'timeout' else 'failed'}: {result.error}"
-        if detail and detail[2:] not in (result.error or ""):
-            cell.error += detail
+        what = "timed out" if result.status == "timeout" else "failed"
+        cell.error = f"process {index + 1} {what}: {result.reason()}"
         self._finish(cell)
 
     def _finish(self, cell: CellRun, notify: bool = True) -> None:

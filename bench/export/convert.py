@@ -24,7 +24,7 @@ CONVERT_TIMEOUT_S = 600.0
 
 def convert_to_openvino(onnx_path: Path, xml_path: Path, error: type[EffbenchError]) -> dict[str, Any]:
     """Convert the ONNX file to IR with fp32 weights in a fresh process; returns what was recorded."""
-    from bench.engine.worker import child_env
+    from bench.engine.launchers import child_env
 
     cmd = [sys.executable, "-m", "bench.export.convert", str(onnx_path), str(xml_path)]
     try:

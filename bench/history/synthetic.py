@@ -49,8 +49,9 @@ def synthetic_machine(machine_id: str = SYNTHETIC_MACHINE_ID) -> dict[str, Any]:
 def _template_text(model: str, base_ms: float, noise: float, seed: int) -> str:
     from bench.backends.base import LoadTarget
     from bench.document import Settings
+    from bench.engine.launchers import InProcessLauncher
     from bench.engine.policy import MeasurePolicy
-    from bench.engine.runner import CellPlan, InProcessLauncher, Runner
+    from bench.engine.runner import CellPlan, Runner
     from bench.results import new_document
 
     policy = MeasurePolicy(

@@ -10,13 +10,16 @@ as a separately labelled second number.
 from __future__ import annotations
 
 import importlib.util
-import json
 import time
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from bench.engine.job import Job
 from bench.errors import EffbenchError
+
+if TYPE_CHECKING:
+    from bench.engine.launchers import Launcher
 
 # Calibration record format history:
 #   1: first version (per precision: measured GFLOP/s, every kernel's sizes and windows, theoretical figure)
@@ -293,45 +296,45 @@ def default_kernels(precision: str, installed: Callable[[str], bool] = _installe
     return kernels
 
 
-def build_job(
-    cpus: Sequence[int],
-    threads: int,
-    kernels: dict[str, list[str]],
-    *,
-    budget_s: float = DEFAULT_BUDGET_S,
-    sizes: Sequence[int] = DEFAULT_SIZES,
-    window_s: float = DEFAULT_WINDOW_S,
-    min_windows: int = MIN_WINDOWS,
-    max_windows: int = MAX_WINDOWS,
-) -> dict[str, Any]:
-    return {
-        "cpus": list(cpus),
-        "threads": threads,
-        "kernels": kernels,
-        "budget_s": budget_s,
-        "sizes": list(sizes),
-        "window_s": window_s,
-        "min_windows": min_windows,
-        "max_windows": max_windows,
-    }
+@dataclass(frozen=True)
+class CalibrationResult:
+    """What the calibration worker sends back (bench.probes.calibrate_worker.run_job): every kernel it timed per
+    precision, the timed part's wall time and CPU use, and where it ran."""
+
+    precisions: dict[str, tuple[KernelRun, ...]]
+    duration_s: float
+    cpu_wall_ratio: float
+    affinity: tuple[int, ...]
+    warnings: tuple[str, ...]
+    pid: int = 0
+    os_threads: int = -1
+    thread_env: dict[str, str | None] = field(default_factory=dict)  # the thread variables it saw
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalibrationResult:
+        precisions = {p: tuple(_kernel_from_dict(k) for k in kernels) for p, kernels in data["precisions"].items()}
+        values = {**_known(cls, dict(data)), "affinity": tuple(data["affinity"]), "warnings": tuple(data["warnings"])}
+        return cls(**{**values, "precisions": precisions})
 
 
-Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
+@dataclass(frozen=True, kw_only=True)
+class CalibrationJob(Job[CalibrationResult]):
+    """What the calibration worker is asked: the GEMM libraries to time per precision, the matrix sizes, the timed
+    budget shared by all kernels, and the windows each size is timed in."""
 
+    worker: ClassVar[str] = "bench.probes.calibrate_worker"
+    kernels: dict[str, tuple[str, ...]]  # precision -> kernel names, best first
+    budget_s: float = DEFAULT_BUDGET_S
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    window_s: float = DEFAULT_WINDOW_S
+    min_windows: int = MIN_WINDOWS
+    max_windows: int = MAX_WINDOWS
 
-def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """Run `python -m bench.probes.calibrate_worker` for `job`, pinned and with the thread variables set; its record."""
-    from bench.engine.worker import launch_json_job
-
-    return launch_json_job("bench.probes.calibrate_worker", job, timeout_s, "calibration")
-
-
-def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """The worker's code in this process, unpinned: for tests (and its record goes through JSON like a file)."""
-    from bench.probes.calibrate_worker import run_calibration_job
-
-    record: dict[str, Any] = json.loads(json.dumps(run_calibration_job(job, pin=False)))
-    return record
+    def read_result(self, data: Any) -> CalibrationResult:
+        return CalibrationResult.from_dict(data)
 
 
 # ---------------------------------------------------------------------------------- measuring
@@ -380,14 +383,17 @@ def measure_peak(
     sizes: Sequence[int] = DEFAULT_SIZES,
     window_s: float = DEFAULT_WINDOW_S,
     kernels: dict[str, list[str]] | None = None,
-    launcher: Launcher = launch_subprocess,
+    launcher: Launcher | None = None,
 ) -> PeakCalibration:
-    """The best sustained GEMM rate per precision on `cpus` with `threads` threads, in one clean worker.
+    """The best sustained GEMM rate per precision on `cpus` with `threads` threads, in one clean worker (started by
+    `launcher`, a real pinned process unless given).
 
     bf16 is measured only where the CPU computes it natively (bf16_unsupported); a precision with no CPU
     support, no library or a failed worker is recorded as unavailable with the reason, never raised: a suite
     run goes on without % of peak. `kernels` (precision -> kernel names) overrides default_kernels.
     """
+    from bench.engine.launchers import SubprocessLauncher
+
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise EffbenchError(f"unknown precision {unknown[0]!r} for the peak calibration; use fp32 or bf16")
@@ -405,24 +411,22 @@ def measure_peak(
             unavailable[precision] = reason
         else:
             chosen[precision] = names
-    job = build_job(cpus, threads, chosen, budget_s=budget_s, sizes=sizes, window_s=window_s)
+    job = CalibrationJob(
+        cpus=tuple(cpus), threads=threads, kernels={p: tuple(names) for p, names in chosen.items()},
+        budget_s=budget_s, sizes=tuple(sizes), window_s=window_s,
+    )  # fmt: skip
     started = time.perf_counter()
-    record: dict[str, Any] = {"ok": True, "precisions": {}}
+    result: CalibrationResult | None = None
     if chosen:
-        record = launcher(job, STARTUP_ALLOWANCE_S + 3 * budget_s)
+        outcome = (launcher or SubprocessLauncher()).launch(job, STARTUP_ALLOWANCE_S + 3 * budget_s)
+        result = outcome.record
+        if result is None:
+            for precision in chosen:
+                unavailable[precision] = f"calibration failed: {outcome.reason()}"
     duration = time.perf_counter() - started
-    if not record.get("ok"):
-        for precision in chosen:
-            unavailable[precision] = f"calibration failed: {record.get('error')}"
-    measured = record.get("precisions", {}) if record.get("ok") else {}
+    measured = result.precisions if result is not None else {}
     peaks = tuple(
-        _precision_peak(
-            precision,
-            tuple(_kernel_from_dict(k) for k in measured.get(precision, ())),
-            unavailable.get(precision),
-            cpu,
-            threads,
-        )
+        _precision_peak(precision, measured.get(precision, ()), unavailable.get(precision), cpu, threads)
         for precision in precisions
     )
     return PeakCalibration(
@@ -430,10 +434,10 @@ def measure_peak(
         threads=threads,
         peaks=peaks,
         duration_s=duration,
-        measure_s=float(record.get("duration_s") or 0.0),
-        affinity=tuple(record.get("affinity") or ()),
-        cpu_wall_ratio=record.get("cpu_wall_ratio"),
-        warnings=tuple(record.get("warnings") or ()),
+        measure_s=result.duration_s if result is not None else 0.0,
+        affinity=result.affinity if result is not None else (),
+        cpu_wall_ratio=result.cpu_wall_ratio if result is not None else None,
+        warnings=result.warnings if result is not None else (),
         cpu_brand=cpu.brand,
         hz_advertised=cpu.hz_advertised,
         virtualized=cpu.virtualized,

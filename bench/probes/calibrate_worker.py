@@ -1,9 +1,10 @@
 """The peak-calibration process: pin like a cell, then time back-to-back square matrix multiplies per library.
 
-Run as `python -m bench.probes.calibrate_worker` with a JSON job on stdin (see bench.probes.calibrate.build_job);
-the record goes, as JSON, to the job's `result_path` through bench.fsio, or to stdout when the job names no file.
-As in bench.engine.worker, only the standard library is imported at module level: affinity and the thread
-variables must be in place before numpy (OpenBLAS), MKL or oneDNN start their thread pools.
+Run as `python -m bench.probes.calibrate_worker` by bench.engine.launchers: bench.engine.serve reads the
+bench.probes.calibrate.CalibrationJob on stdin and writes the CalibrationResult to the job's result file. As in
+bench.engine.worker, only the standard library (and bench modules that use nothing else) is imported at module
+level: affinity and the thread variables must be in place before numpy (OpenBLAS), MKL or oneDNN start their thread
+pools.
 """
 
 from __future__ import annotations
@@ -14,15 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.engine.worker import (
-    activity_warnings,
-    cpu_usage_warnings,
-    machine_activity,
-    prepare_process,
-    read_cpu_times,
-    serve_json_job,
-)
-from bench.machine import THIS_MACHINE
+from bench.engine.serve import cpu_usage_warnings, prepare_process, serve
+from bench.machine import THIS_MACHINE, activity_warnings, machine_activity, read_cpu_times
+from bench.probes.calibrate import CalibrationJob, CalibrationResult, KernelRun, SizeRun
 
 # GEMM kernels by name, in the order they are tried. The peak is the best of them: a core's matmul peak is what
 # its best library sustains, and libraries differ by 2x on the same core (on this project's AMD EPYC, torch.mm
@@ -143,7 +138,7 @@ def time_size(
     min_windows: int,
     max_windows: int,
     clock: Callable[[], int] = time.perf_counter_ns,
-) -> dict[str, Any]:
+) -> SizeRun:
     """Windows of back-to-back calls, each about `window_s` long; GFLOP/s per window = reps x 2n^3 / t.
 
     Two calls outside the windows first (allocation, JIT, page faults; the second sizes the windows). A window
@@ -167,15 +162,7 @@ def time_size(
         elapsed = max(clock() - t0, 1)
         spent_ns += elapsed
         windows.append(repeats * flop / elapsed)  # FLOP per ns = GFLOP/s
-    return {
-        "n": n,
-        "first_call_s": first_ns / 1e9,
-        "call_s": warm_ns / 1e9,
-        "repeats": repeats,
-        "windows_gflops": windows,
-        "gflops": max(windows),
-        "time_s": spent_ns / 1e9,
-    }
+    return SizeRun(n, repeats, tuple(windows), first_ns / 1e9, warm_ns / 1e9, spent_ns / 1e9)
 
 
 def measure_kernel(
@@ -183,38 +170,36 @@ def measure_kernel(
     precision: str,
     *,
     threads: int,
-    sizes: list[int],
+    sizes: tuple[int, ...],
     budget_s: float,
     window_s: float,
     min_windows: int,
     max_windows: int,
     clock: Callable[[], int] = time.perf_counter_ns,
-) -> dict[str, Any]:
+) -> KernelRun:
     """One library at one precision over increasing sizes, stopping at the plateau or when the budget is spent."""
-    record: dict[str, Any] = {"kernel": kernel, "precision": precision, "library": None, "sizes": [], "error": None}
+    done: list[SizeRun] = []
+    library: str | None = None
     per_size_s = budget_s / max(len(sizes), 1)
     used_s = 0.0
     for index, n in enumerate(sizes):
-        done = record["sizes"]
-        if len(done) >= 2 and done[-1]["gflops"] < (1 + PLATEAU_GAIN) * done[-2]["gflops"]:
-            record["stopped"] = f"plateau: n={done[-1]['n']} gained < {PLATEAU_GAIN:.0%} over n={done[-2]['n']}"
-            break
+        if len(done) >= 2 and done[-1].gflops < (1 + PLATEAU_GAIN) * done[-2].gflops:
+            stopped = f"plateau: n={done[-1].n} gained < {PLATEAU_GAIN:.0%} over n={done[-2].n}"
+            return KernelRun(kernel, library, tuple(done), stopped=stopped, time_s=used_s)
         if len(done) >= 2:
             # The first two sizes always run (the plateau check needs both). One call of a larger size costs about
             # (n/n_prev)^3 of the last; skip it if its minimum of calls would overrun this kernel's budget.
-            estimate_s = done[-1]["call_s"] * (n / done[-1]["n"]) ** 3 * (2 + min_windows)
+            estimate_s = done[-1].call_s * (n / done[-1].n) ** 3 * (2 + min_windows)
             if used_s + estimate_s > budget_s:
-                record["stopped"] = f"budget: n={n} would take ~{estimate_s:.2g} s"
-                break
+                stopped = f"budget: n={n} would take ~{estimate_s:.2g} s"
+                return KernelRun(kernel, library, tuple(done), stopped=stopped, time_s=used_s)
         try:
             call, library = KERNEL_BUILDERS[kernel](n, precision, threads)
         except Unavailable as exc:
-            record["error"] = str(exc)
-            return record
+            return KernelRun(kernel, library, tuple(done), error=str(exc), time_s=used_s)
         except Exception as exc:  # a library that fails here is reported beside the others, not fatal
-            record["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            return record
-        record["library"] = library
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            return KernelRun(kernel, library, tuple(done), error=error, time_s=used_s)
         remaining_sizes = len(sizes) - index
         size_budget = max(per_size_s, (budget_s - used_s) / remaining_sizes) if index else per_size_s
         result = time_size(
@@ -226,38 +211,37 @@ def measure_kernel(
             max_windows=max_windows,
             clock=clock,
         )
-        used_s += result["time_s"]
+        used_s += result.time_s
         done.append(result)
         del call  # free the matrices before the next size allocates
-    record["gflops"] = max((s["gflops"] for s in record["sizes"]), default=None)
-    record["time_s"] = used_s
-    return record
+    return KernelRun(kernel, library, tuple(done), time_s=used_s)
 
 
-def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
-    """Measure every kernel of every precision the job names; return the record bench.probes.calibrate parses."""
-    cpus = [int(c) for c in job.get("cpus", [])]
-    threads = int(job["threads"])
+def run_job(job: CalibrationJob, *, pin: bool = True) -> CalibrationResult:
+    """Measure every kernel of every precision the job names."""
+    cpus = list(job.cpus)
     if pin:
-        prepare_process(cpus, threads)
+        prepare_process(cpus, job.threads)
     started = time.perf_counter()
     stat_start = read_cpu_times()
     cpu_start = time.process_time()
-    precisions: dict[str, list[dict[str, Any]]] = {}
-    for precision, kernels in job["kernels"].items():
-        precisions[precision] = [
+    kernel_budget_s = job.budget_s / max(1, sum(len(k) for k in job.kernels.values()))
+    precisions = {
+        precision: tuple(
             measure_kernel(
                 kernel,
                 precision,
-                threads=threads,
-                sizes=[int(n) for n in job["sizes"]],
-                budget_s=float(job["budget_s"]) / max(1, sum(len(k) for k in job["kernels"].values())),
-                window_s=float(job["window_s"]),
-                min_windows=int(job["min_windows"]),
-                max_windows=int(job["max_windows"]),
+                threads=job.threads,
+                sizes=job.sizes,
+                budget_s=kernel_budget_s,
+                window_s=job.window_s,
+                min_windows=job.min_windows,
+                max_windows=job.max_windows,
             )
             for kernel in kernels
-        ]
+        )
+        for precision, kernels in job.kernels.items()
+    }
     wall_s = time.perf_counter() - started
     cpu_s = time.process_time() - cpu_start
     affinity = sorted(os.sched_getaffinity(0))
@@ -266,23 +250,22 @@ def run_calibration_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, A
     if pin and cpus and affinity != sorted(cpus):
         warnings.append(f"the calibration ran on CPUs {affinity}, not the {sorted(cpus)} asked for")
     if pin:  # in-process test runs share the machine with the test runner: nothing to say about it
-        warnings.extend(cpu_usage_warnings(ratio, threads, cpus))
+        warnings.extend(cpu_usage_warnings(ratio, job.threads, cpus))
         warnings.extend(activity_warnings(machine_activity(stat_start, read_cpu_times(), cpus or affinity), cpus))
-    return {
-        "ok": True,
-        "pid": os.getpid(),
-        "affinity": affinity,
-        "os_threads": THIS_MACHINE.os_thread_count(),
-        "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
-        "precisions": precisions,
-        "duration_s": wall_s,
-        "cpu_wall_ratio": ratio,
-        "warnings": warnings,
-    }
+    return CalibrationResult(
+        precisions=precisions,
+        duration_s=wall_s,
+        cpu_wall_ratio=ratio,
+        affinity=tuple(affinity),
+        warnings=tuple(warnings),
+        pid=os.getpid(),
+        os_threads=THIS_MACHINE.os_thread_count(),
+        thread_env={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+    )
 
 
 def main() -> int:
-    return serve_json_job(run_calibration_job)
+    return serve(CalibrationJob, run_job)
 
 
 if __name__ == "__main__":

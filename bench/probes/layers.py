@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from bench.engine.job import Job, tuples_from_json
 from bench.errors import EffbenchError
 from bench.probes.calibrate import achieved_gflops, percent_of_peak
+
+if TYPE_CHECKING:
+    from bench.engine.launchers import Launcher
 
 LAYERS_FORMAT = "effbench-layers"
 # Layers document format history:
@@ -158,6 +162,52 @@ class LayerProfile:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LayerNode:
+    """One node as the profiler saw it: its op, logical input and output shapes, and its kernel time in each
+    profiled run (ms)."""
+
+    op: str
+    inputs: tuple[tuple[int, ...], ...]
+    outputs: tuple[tuple[int, ...], ...]
+    ms: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class LayersResult:
+    """What the layer-profile worker sends back (bench.probes.layers_worker.run_job)."""
+
+    runtime: str  # "onnxruntime 1.32.0", "openvino 2026.4.1-…"
+    nodes: tuple[LayerNode, ...]  # in the order the profile first shows them
+    run_ms: tuple[float, ...]  # each profiled run's whole duration
+    pid: int = 0
+    affinity: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayersResult:
+        nodes = tuple(LayerNode(**tuples_from_json(node)) for node in data["nodes"])
+        return cls(**{**tuples_from_json(data), "nodes": nodes})
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayersJob(Job[LayersResult]):
+    """What the layer-profile worker is asked: one artifact (ONNX file, or the IR's .xml for OpenVINO) on one
+    runtime and precision, `warmup` runs and then `runs` profiled ones."""
+
+    worker: ClassVar[str] = "bench.probes.layers_worker"
+    artifact: str
+    backend: str = "onnxruntime"
+    precision: str = "fp32"
+    runs: int = DEFAULT_RUNS
+    warmup: int = DEFAULT_WARMUP
+
+    def read_result(self, data: Any) -> LayersResult:
+        return LayersResult.from_dict(data)
+
+
 def _onnx_geometry(node: Any) -> Geometry | None:
     """A Conv node's explicit strides and pads (None with auto_pad, which leaves the pads to the shapes)."""
     attrs = {a.name: a for a in node.attribute}
@@ -201,12 +251,12 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
     return {kind: (count, macs, effective) for kind, (count, macs, effective) in found.items() if count}
 
 
-def record_kinds(record: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+def record_kinds(record: LayersResult) -> dict[str, tuple[int, int, int]]:
     """kind -> (nodes, multiply-adds, effective multiply-adds) from the record's own shapes: OpenVINO's runtime
     model reports logical (unpadded) shapes, so its nodes are their own graph."""
     found: dict[str, list[int]] = {}
-    for node in record["nodes"]:
-        kind, macs, effective = classify(str(node["op"]), node["inputs"], node["outputs"])
+    for node in record.nodes:
+        kind, macs, effective = classify(node.op, node.inputs, node.outputs)
         if kind != "other":
             entry = found.setdefault(kind, [0, 0, 0])
             entry[0] += 1
@@ -217,7 +267,7 @@ def record_kinds(record: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
 
 def summarize(
     model: str,
-    record: dict[str, Any],
+    record: LayersResult,
     graph: dict[str, tuple[int, int, int]],
     *,
     onnx_sha256: str,
@@ -231,15 +281,15 @@ def summarize(
     precision: str = "fp32",
     model_effective_macs: int | None = None,
 ) -> LayerProfile:
-    """The per-kind table from a worker record (bench.probes.layers_worker.run_layer_job) and the graph's multiply-adds
+    """The per-kind table from a worker record (bench.probes.layers_worker.run_job) and the graph's multiply-adds
     per kind (graph_kinds). A kind whose node count differs between the two is an error: ONNX Runtime fused or
     split those layers, and their multiply-adds cannot be put against their time."""
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     times: dict[str, float] = dict.fromkeys(KINDS, 0.0)
-    for node in record["nodes"]:
-        kind = classify(str(node["op"]), node["inputs"], node["outputs"])[0]
+    for node in record.nodes:
+        kind = classify(node.op, node.inputs, node.outputs)[0]
         counts[kind] += 1
-        times[kind] += statistics.median(node["ms"]) if node["ms"] else 0.0
+        times[kind] += statistics.median(node.ms) if node.ms else 0.0
     differ = [f"{k}: {graph[k][0]} in the graph, {counts[k]} profiled" for k in graph if graph[k][0] != counts[k]]
     if differ:
         raise EffbenchError(f"{model}: the profile does not match the graph ({'; '.join(differ)})")
@@ -257,11 +307,11 @@ def summarize(
         share_time = ms / node_ms if node_ms else 0.0
         share_macs = macs / all_macs if all_macs else 0.0
         rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct, effective))
-    run_ms = statistics.median(record["run_ms"]) if record["run_ms"] else 0.0
+    run_ms = statistics.median(record.run_ms) if record.run_ms else 0.0
     return LayerProfile(
         model=model, onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=tuple(cpus),
         node_ms=node_ms, run_ms=run_ms, macs=all_macs, model_macs=model_macs, peak_gflops=peak_gflops,
-        kinds=tuple(rows), runtime=str(record.get("runtime", "?")), backend=backend, precision=precision,
+        kinds=tuple(rows), runtime=record.runtime, backend=backend, precision=precision,
         effective_macs=all_effective, model_effective_macs=model_effective_macs,
     )  # fmt: skip
 
@@ -274,37 +324,6 @@ def check_options(runs: int, warmup: int, backend: str, precision: str) -> None:
         raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
     if precision == "bf16" and backend != "openvino":
         raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
-
-
-def build_job(
-    artifact: Path,
-    cpus: Sequence[int],
-    threads: int,
-    runs: int,
-    warmup: int,
-    backend: str = "onnxruntime",
-    precision: str = "fp32",
-) -> dict[str, Any]:
-    check_options(runs, warmup, backend, precision)
-    key = "xml" if backend == "openvino" else "onnx"
-    return {key: str(artifact), "backend": backend, "precision": precision, "cpus": list(cpus), "threads": threads,
-            "runs": runs, "warmup": warmup}  # fmt: skip
-
-
-Launcher = Callable[[dict[str, Any], float], dict[str, Any]]
-
-
-def launch_subprocess(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    from bench.engine.worker import launch_json_job
-
-    return launch_json_job("bench.probes.layers_worker", job, timeout_s, "layer profile")
-
-
-def launch_in_process(job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """The worker's code in this process, unpinned: for tests."""
-    from bench.probes.layers_worker import run_layer_job
-
-    return run_layer_job(job, pin=False)
 
 
 def profile_layers(
@@ -320,15 +339,22 @@ def profile_layers(
     warmup: int = DEFAULT_WARMUP,
     model_macs: int | None = None,
     peak_gflops: float | None = None,
-    launcher: Launcher = launch_subprocess,
+    launcher: Launcher | None = None,
     timeout_s: float = 900.0,
     model_effective_macs: int | None = None,
 ) -> LayerProfile:
-    """`artifact` is the ONNX file for ONNX Runtime, the IR's .xml for OpenVINO."""
-    record = launcher(build_job(artifact, cpus, threads, runs, warmup, backend, precision), timeout_s)
-    if not record.get("ok"):
-        raise EffbenchError(f"{model}: the layer profile failed: {record.get('error')}")
-    if not record["nodes"]:
+    """`artifact` is the ONNX file for ONNX Runtime, the IR's .xml for OpenVINO; the worker is a real pinned process
+    unless `launcher` says otherwise."""
+    from bench.engine.launchers import SubprocessLauncher
+
+    check_options(runs, warmup, backend, precision)
+    job = LayersJob(cpus=tuple(cpus), threads=threads, artifact=str(artifact), backend=backend, precision=precision,
+                    runs=runs, warmup=warmup)  # fmt: skip
+    outcome = (launcher or SubprocessLauncher()).launch(job, timeout_s)
+    record = outcome.record
+    if record is None:
+        raise EffbenchError(f"{model}: the layer profile failed: {outcome.reason()}")
+    if not record.nodes:
         raise EffbenchError(f"{model}: the runtime's profile named no node; nothing to report")
     graph = record_kinds(record) if backend == "openvino" else graph_kinds(artifact)
     return summarize(

@@ -1,8 +1,9 @@
-"""The layer-profile process: pinned like a cell, one ONNX Runtime session with effbench's cell settings and its
-profiler on, then every node's kernel time per run. Run as `python -m bench.probes.layers_worker` with a JSON job
-on stdin (see bench.probes.layers.build_job); the record goes, as JSON, to the job's `result_path`. As in
-bench.engine.worker, only the standard library is imported at module level: affinity and the thread variables
-come before ONNX Runtime starts.
+"""The layer-profile process: pinned like a cell, one ONNX Runtime session (or OpenVINO compiled model) with
+effbench's cell settings and its profiler on, then every node's kernel time per run. Run as
+`python -m bench.probes.layers_worker` by bench.engine.launchers: bench.engine.serve reads the
+bench.probes.layers.LayersJob on stdin and writes the LayersResult to the job's result file. As in
+bench.engine.worker, only the standard library (and bench modules that use nothing else) is imported at module
+level: affinity and the thread variables come before the runtime starts.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.engine.worker import prepare_process, serve_json_job
+from bench.engine.serve import prepare_process, serve
+from bench.probes.layers import LayersJob, LayersResult
 
 
 def _runs(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -49,15 +52,16 @@ def node_timings(events: list[dict[str, Any]], warmup: int) -> tuple[list[dict[s
     return list(nodes.values()), [(end - start) / 1000.0 for start, end in runs]
 
 
-def run_layer_job(job: dict[str, Any], *, pin: bool = True) -> dict[str, Any]:
-    cpus = [int(c) for c in job.get("cpus", [])]
-    threads = int(job["threads"])
+def run_job(job: LayersJob, *, pin: bool = True) -> LayersResult:
+    """Profile the job's artifact on its runtime: the nodes' kernel times per run after the warm-up."""
     if pin:
-        prepare_process(cpus, threads)
-    backend = job.get("backend", "onnxruntime")
-    profile = _profile_openvino if backend == "openvino" else _profile_onnxruntime
-    record = profile(job, threads, int(job["warmup"]), int(job["runs"]))
-    return {"ok": True, "pid": os.getpid(), "affinity": sorted(os.sched_getaffinity(0)), **record}
+        prepare_process(list(job.cpus), job.threads)
+    profile = _profile_openvino if job.backend == "openvino" else _profile_onnxruntime
+    runtime, nodes, run_ms = profile(job)
+    affinity = sorted(os.sched_getaffinity(0))
+    return LayersResult.from_dict(
+        {"runtime": runtime, "nodes": nodes, "run_ms": run_ms, "pid": os.getpid(), "affinity": affinity}
+    )
 
 
 def _input(shape: Any) -> Any:
@@ -67,42 +71,40 @@ def _input(shape: Any) -> Any:
     return np.random.default_rng(0).standard_normal(dims).astype(np.float32)
 
 
-def _profile_onnxruntime(job: dict[str, Any], threads: int, warmup: int, runs: int) -> dict[str, Any]:
+# What a profiler gives: the runtime's name and version, the nodes (op, inputs, outputs, ms), each run's duration.
+Profile = tuple[str, list[dict[str, Any]], list[float]]
+
+
+def _profile_onnxruntime(job: LayersJob) -> Profile:
     import onnxruntime as ort
 
     from bench.backends.onnxruntime_backend import session_options
 
     with tempfile.TemporaryDirectory(prefix="effbench-layers-") as tmp:
-        options = session_options(ort, threads)
+        options = session_options(ort, job.threads)
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "profile")
-        session = ort.InferenceSession(job["onnx"], sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(job.artifact, sess_options=options, providers=["CPUExecutionProvider"])
         first = session.get_inputs()[0]
         feed = {first.name: _input(first.shape)}
-        for _ in range(warmup + runs):
+        for _ in range(job.warmup + job.runs):
             session.run(None, feed)
         profile = Path(session.end_profiling())
         events = json.loads(profile.read_text(encoding="utf-8"))
-    nodes, run_ms = node_timings(events, warmup)
-    return {"runtime": f"onnxruntime {ort.__version__}", "nodes": nodes, "run_ms": run_ms}
+    nodes, run_ms = node_timings(events, job.warmup)
+    return f"onnxruntime {ort.__version__}", nodes, run_ms
 
 
-def _static(ports: Any) -> list[list[int]]:
-    return [[d.get_length() for d in p.get_partial_shape()] for p in ports if p.get_partial_shape().is_static]
-
-
-def _profile_openvino(job: dict[str, Any], threads: int, warmup: int, runs: int) -> dict[str, Any]:
+def _profile_openvino(job: LayersJob) -> Profile:
     """OpenVINO's per-node counters (PERF_COUNT) after every run, shapes from the compiled (runtime) model: its
     nodes are what ran, fused as the plugin fused them, with logical (unpadded) shapes."""
-    import time
-
     import openvino as ov
 
     from bench.backends.openvino_backend import compile_config
 
     core = ov.Core()
-    config = {**compile_config(ov, threads, str(job.get("precision", "fp32"))), "PERF_COUNT": "YES"}
-    compiled = core.compile_model(core.read_model(job["xml"]), "CPU", config)
+    config = {**compile_config(ov, job.threads, job.precision), "PERF_COUNT": "YES"}
+    compiled = core.compile_model(core.read_model(job.artifact), "CPU", config)
     shapes: dict[str, tuple[str, list[list[int]], list[list[int]]]] = {}
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
@@ -116,26 +118,24 @@ def _profile_openvino(job: dict[str, Any], threads: int, warmup: int, runs: int)
     feed = {0: _input(compiled.inputs[0].get_partial_shape().to_shape())}
     nodes: dict[str, dict[str, Any]] = {}
     run_ms: list[float] = []
-    for index in range(warmup + runs):
+    for index in range(job.warmup + job.runs):
         start = time.perf_counter()
         request.infer(feed)
         elapsed = (time.perf_counter() - start) * 1000.0
-        if index < warmup:
+        if index < job.warmup:
             continue
         run_ms.append(elapsed)
         for info in request.get_profiling_info():
             if str(info.status).rsplit(".", 1)[-1] != "EXECUTED":
                 continue
             kind, inputs, outputs = shapes.get(info.node_name, (info.node_type, [], []))
-            node = nodes.setdefault(
-                info.node_name, {"op": kind, "exec": info.exec_type, "inputs": inputs, "outputs": outputs, "ms": []}
-            )
+            node = nodes.setdefault(info.node_name, {"op": kind, "inputs": inputs, "outputs": outputs, "ms": []})
             node["ms"].append(info.real_time.total_seconds() * 1000.0)
-    return {"runtime": f"openvino {ov.get_version()}", "nodes": list(nodes.values()), "run_ms": run_ms}
+    return f"openvino {ov.get_version()}", list(nodes.values()), run_ms
 
 
 def main() -> int:
-    return serve_json_job(run_layer_job)
+    return serve(LayersJob, run_job)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.engine.runner import CellPlan, CellRun, WorkerOutcome
+from bench.engine.launchers import WorkerOutcome
+from bench.engine.runner import CellPlan, CellRun
 
 
 class EtaEstimator:

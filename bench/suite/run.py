@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.document import CellRecord, ResultDocument, Settings
+from bench.engine.launchers import Launcher
 from bench.engine.measure import MeasuredRun, measure_into, new_run_document
 from bench.engine.plan import ArtifactSource, CellRequest, RunIdentity, export_source, is_user_file, plan_requests
-from bench.engine.policy import MeasurePolicy
-from bench.engine.runner import CellPlan, Launcher, Progress
+from bench.engine.policy import MeasurePolicy, get_policy
+from bench.engine.progress import Progress
+from bench.engine.runner import CellPlan
 from bench.errors import EffbenchError
-from bench.probes.calibrate import CpuDescription
-from bench.probes.calibrate import Launcher as CalibrationLauncher
+from bench.probes.calibrate import CpuDescription, PeakCalibration, best_of_rounds, measure_peak
 from bench.suite.definition import Suite
 from bench.vocab import PRECISIONS
 
@@ -133,12 +134,10 @@ def calibrate(
     cpus: Mapping[int, tuple[int, ...]],
     precisions: Sequence[str],
     cpu: CpuDescription,
-    launcher: CalibrationLauncher,
+    launcher: Launcher | None,
     say: Say,
 ) -> tuple[dict[str, Any], ...]:
     """bench.probes.calibrate.measure_peak once per thread count, on that count's CPUs: the records for the document."""
-    from bench.probes.calibrate import measure_peak
-
     records = []
     for threads, chosen in sorted(cpus.items()):
         say(f"peak calibration: {threads} thread(s) on CPU(s) {','.join(map(str, chosen))}")
@@ -177,7 +176,7 @@ def run_suite(
     request: SuiteRun,
     launcher: Launcher,
     *,
-    calibration_launcher: CalibrationLauncher | None = None,
+    calibration_launcher: Launcher | None = None,
     make_progress: MakeProgress | None = None,
     say: Say = lambda _message: None,
     topology: Any = None,
@@ -185,11 +184,10 @@ def run_suite(
     """Plan (export or read the bundle), calibrate, then measure the suite's matrix in one schedule.
 
     The result file appears after the calibration (nothing is lost by stopping before it) and is saved after
-    every finished cell; `topology` (bench.machine.CpuTopology) replaces this machine's in tests.
+    every finished cell; the peak calibrations run through `calibration_launcher` (real pinned workers unless
+    given); `topology` (bench.machine.CpuTopology) replaces this machine's in tests.
     """
-    from bench.engine.policy import get_policy
     from bench.machine import collect_machine_metadata
-    from bench.probes.calibrate import launch_subprocess
     from bench.results import default_result_path, write_result
 
     suite = request.suite
@@ -204,9 +202,7 @@ def run_suite(
     policy = get_policy(suite.preset)
     calibrations: tuple[dict[str, Any], ...] = ()
     if request.calibrate:
-        calibrations = calibrate(
-            cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher or launch_subprocess, say
-        )
+        calibrations = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher, say)
     else:
         say("peak calibration skipped (--no-calibrate): the document has no calibrations, reports show no % of peak")
     doc = new_run_document(
@@ -229,15 +225,13 @@ def run_suite(
         run = measure_into(doc, path, plans, policy, launcher, progress=progress)
     if calibrations and not run.interrupted:
         say("peak calibration again after the cells (each precision keeps the higher of the two)")
-        again = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher or launch_subprocess, say)
+        again = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher, say)
         run = _with_calibrations(run, merge_calibrations(calibrations, again))
     return run
 
 
 def merge_calibrations(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     """Per thread count, bench.probes.calibrate.best_of_rounds of the records before and after the cells."""
-    from bench.probes.calibrate import PeakCalibration, best_of_rounds
-
     later = {record["threads"]: record for record in after}
     merged = []
     for record in before:
