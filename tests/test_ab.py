@@ -18,9 +18,10 @@ from bench.compare import Arm, CellInput, Verdict, compare_cells, measure_paired
 from bench.compare.documents import match_ab
 from bench.compare.power import min_blocks_for_sign_flip
 from bench.document import ProcessRecord
-from bench.engine.ab import abba_order, check_python
+from bench.engine.ab import ABBA, abba_order, check_python
 from bench.engine.job import Job, WorkerJob
 from bench.engine.launchers import InProcessLauncher, WorkerOutcome
+from bench.engine.policy import PRESETS, MeasurePolicy
 from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
 from bench.results import load_result
@@ -72,13 +73,36 @@ def run(
     )
 
 
-def test_abba_order_alternates_within_each_pair() -> None:
-    def cell(name: str) -> CellRun:
-        return CellRun(CellPlan(name, "fake", "fp32", 1, (0,), target=None))  # type: ignore[arg-type]
+def _cell(name: str) -> CellRun:
+    return CellRun(CellPlan(name, "fake", "fp32", 1, (0,), target=None))  # type: ignore[arg-type]
 
-    pairs = [(cell("a1"), cell("b1")), (cell("a2"), cell("b2"))]
-    names = [[c.plan.model for c in abba_order(pairs, i)] for i in range(3)]
+
+def test_abba_order_alternates_within_each_pair() -> None:
+    cells = [_cell("a1"), _cell("b1"), _cell("a2"), _cell("b2")]
+    names = [[c.plan.model for c in abba_order(cells, i)] for i in range(3)]
     assert names == [["a1", "b1", "a2", "b2"], ["b1", "a1", "b2", "a2"], ["a1", "b1", "a2", "b2"]]
+
+
+def test_abba_round_order_runs_a_fixed_count_then_stops_every_cell_on_the_fixed_policy() -> None:
+    cells = [_cell("a1"), _cell("b1"), _cell("a2"), _cell("b2")]
+    a1, b2 = cells[0], cells[3]
+    b2.status = "failed"  # its partner goes on alone
+    asked: list[tuple[str, float]] = []
+
+    def check(cell: CellRun, policy: MeasurePolicy) -> str | None:
+        asked.append((cell.plan.model, policy.cell_max_s))
+        return "target met: tight" if cell is a1 else None
+
+    order = ABBA(PRESETS["ci"], rounds=3)
+    assert [c.plan.model for c in order.next_round(1, cells, check).launches] == ["b1", "a1", "a2"]
+    assert order.next_round(1, cells, check).stops == () and asked == []  # no stop check within the blocks
+    done = order.next_round(3, cells, check)
+    assert done.launches == ()
+    assert [(c.plan.model, reason) for c, reason in done.stops] == [
+        ("a1", "target met: tight"), ("b1", "0 processes per arm"), ("a2", "0 processes per arm"),
+    ]  # fmt: skip
+    # the stopping rule sees the fixed count: no time cap may end an arm before its partner
+    assert asked == [("a1", math.inf), ("b1", math.inf), ("a2", math.inf)]
 
 
 def test_launch_order_is_abba_and_the_document_keeps_both_arms_in_pairs(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import pytest
 
@@ -11,6 +10,7 @@ from bench.engine.policy import (
     CAP_PREFIX,
     PRESETS,
     TARGET_MET,
+    CellTally,
     MeasurePolicy,
     ProcessStopRule,
     WarmupDetector,
@@ -167,37 +167,44 @@ POLICY = MeasurePolicy(
 )
 
 
-def width(value: float) -> Callable[[object], float]:
-    return lambda samples: value
+def tally(samples: list[list[int]], elapsed_s: float, ci_half_width_rel: float) -> CellTally:
+    return CellTally(len(samples), sum(len(s) for s in samples), elapsed_s, ci_half_width_rel)
 
 
 def test_cell_needs_min_processes() -> None:
     samples = [[10 * MS] * 100] * 2
-    assert cell_stop_reason(POLICY, samples, 5.0, total_min_samples=64, ci_half_width_rel=width(0.001)) is None
+    assert cell_stop_reason(POLICY, tally(samples, 5.0, 0.001), 64) is None
 
 
 def test_cell_needs_min_total_samples() -> None:
-    samples = [[10 * MS] * 20] * 3
-    assert cell_stop_reason(POLICY, samples, 5.0, total_min_samples=64, ci_half_width_rel=width(0.001)) is None
-    done = cell_stop_reason(POLICY, [[10 * MS] * 22] * 3, 5.0, total_min_samples=64, ci_half_width_rel=width(0.001))
+    assert cell_stop_reason(POLICY, tally([[10 * MS] * 20] * 3, 5.0, 0.001), 64) is None
+    done = cell_stop_reason(POLICY, tally([[10 * MS] * 22] * 3, 5.0, 0.001), 64)
     assert done is not None and done.startswith(TARGET_MET)
 
 
 def test_cell_needs_precision_then_caps() -> None:
     samples = [[10 * MS] * 100] * 3
-    assert cell_stop_reason(POLICY, samples, 5.0, total_min_samples=64, ci_half_width_rel=width(0.02)) is None
-    by_time = cell_stop_reason(POLICY, samples, 30.0, total_min_samples=64, ci_half_width_rel=width(0.02))
+    assert cell_stop_reason(POLICY, tally(samples, 5.0, 0.02), 64) is None
+    by_time = cell_stop_reason(POLICY, tally(samples, 30.0, 0.02), 64)
     assert by_time is not None and by_time.startswith(CAP_PREFIX) and "time cap 30 s" in by_time
     assert "median CI ±2.00% > ±1.00%" in by_time
-    by_count = cell_stop_reason(POLICY, [[10 * MS] * 100] * 5, 5.0, total_min_samples=64, ci_half_width_rel=width(0.02))
+    by_count = cell_stop_reason(POLICY, tally([[10 * MS] * 100] * 5, 5.0, 0.02), 64)
     assert by_count is not None and "5 processes reached" in by_count
+    unknown = cell_stop_reason(POLICY, tally(samples, 30.0, math.inf), 64)  # too few samples for a CI
+    assert unknown is not None and "median CI ±∞ > ±1.00%" in unknown
 
 
 def test_cell_stop_with_real_statistics() -> None:
+    from bench.engine.stats import summarize
+
+    def real(samples: list[list[int]]) -> CellTally:
+        half = summarize(samples, confidence=POLICY.confidence).median_ci_rel_halfwidth
+        return tally(samples, 5.0, math.inf if half is None else half)
+
     # Three processes with identical, tight samples: the bootstrap CI of the median is tiny.
     samples = [[10 * MS + (i % 7) * 1000 for i in range(100)] for _ in range(3)]
-    reason = cell_stop_reason(POLICY, samples, 5.0)
+    reason = cell_stop_reason(POLICY, real(samples), min_total_samples())
     assert reason is not None and reason.startswith(TARGET_MET)
     # Processes that disagree by 10% leave the median uncertain: more processes are needed.
     spread = [[int(10 * MS * f)] * 100 for f in (1.0, 1.1, 0.9)]
-    assert cell_stop_reason(POLICY, spread, 5.0) is None
+    assert cell_stop_reason(POLICY, real(spread), min_total_samples()) is None

@@ -4,6 +4,7 @@ clock; the launcher contract for cell jobs, in this process and in real pinned s
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +15,14 @@ from bench.document import ProcessRecord
 from bench.engine.job import Job, WorkerJob
 from bench.engine.launchers import InProcessLauncher, SubprocessLauncher, WorkerOutcome
 from bench.engine.policy import CAP_PREFIX, TARGET_MET, MeasurePolicy
+from bench.engine.progress import NullProgress
 from bench.engine.runner import (
     CellPlan,
     CellRun,
+    Interleaved,
+    Round,
     Runner,
+    StopCheck,
     build_job,
     group_process_warnings,
 )
@@ -61,6 +66,16 @@ class FaultyProcessLauncher(InProcessLauncher):
             self.jobs.append(job)
             return WorkerOutcome("timeout", error=f"worker did not finish within {timeout_s:.0f} s and was killed")
         return super().launch(job, timeout_s)
+
+
+class FinishedCells(NullProgress):
+    """Remembers the cells in the order they finished."""
+
+    def __init__(self) -> None:
+        self.cells: list[CellRun] = []
+
+    def cell_finished(self, cell: CellRun) -> None:
+        self.cells.append(cell)
 
 
 def launched(launcher: InProcessLauncher) -> list[tuple[str, int]]:
@@ -129,13 +144,13 @@ def test_skipped_cell_is_never_launched() -> None:
 
 
 def test_crash_fails_only_its_cell() -> None:
-    finished: list[CellRun] = []
-    outcome, _ = run([plan("a", crash_at="run"), plan("b")], on_cell_finished=finished.append)
+    finished = FinishedCells()
+    outcome, _ = run([plan("a", crash_at="run"), plan("b")], progress=finished)
     a, b = outcome.cells
     assert a.status == "failed" and "exited with code 3" in a.error and "fake: fatal error at run" in a.error
     assert a.failures[0].stderr_tail == "fake: fatal error at run, aborting" and a.failures[0].status == "failed"
     assert b.status == "ok" and len(b.processes) == 2
-    assert [c.plan.model for c in finished] == ["a", "b"]
+    assert [c.plan.model for c in finished.cells] == ["a", "b"]
 
 
 def test_failure_in_a_later_process_keeps_the_earlier_ones() -> None:
@@ -152,15 +167,13 @@ def test_hang_is_reported_as_timeout() -> None:
 
 
 def test_interrupt_keeps_finished_cells() -> None:
-    finished: list[CellRun] = []
+    finished = FinishedCells()
     # Cell a finishes after the first round; cell b is interrupted in its third process.
     noisy: dict[str, Any] = {"process_offsets": [0.0, 0.1, -0.1], "interrupt_at": "run", "fault_process": 2}
-    outcome, _ = run(
-        [plan("a"), plan("b", **noisy)], replace(POLICY, min_processes=2), on_cell_finished=finished.append
-    )
+    outcome, _ = run([plan("a"), plan("b", **noisy)], replace(POLICY, min_processes=2), progress=finished)
     assert outcome.interrupted
     a, b = outcome.cells
-    assert a.status == "ok" and [c.plan.model for c in finished] == ["a"]
+    assert a.status == "ok" and [c.plan.model for c in finished.cells] == ["a"]
     assert b.status == "interrupted" and len(b.processes) == 2 and b.summary is not None
 
 
@@ -269,6 +282,75 @@ def test_machine_activity_from_proc_stat(tmp_path: Any) -> None:
     assert "other CPUs were 60% busy" in warnings[0] and "took 10% of CPU [1] (steal time)" in warnings[1]
     assert activity_warnings({"other_cpus_busy": 0.05, "own_cpus_steal": 0.0}, [1]) == []
     assert read_cpu_times(str(tmp_path / "missing")) == {}
+
+
+# ------------------------------------------------------------------------------ the round-order hook
+
+
+def test_interleaved_order_launches_every_unfinished_cell_and_stops_only_after_the_minimum() -> None:
+    a, b, c = (CellRun(plan(name)) for name in "abc")
+    c.status = "failed"
+    asked: list[tuple[str, str]] = []
+
+    def check(cell: CellRun, policy: MeasurePolicy) -> str | None:
+        asked.append((cell.plan.model, policy.name))
+        return "target met: enough" if cell is a else None
+
+    order = Interleaved(POLICY)  # min_processes 2
+    first = order.next_round(0, [a, b, c], check)
+    assert first.stops == () and first.launches == (a, b) and asked == []
+    third = order.next_round(2, [a, b, c], check)
+    assert third.stops == ((a, "target met: enough"),) and third.launches == (b,)
+    assert asked == [("a", "test"), ("b", "test")]  # finished cells are not asked about
+
+
+class Sequential:
+    """A round order the runner does not know: three processes of one cell, then the next cell's."""
+
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        pending = [cell for cell in cells if not cell.finished]
+        if pending and len(pending[0].processes) >= 3:
+            return Round(stops=((pending[0], "three processes"),), launches=tuple(pending[1:2]))
+        return Round(launches=tuple(pending[:1]))
+
+
+def test_the_runner_follows_any_round_order_and_checkpoints_each_round_and_cell() -> None:
+    launcher = FaultyProcessLauncher()
+    seen: list[list[str]] = []
+    runner = Runner(POLICY, launcher, checkpoint=lambda cells: seen.append([c.status for c in cells]))
+    outcome = runner.run([plan("a"), plan("b")], Sequential())
+    assert launched(launcher) == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+    assert [(c.status, c.stop_reason) for c in outcome.cells] == [("ok", "three processes")] * 2
+    # a checkpoint after every round, and after each cell's end (a's comes before b's first round)
+    assert seen == [["pending"] * 2] * 3 + [["ok", "pending"]] * 4 + [["ok", "ok"]]
+
+
+class Forgetful:
+    """A round order that ends the run without stopping its cell: a bug the runner names."""
+
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        return Round(launches=tuple(cells) if index == 0 else ())
+
+
+def test_a_round_order_that_leaves_cells_running_is_a_bug() -> None:
+    with pytest.raises(RuntimeError, match=r"Forgetful ended the run with cells still running: a · fake · fp32"):
+        Runner(POLICY, FaultyProcessLauncher()).run([plan("a")], Forgetful())
+
+
+def test_a_stopping_cell_is_bootstrapped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.engine import stats
+
+    calls: list[int] = []
+    real = stats.summarize
+
+    def counting(samples: Any, **kwargs: Any) -> Any:
+        calls.append(len(samples))
+        return real(samples, **kwargs)
+
+    monkeypatch.setattr(stats, "summarize", counting)
+    outcome, _ = run([plan(base_ms=10.0, noise=0.001)])
+    assert outcome.cells[0].stop_reason.startswith(TARGET_MET)
+    assert calls == [2]  # the stop check after round 2 and the cell's summary share one bootstrap
 
 
 # ------------------------------------------------------------------------------ the launcher contract

@@ -11,19 +11,18 @@ from __future__ import annotations
 import math
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
+from bench.document import CellRecord
 from bench.engine.launchers import Launcher, child_env
-from bench.engine.measure import MeasuredRun
+from bench.engine.measure import MeasuredRun, measure_into, start_document
 from bench.engine.plan import LatencySettings, RunIdentity
-from bench.engine.policy import CAP_PREFIX, cell_stop_reason
+from bench.engine.policy import MeasurePolicy
 from bench.engine.progress import Progress
-from bench.engine.runner import CellPlan, CellRun, Runner, RunOutcome
+from bench.engine.runner import CellPlan, CellRun, Round, StopCheck
 from bench.errors import EffbenchError
 
-ARMS = ("base", "new")
 IN_PROGRESS = "the run stopped before this cell finished"
 
 
@@ -39,66 +38,45 @@ def pair_plans(base_plans: Sequence[CellPlan], new_plans: Sequence[CellPlan]) ->
     return [(replace(b, arm="base"), replace(n, arm="new")) for b, n in zip(base_plans, new_plans, strict=True)]
 
 
-def abba_order(pairs: Sequence[tuple[CellRun, CellRun]], round_index: int) -> list[CellRun]:
-    """The cells of round `round_index` in launch order: (base, new) per pair on even rounds, (new, base) on odd."""
+def abba_order(cells: Sequence[CellRun], round_index: int) -> list[CellRun]:
+    """The cells of round `round_index` in launch order, the cells being pairs (base, new) one after the other:
+    (base, new) per pair on even rounds, (new, base) on odd ones."""
     order: list[CellRun] = []
-    for base, new in pairs:
+    for base, new in zip(cells[::2], cells[1::2], strict=True):
         order.extend((base, new) if round_index % 2 == 0 else (new, base))
     return order
 
 
-class ABRunner(Runner):
-    """Runs pairs of cells in ABBA rounds, exactly `policy.min_processes` processes per arm, each arm's workers
-    started by its own launcher. A worker that fails ends its cell (as in Runner); its partner goes on."""
+@dataclass(frozen=True)
+class ABBA:
+    """The round order of an A/B run: `rounds` rounds in ABBA order, so process i of each arm forms block i; then
+    every cell still running stops. A fixed count: the stopping rule's precision target may not end an arm early,
+    or blocks would lose partners; it still names the target met or missed."""
 
-    def __init__(
-        self,
-        policy: Any,
-        launchers: Mapping[str, Launcher],
-        *,
-        on_round_finished: Callable[[list[CellRun]], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(policy, launchers["base"], **kwargs)
-        self.launchers = dict(launchers)
-        self.on_round_finished = on_round_finished
+    policy: MeasurePolicy
+    rounds: int
 
-    def launcher_for(self, cell: CellRun) -> Launcher:
-        return self.launchers[cell.plan.arm or "base"]
-
-    def run_pairs(self, pairs: Sequence[tuple[CellPlan, CellPlan]]) -> RunOutcome:
-        runs = [(CellRun(base), CellRun(new)) for base, new in pairs]
-        cells = [cell for pair in runs for cell in pair]
-        outcome = RunOutcome(cells)
-        for cell in cells:
-            if cell.plan.skip_reason:
-                cell.status = "skipped"
-                cell.error = cell.plan.skip_reason
-                self._finish(cell)
-        # A fixed count: the stop rule's precision target may not end an arm early, or blocks would lose partners.
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        if index < self.rounds:
+            return Round(launches=tuple(cell for cell in abba_order(cells, index) if not cell.finished))
         fixed = replace(self.policy, cell_max_s=math.inf)
-        try:
-            for round_index in range(self.policy.min_processes):
-                for cell in abba_order(runs, round_index):
-                    if not cell.finished:
-                        self._run_process(cell)
-                if self.on_round_finished is not None:
-                    self.on_round_finished(cells)
-            for cell in cells:
-                if cell.finished:
-                    continue
-                reason = cell_stop_reason(
-                    fixed, cell.samples, cell.elapsed_s, total_min_samples=self.total_min_samples,
-                    ci_half_width_rel=self._ci_half_width,
-                )  # fmt: skip
-                cell.status = "ok"
-                cell.stop_reason = reason or f"{len(cell.processes)} processes per arm"
-                if cell.stop_reason.startswith(CAP_PREFIX):
-                    cell.warnings.append(f"stopped before the precision target: {cell.stop_reason}")
-                self._finish(cell)
-        except KeyboardInterrupt:
-            self.interrupt(outcome)
-        return outcome
+        stops = []
+        for cell in cells:
+            if not cell.finished:
+                stops.append((cell, check(cell, fixed) or f"{len(cell.processes)} processes per arm"))
+        return Round(stops=tuple(stops))
+
+
+def ab_cells(cells: Sequence[CellRun]) -> tuple[CellRecord, ...]:
+    """An A/B document's cells, base and new per pair: every cell, an unfinished one as interrupted, so a killed
+    run leaves a truthful file with the blocks it finished."""
+    records = []
+    for cell in cells:
+        record = cell.record()
+        if not cell.finished:
+            record = replace(record, status="interrupted", error=IN_PROGRESS)
+        records.append(record)
+    return tuple(records)
 
 
 def check_python(python: str, modules: Sequence[str], arm: str) -> None:
@@ -143,37 +121,15 @@ def measure_ab(
     say: Callable[[str], Any] = lambda _message: None,
     identity: RunIdentity | None = None,
 ) -> MeasuredRun:
-    """Run `pairs` interleaved and keep the result document on disk up to date: written before the first
-    worker, replaced after every round (unfinished cells as "interrupted", so a killed run leaves a truthful
-    file) and at the end. The cells are listed base, new per pair."""
-    from bench.machine import collect_machine_metadata, system_checks
-    from bench.results import new_document, save_progress, write_result
-
-    doc = new_document(collect_machine_metadata(), settings.document_settings(), command)
-    if identity is not None:
-        doc = identity.apply(doc)
-    checks = [c for c in system_checks(list(settings.cpus)) if c.status == "warn"]
-    doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
-    path: Path = write_result(doc, settings.output, settings.results_dir)
-    say(f"results: {path}")
-
-    def snapshot(cells: list[CellRun]) -> None:
-        nonlocal doc
-        records = []
-        for cell in cells:
-            record = cell.record()
-            if not cell.finished:
-                record = replace(record, status="interrupted", error=IN_PROGRESS)
-            records.append(record)
-        doc = replace(doc, cells=tuple(records))
-        save_progress(doc, path)
-
-    runner = ABRunner(settings.policy, launchers, progress=progress, on_round_finished=snapshot)
-    outcome = runner.run_pairs(pairs)
-    doc = replace(
-        doc,
-        cells=tuple(cell.record() for cell in outcome.cells),
-        status="interrupted" if outcome.interrupted else "complete",
-    )
-    save_progress(doc, path)
-    return MeasuredRun(doc, path, outcome.interrupted)
+    """Run `pairs` in ABBA rounds, each arm's workers started by its launcher, into a new document
+    (bench.engine.measure.start_document) that lists base, new per pair and is saved after every round."""
+    doc, path = start_document(
+        settings.document_settings(), command, output=settings.output, results_dir=settings.results_dir,
+        identity=identity, say=say,
+    )  # fmt: skip
+    policy = settings.policy
+    plans = [plan for pair in pairs for plan in pair]
+    return measure_into(
+        doc, path, plans, policy, launchers["base"], order=ABBA(policy, policy.min_processes), arms=launchers,
+        progress=progress, layout=ab_cells,
+    )  # fmt: skip

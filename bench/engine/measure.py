@@ -1,4 +1,6 @@
-"""Measuring planned cells into a result document that is on disk from the start and saved after every cell."""
+"""Every mode's one path from planned cells to a result document: `start_document` creates it on disk before the
+first worker (latency, ab and a suite run alike), `measure_into` runs the scheduler and saves it after every
+finished cell and every round, `measure` does both for `effbench latency`."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from bench.engine.launchers import Launcher
 from bench.engine.plan import LatencySettings, RunIdentity
 from bench.engine.policy import MeasurePolicy
 from bench.engine.progress import Progress
-from bench.engine.runner import CellPlan, CellRun, Runner
+from bench.engine.runner import CellPlan, CellRun, RoundOrder, Runner
 
-# Turns the records of the cells finished so far (keyed by their index in the plan list) into the document's
-# cells. The default lists them in plan order; a resumed run merges them with the cells it keeps.
-CellLayout = Callable[[Mapping[int, CellRecord]], tuple[CellRecord, ...]]
+# The document's cells from the cells of the run (all of them, in plan order, finished or not). The default lists
+# the finished ones; a resumed run merges them with the cells it keeps; an A/B run lists unfinished ones too.
+CellLayout = Callable[[Sequence[CellRun]], tuple[CellRecord, ...]]
 
 
 @dataclass(frozen=True)
@@ -32,23 +34,40 @@ class MeasuredRun:
         return any(cell.status == "failed" for cell in self.document.cells)
 
 
-def new_run_document(
+def start_document(
     settings: Settings,
-    cpus: Sequence[int],
     command: Sequence[str],
     *,
+    output: Path | None,
+    results_dir: Path,
     machine: dict[str, Any] | None = None,
     identity: RunIdentity | None = None,
-) -> ResultDocument:
-    """A new document for a run on `cpus`: the machine (collected unless given), the warnings of the system
-    checks, the label and commit under test."""
+    suite: dict[str, Any] | None = None,
+    calibrations: tuple[dict[str, Any], ...] = (),
+    name_prefix: str | None = None,
+    say: Callable[[str], Any] = lambda _message: None,
+) -> tuple[ResultDocument, Path]:
+    """A new result document, written (status "interrupted") before anything is measured: the machine (collected
+    unless given), the warnings of the system checks on the settings' CPUs, the label and commit under test, and
+    for a suite its definition and calibrations. The file is `output`, else results_dir/<machine>/<time>.json
+    (`name_prefix`-<time>.json: a suite's name); `say` gets its path."""
     from bench.machine import collect_machine_metadata, system_checks
-    from bench.results import new_document
+    from bench.results import default_result_path, new_document, write_result
 
     doc = new_document(machine if machine is not None else collect_machine_metadata(), settings, command)
-    checks = [c for c in system_checks(list(cpus)) if c.status == "warn"]
+    checks = [c for c in system_checks(list(settings.cpus)) if c.status == "warn"]
     doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
-    return identity.apply(doc) if identity is not None else doc
+    if identity is not None:
+        doc = identity.apply(doc)
+    if suite is not None:
+        doc = replace(doc, suite=suite, calibrations=calibrations)
+    target = output
+    if target is None and name_prefix:
+        default = default_result_path(doc, results_dir)
+        target = default.with_name(f"{name_prefix}-{default.name}")
+    path = write_result(doc, target, results_dir)
+    say(f"results: {path}")
+    return doc, path
 
 
 def measure(
@@ -61,18 +80,17 @@ def measure(
     say: Callable[[str], Any] = lambda _message: None,
     identity: RunIdentity | None = None,
 ) -> MeasuredRun:
-    """Run `plans` with `launcher` and keep the result document on disk up to date.
-
-    The file is written before the first worker starts (status "interrupted", warnings of the system checks),
-    replaced after each finished cell, and a last time with the status "complete" or "interrupted": a run that
-    is killed leaves a truthful file. `say` gets the result path as soon as it exists.
-    """
-    from bench.results import write_result
-
-    doc = new_run_document(settings.document_settings(), settings.cpus, command, identity=identity)
-    path = write_result(doc, settings.output, settings.results_dir)
-    say(f"results: {path}")
+    """Run `plans` with `launcher` in interleaved rounds into a new document (start_document)."""
+    doc, path = start_document(
+        settings.document_settings(), command, output=settings.output, results_dir=settings.results_dir,
+        identity=identity, say=say,
+    )  # fmt: skip
     return measure_into(doc, path, plans, settings.policy, launcher, progress=progress)
+
+
+def finished_cells(cells: Sequence[CellRun]) -> tuple[CellRecord, ...]:
+    """The default layout: the cells finished so far, in plan order (interleaved cells finish out of it)."""
+    return tuple(cell.record() for cell in cells if cell.finished)
 
 
 def measure_into(
@@ -82,26 +100,20 @@ def measure_into(
     policy: MeasurePolicy,
     launcher: Launcher,
     *,
+    order: RoundOrder | None = None,
+    arms: Mapping[str, Launcher] | None = None,
     progress: Progress | None = None,
-    layout: CellLayout | None = None,
+    layout: CellLayout = finished_cells,
 ) -> MeasuredRun:
-    """Measure `plans` in one interleaved schedule into `doc`, which this run owns at `path` (same run_id):
-    saved after every finished cell and at the end ("complete", or "interrupted" after Ctrl-C)."""
+    """Measure `plans` in one schedule (`order`, interleaved unless given; `arms`: each arm's launcher) into `doc`,
+    which this run owns at `path` (same run_id): saved after every finished cell and every round, and at the end
+    ("complete", or "interrupted" after Ctrl-C), so a run that is killed leaves a truthful file."""
     from bench.results import save_progress
 
-    arrange = layout or (lambda records: tuple(records[i] for i in sorted(records)))
-    finished: dict[int, CellRecord] = {}
-    order = {id(plan): i for i, plan in enumerate(plans)}
+    def checkpoint(cells: Sequence[CellRun]) -> None:
+        save_progress(replace(doc, cells=layout(cells)), path)
 
-    def on_cell_finished(cell: CellRun) -> None:
-        nonlocal doc
-        # Cells finish out of plan order (interleaved rounds); the document lists them in plan order.
-        finished[order[id(cell.plan)]] = cell.record()
-        doc = replace(doc, cells=arrange(finished))
-        save_progress(doc, path)
-
-    outcome = Runner(policy, launcher, progress=progress, on_cell_finished=on_cell_finished).run(plans)
-    records = {order[id(cell.plan)]: cell.record() for cell in outcome.cells}
-    doc = replace(doc, cells=arrange(records), status="interrupted" if outcome.interrupted else "complete")
-    save_progress(doc, path)
-    return MeasuredRun(doc, path, outcome.interrupted)
+    outcome = Runner(policy, launcher, arms=arms, progress=progress, checkpoint=checkpoint).run(plans, order)
+    final = replace(doc, cells=layout(outcome.cells), status="interrupted" if outcome.interrupted else "complete")
+    save_progress(final, path)
+    return MeasuredRun(final, path, outcome.interrupted)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any
-
-# MLPerf's early-stopping rule needs 64 samples for a p90 upper bound at 99% confidence; bench.engine.stats computes
-# it (early_stopping_min_samples). This copy is only the fallback used when a policy is built without stats.
-MLPERF_P90_MIN_SAMPLES = 64
 
 TARGET_MET = "target met"
 CAP_PREFIX = "cap hit"
@@ -132,11 +128,11 @@ def get_policy(name: str) -> MeasurePolicy:
 
 
 def min_total_samples() -> int:
-    """The sample count a cell needs in all (MLPerf's p90 early-stopping minimum), from bench.engine.stats."""
-    try:
-        from bench.engine.stats import early_stopping_min_samples
-    except ImportError:  # stats not importable (e.g. a stripped-down worker environment)
-        return MLPERF_P90_MIN_SAMPLES
+    """The sample count a cell needs in all (MLPerf's p90 early-stopping minimum: 64 samples for a p90 upper bound
+    at 99% confidence), from bench.engine.stats; imported here only when called, as the worker reads this module
+    before it may load numpy."""
+    from bench.engine.stats import early_stopping_min_samples
+
     return int(early_stopping_min_samples())
 
 
@@ -282,40 +278,29 @@ class ProcessStopRule:
         return False
 
 
-def median_ci_half_width_rel(per_process_samples_ns: Sequence[Sequence[int]], confidence: float = 0.95) -> float:
-    """Half-width of the median's confidence interval relative to the median (bench.engine.stats: order statistics for
-    one process, a bootstrap over processes and samples for several); inf when there are too few samples."""
-    from bench.engine.stats import summarize
+@dataclass(frozen=True)
+class CellTally:
+    """What the cell stopping rule looks at after a round: the scheduler counts it, and bootstraps the median's CI
+    once, for the rule and for the cell's summary alike."""
 
-    if not any(len(s) for s in per_process_samples_ns):
-        return math.inf
-    half = summarize([list(s) for s in per_process_samples_ns], confidence=confidence).median_ci_rel_halfwidth
-    return math.inf if half is None else float(half)
+    processes: int
+    samples: int
+    elapsed_s: float
+    ci_half_width_rel: float  # the median CI's half-width over the median; inf with too few samples
 
 
-def cell_stop_reason(
-    policy: MeasurePolicy,
-    per_process_samples_ns: Sequence[Sequence[int]],
-    elapsed_s: float,
-    *,
-    total_min_samples: int | None = None,
-    ci_half_width_rel: Callable[[Sequence[Sequence[int]]], float] | None = None,
-) -> str | None:
+def cell_stop_reason(policy: MeasurePolicy, tally: CellTally, total_min_samples: int) -> str | None:
     """None while the cell needs another process; otherwise why it may stop (a target met, or which cap hit).
 
-    Done when it has at least `min_processes` processes, the MLPerf sample minimum in all and a median CI
-    half-width within the target; else it stops at the cell's time cap or at `max_processes`.
+    Done when it has at least `min_processes` processes, `total_min_samples` samples in all (min_total_samples)
+    and a median CI half-width within the target; else it stops at the cell's time cap or at `max_processes`.
     """
-    processes = len(per_process_samples_ns)
-    total = sum(len(s) for s in per_process_samples_ns)
-    needed = min_total_samples() if total_min_samples is None else total_min_samples
-    width_fn = ci_half_width_rel or (lambda s: median_ci_half_width_rel(s, policy.confidence))
-    half_width = width_fn(per_process_samples_ns) if total else math.inf
+    processes, total, half_width = tally.processes, tally.samples, tally.ci_half_width_rel
     missing: list[str] = []
     if processes < policy.min_processes:
         missing.append(f"{processes} of {policy.min_processes} processes")
-    if total < needed:
-        missing.append(f"{total} of {needed} samples")
+    if total < total_min_samples:
+        missing.append(f"{total} of {total_min_samples} samples")
     if half_width > policy.target_ci_rel:
         missing.append(f"median CI ±{_pct(half_width)} > ±{_pct(policy.target_ci_rel)}")
     if not missing:
@@ -323,7 +308,7 @@ def cell_stop_reason(
             f"{TARGET_MET}: {processes} processes, {total} samples, median CI ±{_pct(half_width)} "
             f"≤ ±{_pct(policy.target_ci_rel)}"
         )
-    if elapsed_s >= policy.cell_max_s:
+    if tally.elapsed_s >= policy.cell_max_s:
         return f"{CAP_PREFIX}: cell time cap {policy.cell_max_s:g} s reached with " + ", ".join(missing)
     if processes >= policy.max_processes:
         return f"{CAP_PREFIX}: {policy.max_processes} processes reached with " + ", ".join(missing)

@@ -1,19 +1,29 @@
-"""The scheduler: what runs when. Worker processes across cells (model × backend) in interleaved rounds; timeouts,
-crashes and Ctrl-C; each cell's summary and warnings. How a process runs is bench.engine.launchers' business
-(hyperfine splits its scheduler from its executor the same way).
+"""The scheduler: what runs when. Worker processes across cells (model × backend) in rounds whose order a
+`RoundOrder` decides (`Interleaved` here, bench.engine.ab's `ABBA`); timeouts, crashes and Ctrl-C; each cell's
+summary and warnings. How a process runs is bench.engine.launchers' business (hyperfine splits its scheduler from its
+executor the same way).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from bench.backends.base import LoadTarget
 from bench.document import Artifact, CellRecord, FailedProcess, ProcessRecord, Summary
 from bench.engine.job import WorkerJob
 from bench.engine.launchers import Launcher, WorkerOutcome
-from bench.engine.policy import CAP_PREFIX, MeasurePolicy, ProcessStopRule, cell_stop_reason
+from bench.engine.policy import (
+    CAP_PREFIX,
+    CellTally,
+    MeasurePolicy,
+    ProcessStopRule,
+    cell_stop_reason,
+    min_total_samples,
+)
 from bench.engine.progress import NullProgress, Progress
 
 
@@ -38,7 +48,7 @@ class CellPlan:
         return f"{self.arm}: {label}" if self.arm else label
 
 
-@dataclass
+@dataclass(eq=False)  # a cell's state is one object: compared, and kept in sets, by identity
 class CellRun:
     """A cell's state during and after the run; `record()` is its entry in the result document."""
 
@@ -136,45 +146,86 @@ def build_job(plan: CellPlan, policy: MeasurePolicy, stop_rule: ProcessStopRule,
     )
 
 
-class Runner:
-    """Measures cells in interleaved rounds: every cell's process 1, then every cell's process 2, … up to the
-    policy's minimum; then further rounds only for the cells `cell_stop_reason` says need more.
+# ------------------------------------------------------------------------------------------- round orders
+
+# The cell stopping rule as the scheduler applies it: the reason `cell` may stop under `policy`, None while it
+# needs more; the cell's tally (and its bootstrap) is computed once per round, whoever asks.
+StopCheck = Callable[[CellRun, MeasurePolicy], str | None]
+
+
+@dataclass(frozen=True)
+class Round:
+    """The scheduler's next step: the cells that stop now, each with its reason, then one process of each cell
+    in `launches`, in that order. Nothing to launch ends the run."""
+
+    stops: tuple[tuple[CellRun, str], ...] = ()
+    launches: tuple[CellRun, ...] = ()
+
+
+class RoundOrder(Protocol):
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        """Round `index` (0-based) over `cells` (all of them, in plan order; finished ones included). The round
+        that launches nothing ends the run: every cell still running must stop in it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """Every unfinished cell once per round, in plan order: process 1 of each, then process 2 of each, … up to the
+    policy's minimum; from then on a cell stops as soon as the stopping rule gives a reason, the others go on.
 
     Interleaving spreads slow drifts of the machine (other users, thermal state) over all cells instead of
     charging them to whichever cell ran at that moment.
     """
+
+    policy: MeasurePolicy
+
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        pending = [cell for cell in cells if not cell.finished]
+        stops: list[tuple[CellRun, str]] = []
+        if index >= self.policy.min_processes:
+            stops = [(cell, reason) for cell in pending if (reason := check(cell, self.policy)) is not None]
+        stopped = {cell for cell, _ in stops}
+        return Round(tuple(stops), tuple(cell for cell in pending if cell not in stopped))
+
+
+# ------------------------------------------------------------------------------------------- the scheduler
+
+
+class Runner:
+    """Measures cells round by round as a `RoundOrder` says (Interleaved unless told), each process started by
+    the cell's launcher (its arm's, in an A/B run). A worker that crashes or hangs ends its cell; the others go on.
+    `checkpoint` gets every cell after each finished cell and each round: the moments to save a document."""
 
     def __init__(
         self,
         policy: MeasurePolicy,
         launcher: Launcher,
         *,
+        arms: Mapping[str, Launcher] | None = None,
         progress: Progress | None = None,
-        on_cell_finished: Callable[[CellRun], None] | None = None,
+        checkpoint: Callable[[Sequence[CellRun]], None] | None = None,
         worker_timeout_s: float | None = None,
         total_min_samples: int | None = None,
-        summarize: Callable[[list[list[int]]], Summary] | None = None,
-        sample_warnings: Callable[[list[list[int]]], list[str]] | None = None,
     ) -> None:
-        from bench.engine.policy import min_total_samples
+        from bench.engine import stats  # numpy and scipy: only once something is measured
 
         self.policy = policy
         self.launcher = launcher
+        self.arms = dict(arms or {})
         self.progress: Progress = progress or NullProgress()
-        self.on_cell_finished = on_cell_finished
+        self.checkpoint = checkpoint
+        self._cells: Sequence[CellRun] = ()
         self.worker_timeout_s = worker_timeout_s
         self.total_min_samples = min_total_samples() if total_min_samples is None else total_min_samples
         self.stop_rule = ProcessStopRule.for_policy(policy, policy.min_processes, self.total_min_samples)
-        if summarize is None or sample_warnings is None:
-            from bench.engine import stats
+        self._stats = stats
+        self._summaries: dict[CellRun, tuple[int, Summary]] = {}
 
-            summarize = summarize or (lambda s: stats.summarize(s, confidence=policy.confidence))
-            sample_warnings = sample_warnings or stats.sample_warnings
-        self._summarize = summarize
-        self._sample_warnings = sample_warnings
-
-    def run(self, plans: Sequence[CellPlan]) -> RunOutcome:
+    def run(self, plans: Sequence[CellPlan], order: RoundOrder | None = None) -> RunOutcome:
+        order = order or Interleaved(self.policy)
         cells = [CellRun(plan) for plan in plans]
+        self._cells = cells
         outcome = RunOutcome(cells)
         for cell in cells:
             if cell.plan.skip_reason:
@@ -182,39 +233,27 @@ class Runner:
                 cell.error = cell.plan.skip_reason
                 self._finish(cell)
         try:
-            for _ in range(self.policy.min_processes):
-                for cell in cells:
+            index = 0
+            while True:
+                step = order.next_round(index, cells, self.stop_reason)
+                for cell, reason in step.stops:
+                    self._stop(cell, reason)
+                if not step.launches:
+                    break
+                for cell in step.launches:
                     if not cell.finished:
                         self._run_process(cell)
-            while True:
-                pending = []
-                for cell in cells:
-                    if cell.finished:
-                        continue
-                    reason = cell_stop_reason(
-                        self.policy,
-                        cell.samples,
-                        cell.elapsed_s,
-                        total_min_samples=self.total_min_samples,
-                        ci_half_width_rel=self._ci_half_width,
-                    )
-                    if reason is None:
-                        pending.append(cell)
-                    else:
-                        cell.status = "ok"
-                        cell.stop_reason = reason
-                        if reason.startswith(CAP_PREFIX):
-                            cell.warnings.append(f"stopped before the precision target: {reason}")
-                        self._finish(cell)
-                if not pending:
-                    break
-                for cell in pending:
-                    self._run_process(cell)
+                self._checkpoint()
+                index += 1
         except KeyboardInterrupt:
-            self.interrupt(outcome)
+            self._interrupt(outcome)
+            return outcome
+        left = [cell.plan.label for cell in cells if not cell.finished]
+        if left:
+            raise RuntimeError(f"{type(order).__name__} ended the run with cells still running: {', '.join(left)}")
         return outcome
 
-    def interrupt(self, outcome: RunOutcome) -> None:
+    def _interrupt(self, outcome: RunOutcome) -> None:
         """Ctrl-C: the unfinished cells are kept as interrupted (their finished processes with them)."""
         outcome.interrupted = True
         for cell in outcome.cells:
@@ -223,25 +262,34 @@ class Runner:
                 cell.error = "interrupted by the user (Ctrl-C)"
                 self._finish(cell, notify=False)
 
-    def _ci_half_width(self, samples: Sequence[Sequence[int]]) -> float:
-        half = self._summarize([list(s) for s in samples]).median_ci_rel_halfwidth
-        return float("inf") if half is None else float(half)
+    def stop_reason(self, cell: CellRun, policy: MeasurePolicy) -> str | None:
+        """The stopping rule (bench.engine.policy.cell_stop_reason) on the cell's tally as it stands."""
+        samples = sum(len(p.samples_ns) for p in cell.processes)
+        half = self._summary(cell).median_ci_rel_halfwidth if samples else None
+        width = math.inf if half is None else float(half)
+        tally = CellTally(len(cell.processes), samples, cell.elapsed_s, width)
+        return cell_stop_reason(policy, tally, self.total_min_samples)
+
+    def _summary(self, cell: CellRun) -> Summary:
+        """The cell's summary, bootstrapped once per process count: the stop check and the finished cell share it."""
+        known = self._summaries.get(cell)
+        if known is None or known[0] != len(cell.processes):
+            known = (len(cell.processes), self._stats.summarize(cell.samples, confidence=self.policy.confidence))
+            self._summaries[cell] = known
+        return known[1]
 
     def _timeout(self, cell: CellRun) -> float:
         if self.worker_timeout_s is not None:
             return self.worker_timeout_s
         return self.policy.worker_timeout_s(cell.latency_hint_s())
 
-    def launcher_for(self, cell: CellRun) -> Launcher:
-        """The launcher that starts `cell`'s workers (bench.engine.ab gives each arm its own Python)."""
-        return self.launcher
-
     def _run_process(self, cell: CellRun) -> None:
         index = len(cell.processes) + len(cell.failures)
         job = build_job(cell.plan, self.policy, self.stop_rule, index)
+        launcher = self.arms.get(cell.plan.arm or "", self.launcher)
         self.progress.process_started(cell, index)
         try:
-            result = self.launcher_for(cell).launch(job, self._timeout(cell))
+            result = launcher.launch(job, self._timeout(cell))
         except KeyboardInterrupt:
             self.progress.process_finished(cell, index, WorkerOutcome("failed", error="interrupted"))
             raise
@@ -259,14 +307,24 @@ class Runner:
         cell.error = f"process {index + 1} {what}: {result.reason()}"
         self._finish(cell)
 
+    def _stop(self, cell: CellRun, reason: str) -> None:
+        cell.status = "ok"
+        cell.stop_reason = reason
+        if reason.startswith(CAP_PREFIX):
+            cell.warnings.append(f"stopped before the precision target: {reason}")
+        self._finish(cell)
+
     def _finish(self, cell: CellRun, notify: bool = True) -> None:
         if cell.processes:
-            cell.summary = self._summarize(cell.samples)
-            for warning in self._sample_warnings(cell.samples):
+            cell.summary = self._summary(cell)
+            for warning in self._stats.sample_warnings(cell.samples):
                 if warning not in cell.warnings:
                     cell.warnings.append(warning)
             cell.warnings.extend(group_process_warnings(cell.processes))
         if notify:
             self.progress.cell_finished(cell)
-            if self.on_cell_finished is not None:
-                self.on_cell_finished(cell)
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(self._cells)

@@ -11,11 +11,11 @@ from typing import Any
 
 from bench.document import CellRecord, ResultDocument, Settings
 from bench.engine.launchers import Launcher
-from bench.engine.measure import MeasuredRun, measure_into, new_run_document
+from bench.engine.measure import MeasuredRun, measure_into, start_document
 from bench.engine.plan import ArtifactSource, CellRequest, RunIdentity, export_source, is_user_file, plan_requests
 from bench.engine.policy import MeasurePolicy, get_policy
 from bench.engine.progress import Progress
-from bench.engine.runner import CellPlan
+from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
 from bench.probes.calibrate import CpuDescription, PeakCalibration, best_of_rounds, measure_peak
 from bench.suite.definition import Suite
@@ -188,7 +188,6 @@ def run_suite(
     given); `topology` (bench.machine.CpuTopology) replaces this machine's in tests.
     """
     from bench.machine import collect_machine_metadata
-    from bench.results import default_result_path, write_result
 
     suite = request.suite
     if request.bundle is not None:
@@ -205,21 +204,14 @@ def run_suite(
         calibrations = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher, say)
     else:
         say("peak calibration skipped (--no-calibrate): the document has no calibrations, reports show no % of peak")
-    doc = new_run_document(
-        suite_settings(suite, cpus, policy), cpus[max(cpus)], request.command, machine=machine,
-        identity=request.identity,
-    )  # fmt: skip
     record: dict[str, Any] = {"name": suite.name, "definition": suite.to_dict()}
     if request.bundle is not None:
         record["bundle"] = str(request.bundle.resolve())
-    doc = replace(doc, suite=record, calibrations=calibrations)
-    results_dir = suite.output if suite.output is not None else request.results_dir
-    target = request.output
-    if target is None:
-        default = default_result_path(doc, results_dir)
-        target = default.with_name(f"{suite.name}-{default.name}")
-    path = write_result(doc, target, results_dir)
-    say(f"results: {path}")
+    doc, path = start_document(
+        suite_settings(suite, cpus, policy), request.command, output=request.output,
+        results_dir=suite.output if suite.output is not None else request.results_dir, machine=machine,
+        identity=request.identity, suite=record, calibrations=calibrations, name_prefix=suite.name, say=say,
+    )  # fmt: skip
     progress = make_progress(plans, policy) if make_progress else None
     with _progress_context(progress):
         run = measure_into(doc, path, plans, policy, launcher, progress=progress)
@@ -298,9 +290,9 @@ def resume_suite(
     doc = replace(doc, warnings=(*doc.warnings, note), status="interrupted")
     kept = [c for c in doc.cells if c.status in FINISHED]
 
-    def layout(records: Mapping[int, CellRecord]) -> tuple[CellRecord, ...]:
-        cells = [*kept, *(records[i] for i in sorted(records))]
-        return tuple(sorted(cells, key=lambda c: rank.get(cell_key(c), len(rank))))  # stable: strays stay last
+    def layout(cells: Sequence[CellRun]) -> tuple[CellRecord, ...]:
+        records = [*kept, *(cell.record() for cell in cells if cell.finished)]
+        return tuple(sorted(records, key=lambda c: rank.get(cell_key(c), len(rank))))  # stable: strays stay last
 
     policy = MeasurePolicy(**doc.settings.policy)
     progress = make_progress(todo, policy) if make_progress else None
