@@ -520,8 +520,9 @@ def test_changes_exit_codes(step_db: Path, cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["changes", "--threshold", "fast"], "invalid --threshold 'fast'"),
-        (["changes", "--threshold=-5%"], "invalid --threshold"),
+        (["changes", "--threshold", "fast"], "--threshold 'fast' is not a number"),
+        (["changes", "--threshold=-5%"], "--threshold '-5%' is out of range"),
+        (["changes", "--threshold=1200%"], "--threshold '1200%' is out of range"),
         (["changes", "--since", "yesterday"], "invalid --since 'yesterday'"),
         (["changes", "--model", "b9x"], "not in the history"),
         (["show", "-m", "b1", "--last", "0"], "invalid --last 0"),

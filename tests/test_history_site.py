@@ -168,7 +168,7 @@ def test_publish_command_says_what_it_wrote(slow_db: Path, tmp_path: Path) -> No
     ("args", "message"),
     [
         (["--db", "{tmp}/none.sqlite"], "no history database at"),
-        (["--db", "{slow}", "--threshold", "lots"], "invalid --threshold 'lots'"),
+        (["--db", "{slow}", "--threshold", "lots"], "--threshold 'lots' is not a number"),
         (["--db", "{empty}"], "holds no runs: add result documents with 'effbench history index'"),
     ],
     ids=["no-database", "bad-threshold", "empty-history"],

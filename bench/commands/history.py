@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.commands.options import add_format, add_threads, command_config
+from bench.commands.options import add_format, add_threads, command_config, parse_fraction
 from bench.errors import EffbenchError
 from bench.views.tables import FORMATS, format_markdown_table
 
@@ -131,12 +131,12 @@ def run_history_show(args: argparse.Namespace) -> int:
 
 def run_history_changes(args: argparse.Namespace) -> int:
     """Print the change points of every matching series; exit code 1 on a slowdown above --threshold."""
-    from bench.history.changes import find_changes, parse_threshold
+    from bench.history.changes import find_changes
     from bench.history.db import open_database
     from bench.history.query import group_series, parse_since, query_points
     from bench.history.views import CHANGE_COLUMNS, CHANGE_CSV_COLUMNS, change_rows, change_text
 
-    threshold = parse_threshold(args.threshold)
+    threshold = parse_fraction(args.threshold, "--threshold", below=10.0)
     since = parse_since(args.since) if args.since else None
     commit_order = _commit_order(args)
     conn = open_database(_db_path(args))
@@ -167,11 +167,12 @@ def run_history_changes(args: argparse.Namespace) -> int:
 
 def run_history_publish(args: argparse.Namespace) -> int:
     """Write the history's static site into OUT_DIR (bench.history.site) and say where to open it."""
-    from bench.history.changes import parse_threshold
     from bench.history.site import publish_site
     from bench.views.format import format_size
 
-    report = publish_site(_db_path(args), Path(args.out_dir), threshold=parse_threshold(args.threshold))
+    report = publish_site(
+        _db_path(args), Path(args.out_dir), threshold=parse_fraction(args.threshold, "--threshold", below=10.0)
+    )
     print(
         f"published {report.series} series from {report.runs} runs ({report.regressions} regression(s) above "
         f"{args.threshold}) to {report.folder}: {report.files} files, {format_size(report.size_bytes)}; open "

@@ -173,15 +173,20 @@ def add_verdict_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 3 also when a cell is inconclusive or noisy")
 
 
-def parse_fraction(text: str, what: str) -> float:
-    """'5%' or '0.05' as 0.05; EffbenchError naming the option otherwise."""
+def parse_fraction(text: str, what: str, *, below: float | None = None) -> float:
+    """'5%' or '0.05' as 0.05; EffbenchError naming the option for anything else, a negative value, or (when
+    `below` is given) a value not below it."""
     raw = text.strip()
     try:
-        return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
         raise EffbenchError(
             f"{what} {text!r} is not a number: give a fraction like 0.05 or a percentage like 5%"
         ) from None
+    if not value >= 0.0 or (below is not None and value >= below):  # `not >=` also refuses nan
+        limit = f" below {below:g}" if below is not None else ""
+        raise EffbenchError(f"{what} {text!r} is out of range: give a fraction{limit} like 0.05 or 5%")
+    return value
 
 
 def verdict_settings(args: argparse.Namespace) -> CompareSettings:

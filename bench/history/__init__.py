@@ -13,7 +13,7 @@ import: numpy/scipy load on the first detection, matplotlib on the first plot.
 """
 
 from bench.history.changepoint import ChangePoint, StepSize, detect_change_points, step_size
-from bench.history.changes import Change, find_changes, parse_threshold, series_changes, what_changed
+from bench.history.changes import Change, find_changes, series_changes, what_changed
 from bench.history.db import (
     SCHEMA_VERSION,
     IndexReport,
@@ -63,7 +63,6 @@ __all__ = [
     "open_database",
     "order_by_commit",
     "parse_since",
-    "parse_threshold",
     "plot_series",
     "query_points",
     "read_commit_order",

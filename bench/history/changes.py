@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.errors import EffbenchError
 from bench.history.changepoint import ALPHA, StepSize, detect_change_points, step_size
 from bench.history.query import SeriesKey, SeriesPoint
 from bench.history.rows import ENVIRONMENT_KEYS
@@ -31,18 +30,6 @@ class Change:
         """Latency went up by more than `threshold` (0.05 = 5%): what `history changes` exits 1 on. The runs'
         warnings do not enter it, so noise never hides a step the change-point test found (bench.compare.rule)."""
         return self.step.ratio > 1.0 + threshold
-
-
-def parse_threshold(text: str) -> float:
-    """'5%' or '0.05' as 0.05; EffbenchError for anything else."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 10.0:  # also rejects nan
-        raise EffbenchError(f"invalid --threshold {text!r}: give a slowdown such as 5% or 0.05")
-    return value
 
 
 def _short(value: Any) -> str:
