@@ -32,7 +32,7 @@ from bench.zoo.blueprint import (
     bottleneck_layers,
     count,
 )
-from bench.zoo.registry import ModelSpec
+from bench.zoo.registry import ModelSpec, resolve_model
 
 # Walking a blueprint costs about 0.1 ms per block (building it and counting it, on the project's 2-vCPU
 # machine): 5,000 blocks (90 times B7's 55) stay well under a second. Deeper specs are counted at a depth of
@@ -184,7 +184,6 @@ def _phi_of(spec: ModelSpec) -> float | None:
 
 def _largest_phi(phi: float, acceptable: Callable[[SizeEstimate], bool]) -> int | None:
     """The largest whole phi below `phi` whose estimate is acceptable (sizes grow with phi), or None."""
-    from bench.zoo.registry import resolve_model
 
     def ok(candidate: int) -> bool:
         try:
