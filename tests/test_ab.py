@@ -312,3 +312,77 @@ def test_paired_blocks_cancel_a_shared_drift_that_welch_cannot() -> None:
     # unequal arms cannot form blocks: Welch is used even when asked for pairs
     (cell,) = compare_cells([CellInput("c", Arm(base), Arm(new[:-1]), paired=True)]).cells
     assert cell.effect is not None and not cell.effect.paired
+
+
+# ------------------------------------------------------------------------------- adaptive A/B (--budget)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _record(median_ms: float, busy: bool = False) -> ProcessRecord:
+    activity: dict[str, float | None] = {"other_cpus_busy": 0.9 if busy else 0.0, "own_cpus_steal": 0.0}
+    return ProcessRecord(ok=True, samples_ns=(int(median_ms * 1e6),) * 3, machine_activity=activity)
+
+
+def _adaptive(ratio: float, *, blocks: int, budget_s: float = 1e9, clock: FakeClock | None = None) -> tuple:
+    from bench.compare.sequential import SpendingPlan
+    from bench.engine.ab import AdaptiveABBA, SequentialRule
+
+    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan())
+    clock = clock or FakeClock()
+    order = AdaptiveABBA(rule, deadline=budget_s, clock=clock)
+    base, new = _cell("base"), _cell("new")
+    jitter = (0.004, -0.003, 0.002, -0.001, 0.0, 0.003, -0.002, 0.001)
+    for i in range(blocks):
+        base.processes.append(_record(10.0))
+        new.processes.append(_record(10.0 * ratio * (1 + jitter[i % len(jitter)])))
+    return order, base, new, clock
+
+
+def _no_check(cell: CellRun, policy: MeasurePolicy) -> str | None:
+    return None
+
+
+def test_adaptive_order_adds_blocks_until_the_first_look() -> None:
+    order, base, new, _ = _adaptive(1.10, blocks=3)
+    step = order.next_round(3, [base, new], _no_check)
+    assert not step.stops and step.launches == (new, base)  # round 3 is odd: NEW first
+
+
+def test_adaptive_order_stops_a_decided_pair_with_its_decision() -> None:
+    order, base, new, _ = _adaptive(1.10, blocks=4)
+    step = order.next_round(4, [base, new], _no_check)
+    assert not step.launches
+    assert [reason for _, reason in step.stops] == ["decided after 4 blocks in 0 s: regression"] * 2
+    assert order.decisions[0][1].decision == "regression"
+
+
+def test_adaptive_order_stops_when_the_next_block_would_overrun_the_budget() -> None:
+    order, base, new, clock = _adaptive(1.0, blocks=2, budget_s=100.0)
+    order.next_round(2, [base, new], _no_check)  # round 2 starts at 0 s
+    clock.now = 40.0  # the round took 40 s: the next would end at 80 s, inside the budget
+    assert order.next_round(3, [base, new], _no_check).launches
+    clock.now = 70.0  # 70 + 40 > 100
+    step = order.next_round(4, [base, new], _no_check)
+    assert not step.launches
+    assert step.stops[0][1].startswith("undecided after 2 blocks: the budget of 100 s is spent")
+
+
+def test_adaptive_order_stops_at_the_most_blocks_asked_for() -> None:
+    from bench.compare.sequential import SpendingPlan
+    from bench.engine.ab import AdaptiveABBA, SequentialRule
+
+    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan())
+    order = AdaptiveABBA(rule, deadline=1e9, max_blocks=2, clock=FakeClock())
+    base, new = _cell("base"), _cell("new")
+    for _ in range(2):
+        base.processes.append(_record(10.0))
+        new.processes.append(_record(10.2))
+    step = order.next_round(2, [base, new], _no_check)
+    assert step.stops[0][1] == "undecided after 2 blocks, the most asked for"

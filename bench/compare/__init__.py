@@ -9,6 +9,7 @@ verdict (each cell's verdict; power sizes the "more processes" advice) → rule 
 warnings do to a verdict, and each verdict's exit code). sequential: the α each look of an adaptive A/B spends.
 """
 
+from bench.compare.cells import CellStatus
 from bench.compare.effect import (
     Effect,
     measure_effect,
@@ -25,7 +26,6 @@ from bench.compare.verdict import (
     Arm,
     CellComparison,
     CellInput,
-    CellStatus,
     CompareSettings,
     Comparison,
     ComparisonSummary,

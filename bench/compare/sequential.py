@@ -88,6 +88,18 @@ class Look:
         return self.decision != "continue"
 
 
+def judge_blocks(
+    base_medians_ms: Sequence[float], new_medians_ms: Sequence[float], threshold: float, plan: SpendingPlan
+) -> Look:
+    """The look at an A/B cell's blocks so far (process i of each arm is block i). `threshold` is the relative
+    one, the absolute floor already applied; `plan.alpha` is this cell's share (a run of m cells gives each α/m:
+    Bonferroni, valid whatever their dependence). The adaptive run's stopping rule and the verdict on its
+    document both call this, so the document is judged as the run was."""
+    blocks = min(len(base_medians_ms), len(new_medians_ms))
+    ratios = [math.log(new_medians_ms[i] / base_medians_ms[i]) for i in range(blocks)]
+    return look(ratios, threshold, plan)
+
+
 def winsorize(values: Sequence[float], mads: float = WINSORIZE_MADS) -> list[float]:
     """`values` with each one further than `mads` robust standard deviations from their median pulled in to that
     bound (none moves when the MAD is zero: identical blocks, as a deterministic fake gives, stay as they are)."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
+from bench.compare.cells import Arm, CellInput
 from bench.compare.effect import (
     PERMUTATION_EXACT_LIMIT,
     PERMUTATION_RESAMPLES,
@@ -34,10 +34,8 @@ from bench.compare.rule import (
     verdicts_exit_code,
     weigh_interference,
 )
+from bench.compare.sequential import Look, SpendingPlan, judge_blocks
 from bench.errors import EffbenchError
-
-CellStatus = Literal["ok", "failed", "skipped", "missing", "interrupted"]
-CELL_STATUSES: tuple[str, ...] = ("ok", "failed", "skipped", "missing", "interrupted")
 
 DEFAULT_THRESHOLD = 0.05
 # Below a few tens of µs, a difference is timer resolution, cache luck or a changed Python call path, not the
@@ -50,62 +48,6 @@ DEFAULT_POWER = 0.9
 # 1.69 σ, so quiet σ ≈ 1-2.7% and noisy σ ≈ 7-15%. 5% leaves a factor ~1.9 above the quietest-but-worst and ~1.4
 # below the least noisy; at 5%, 10 processes per arm resolve a 10% change but not a 5% one.
 NOISY_SPREAD = 0.05
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One arm (BASE or NEW) of one cell: a median per worker process (ms) and what the run said about itself."""
-
-    medians_ms: tuple[float, ...] = ()
-    # per-process p90s (ms) and sample counts, for the p90 ratio; both or neither
-    p90s_ms: tuple[float, ...] | None = None
-    samples: tuple[int, ...] | None = None
-    status: CellStatus = "ok"
-    error: str = ""
-    # a busy-CPU or steal-time warning during the measurement (set by any process_busy flag)
-    machine_busy: bool = False
-    # per process, in the order of medians_ms: that process's timed loop had a busy-CPU or steal-time warning;
-    # empty where only the arm's flag is known
-    process_busy: tuple[bool, ...] = ()
-    # the run's own "processes disagree" warning
-    processes_disagree: bool = False
-    # the cell stopped at a time or process cap before its precision target
-    cap_hit: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "medians_ms", tuple(float(m) for m in self.medians_ms))
-        for name in ("p90s_ms", "samples"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, tuple(value))
-        object.__setattr__(self, "process_busy", tuple(bool(b) for b in self.process_busy))
-        if self.process_busy and len(self.process_busy) != len(self.medians_ms):
-            raise ValueError(
-                f"process_busy needs one flag per process median, got {len(self.process_busy)} for "
-                f"{len(self.medians_ms)}"
-            )
-        if any(self.process_busy):
-            object.__setattr__(self, "machine_busy", True)
-        if self.status not in CELL_STATUSES:
-            raise ValueError(f"unknown cell status '{self.status}'; known: {', '.join(CELL_STATUSES)}")
-        if self.status == "ok" and not self.medians_ms:
-            raise ValueError("an arm with status 'ok' needs at least one per-process median")
-        if any(not math.isfinite(m) or m <= 0 for m in self.medians_ms):
-            raise ValueError(f"per-process medians must be finite and positive ms, got {list(self.medians_ms)}")
-
-
-@dataclass(frozen=True)
-class CellInput:
-    """One matched cell: its key (as the caller names it), both arms, and a reason if the caller found the two
-    arms not comparable (another machine, another effective precision, …). `paired`: process i of BASE and
-    process i of NEW ran back to back as block i (an interleaved `effbench ab` run), so the effect is measured
-    on the per-block ratios (measure_paired_effect); honoured only when both arms have as many processes."""
-
-    key: str
-    base: Arm
-    new: Arm
-    not_comparable: str | None = None
-    paired: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +64,9 @@ class CompareSettings:
     permutation_exact_limit: int = PERMUTATION_EXACT_LIMIT
     permutation_resamples: int = PERMUTATION_RESAMPLES
     seed: int = PERMUTATION_SEED
+    # set for an adaptive A/B document: its paired cells are judged as its run judged them after each block,
+    # at the α share per cell the run recorded
+    sequential: SpendingPlan | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -302,6 +247,14 @@ def _judge(
                 f"; {have} processes per arm usually suffice at {effect.pooled_spread:.1%} spread but this estimate "
                 f"lies near a boundary: about {more} more per arm, or a re-run"
             )
+    verdict, reason = _qualify(cell, effect, verdict, reason, settings)
+    return verdict, reason, more, threshold
+
+
+def _qualify(
+    cell: CellInput, effect: Effect, verdict: Verdict, reason: str, settings: CompareSettings
+) -> tuple[Verdict, str]:
+    """The verdict and reason after interference (bench.compare.rule) and imprecision have had their say."""
     verdict, note = weigh_interference(verdict, _interference(cell, effect.paired), paired=effect.paired)
     # Paired, what limits precision is the spread of the block ratios (a drift shared by both arms widens each
     # arm's spread but cancels in the ratios); as a per-arm figure, like the unpaired one.
@@ -312,7 +265,36 @@ def _judge(
     elif verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and imprecise:
         noisy = f"conditions were noisy ({'; '.join(imprecise)}): confirm with a re-run"
         note = f"{note}; {noisy}" if note else noisy
-    return verdict, "; ".join(filter(None, (reason, note))), more, threshold
+    return verdict, "; ".join(filter(None, (reason, note)))
+
+
+SEQUENTIAL_VERDICTS = {
+    "regression": Verdict.REGRESSION,
+    "improvement": Verdict.IMPROVEMENT,
+    "no change": Verdict.NO_CHANGE,
+    "continue": Verdict.INCONCLUSIVE,
+}
+
+
+def _judge_sequential(cell: CellInput, effect: Effect, settings: CompareSettings) -> CellComparison:
+    """A paired cell of an adaptive A/B, judged as its run judged it after its last block
+    (bench.compare.sequential.judge_blocks: winsorized paired t at the level spent on that look; the plan's α
+    is each cell's share, as the run recorded it)."""
+    assert settings.sequential is not None
+    threshold = max(settings.threshold, settings.floor_ms / effect.base_geomean_ms)
+    seen: Look = judge_blocks(cell.base.medians_ms, cell.new.medians_ms, threshold, settings.sequential)
+    verdict = SEQUENTIAL_VERDICTS[seen.decision]
+    ci = f"{_pct(seen.ratio)} ({1 - 2 * seen.level:.2%} CI {_pct(seen.ci_low)} to {_pct(seen.ci_high)})"
+    step = f"after {seen.blocks} blocks at α {seen.level:.2g} (spent over the looks), ±{threshold:.1%}"
+    reason = f"{ci} {step}" if verdict is not Verdict.INCONCLUSIVE else f"{ci} still crosses {step}"
+    verdict, reason = _qualify(cell, effect, verdict, reason, settings)
+    p = min(seen.p_slower, seen.p_faster)
+    return CellComparison(
+        key=cell.key, verdict=verdict, mark=MARKS[verdict], ratio=seen.ratio, ci_low=seen.ci_low,
+        ci_high=seen.ci_high, p_value=p, p_adjusted=None, p90_ratio=None,
+        base_processes=effect.base_processes, new_processes=effect.new_processes, more_processes_needed=None,
+        reason=reason, threshold=threshold, effect=effect,
+    )  # fmt: skip
 
 
 def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison:
@@ -397,6 +379,9 @@ def compare_cells(cells: Sequence[CellInput], settings: CompareSettings | None =
     adjusted = adjust_p_values([effect.p_value for _, effect in tested], settings.correction)
     for (index, effect), p_adj in zip(tested, adjusted, strict=True):
         cell = cells[index]
+        if settings.sequential is not None and effect.paired:
+            results[index] = _judge_sequential(cell, effect, settings)
+            continue
         verdict, reason, more, threshold = _judge(cell, effect, p_adj, settings)
         results[index] = CellComparison(
             key=cell.key,

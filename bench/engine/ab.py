@@ -9,11 +9,14 @@ the same fixed number of processes, so process i of each arm forms block i.
 from __future__ import annotations
 
 import math
+import statistics
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.compare.sequential import Look, SpendingPlan, judge_blocks
 from bench.document import CellRecord
 from bench.engine.launchers import Launcher, child_env
 from bench.engine.measure import MeasuredRun, measure_into, start_document
@@ -65,6 +68,84 @@ class ABBA:
             if not cell.finished:
                 stops.append((cell, check(cell, fixed) or f"{len(cell.processes)} processes per arm"))
         return Round(stops=tuple(stops))
+
+
+@dataclass(frozen=True)
+class SequentialRule:
+    """How an adaptive A/B judges a pair after each block (bench.compare.sequential.judge_blocks): the verdict
+    options' threshold (raised to the floor where that is larger, as bench.compare.verdict does) and α spent by
+    `plan`, whose α is each pair's share."""
+
+    threshold: float
+    floor_ms: float
+    plan: SpendingPlan
+
+    def judge(self, base_medians_ms: Sequence[float], new_medians_ms: Sequence[float]) -> Look:
+        base_geomean = math.exp(statistics.fmean(math.log(b) for b in base_medians_ms))
+        threshold = max(self.threshold, self.floor_ms / base_geomean)
+        return judge_blocks(base_medians_ms, new_medians_ms, threshold, self.plan)
+
+
+def process_medians_ms(cell: CellRun) -> list[float]:
+    """The median of each process's samples, in ms (as bench.engine.stats.summarize records them)."""
+    return [statistics.median(p.samples_ns) / 1e6 for p in cell.processes if p.samples_ns]
+
+
+@dataclass
+class AdaptiveABBA:
+    """The round order of an adaptive A/B (`effbench ab --budget S`): one ABBA block per round for every pair
+    still undecided, judged after each block by `rule`; a pair stops when its look decides, and every pair stops
+    when the next block would not fit in the time left before `deadline` (a clock reading) or at `max_blocks`.
+
+    A block's duration is estimated as the longest round so far: a round that starts must end within the
+    budget, since a half-measured block has no partner."""
+
+    rule: SequentialRule
+    deadline: float
+    max_blocks: int | None = None
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+    _last_start: float | None = None
+    _longest_round_s: float = 0.0
+    decisions: dict[int, tuple[int, Look]] = field(default_factory=dict)  # pair index -> (blocks, its look)
+
+    def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if self._last_start is not None:
+            self._longest_round_s = max(self._longest_round_s, now - self._last_start)
+        stops: list[tuple[CellRun, str]] = []
+        running: list[CellRun] = []
+        for pair_index, (base, new) in enumerate(zip(cells[::2], cells[1::2], strict=True)):
+            if base.finished or new.finished:
+                stops += [(cell, "its partner stopped") for cell in (base, new) if not cell.finished]
+                continue
+            reason = self._pair_reason(pair_index, base, new, index, now)
+            if reason is None:
+                running += [base, new]
+            else:
+                stops += [(base, reason), (new, reason)]
+        self._last_start = now
+        order = [cell for cell in abba_order(cells, index) if cell in running]
+        return Round(stops=tuple(stops), launches=tuple(order))
+
+    def _pair_reason(self, pair_index: int, base: CellRun, new: CellRun, index: int, now: float) -> str | None:
+        """Why a running pair stops before round `index`, or None while it needs another block."""
+        blocks = min(len(process_medians_ms(base)), len(process_medians_ms(new)))
+        started = now if self.started is None else self.started
+        spent = now - started
+        if blocks >= 2:
+            verdict = self.rule.judge(process_medians_ms(base)[:blocks], process_medians_ms(new)[:blocks])
+            self.decisions[pair_index] = (blocks, verdict)
+            if verdict.decided:
+                return f"decided after {blocks} blocks in {spent:.0f} s: {verdict.decision}"
+        if self.max_blocks is not None and blocks >= self.max_blocks:
+            return f"undecided after {blocks} blocks, the most asked for"
+        if index > 0 and now + self._longest_round_s > self.deadline:
+            budget = self.deadline - started
+            return f"undecided after {blocks} blocks: the budget of {budget:.0f} s is spent ({spent:.0f} s)"
+        return None
 
 
 def ab_cells(cells: Sequence[CellRun]) -> tuple[CellRecord, ...]:
