@@ -271,6 +271,10 @@ class CellRecord(Record):
     summary: Summary | None = field(default=None, metadata=_nested(Summary))
     warnings: tuple[str, ...] = ()
     arm: str | None = field(default=None, metadata=OMIT_EMPTY)  # "base" | "new" in an `effbench ab` document
+    # an adaptive A/B's processes of a block that ran while the CPU was busy, kept after it was measured again
+    superseded_processes: tuple[ProcessRecord, ...] = field(
+        default=(), metadata={**_nested(ProcessRecord, many=True), **OMIT_EMPTY}
+    )
 
     @property
     def label(self) -> str:
@@ -294,6 +298,19 @@ class EffbenchInfo(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SequentialDesign(Record):
+    """How an adaptive A/B (`effbench ab --budget`) looked after every block (bench.compare.sequential): its
+    budget, the most blocks asked for, each cell's share of α and the first look; its verdicts are judged again
+    with the same design."""
+
+    budget_s: float
+    alpha: float  # each cell's share of the verdict options' α (Bonferroni over the run's cells)
+    min_blocks: int
+    cells: int
+    max_blocks: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings(Record):
     """The settings every cell of the run shares (bench.engine.plan.LatencySettings.document_settings)."""
 
@@ -307,6 +324,7 @@ class Settings(Record):
     seed: int = 0
     weights: str | None = None
     input_shape: tuple[int, ...] | None = None
+    sequential: SequentialDesign | None = field(default=None, metadata={**_nested(SequentialDesign), **OMIT_EMPTY})
 
 
 @dataclass(frozen=True)

@@ -133,10 +133,55 @@ def test_label_and_commit_are_recorded(config: Path, tmp_path: Path, capsys: pyt
     capsys.readouterr()
 
 
-def test_default_is_the_ci_presets_maximum_per_arm(config: Path, tmp_path: Path) -> None:
+def test_processes_alone_fix_the_block_count(config: Path, tmp_path: Path) -> None:
     log: list[tuple[str, int]] = []
-    assert run(config, "--output", str(tmp_path / "ab.json"), log=log) == 0
+    assert run(config, "--processes", "10", "--output", str(tmp_path / "ab.json"), log=log) == 0
     assert sum(arm == "base" for arm, _ in log) == sum(arm == "new" for arm, _ in log) == 10
+    assert load_result(tmp_path / "ab.json").settings.sequential is None
+
+
+def test_the_default_is_adaptive_and_compare_of_its_file_judges_it_the_same(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log: list[tuple[str, int]] = []
+    out = tmp_path / "ab.json"
+    assert run(config, "--output", str(out), "-f", "json", new={"base_ms": 11.0}, log=log) == 1
+    first = json.loads(capsys.readouterr().out)["cells"][0]
+    # 10% slower in every block: decided at the first look, four blocks per arm
+    assert sum(arm == "base" for arm, _ in log) == sum(arm == "new" for arm, _ in log) == 4
+    doc = load_result(out)
+    design = doc.settings.sequential
+    assert design is not None and design.budget_s == 90 and design.cells == 1 and design.min_blocks == 4
+    assert all(cell.stop_reason == "decided after 4 blocks in 0 s: regression" for cell in doc.cells)
+    assert main(["compare", str(out), "-f", "json"]) == 1
+    again = json.loads(capsys.readouterr().out)["cells"][0]
+    assert again["verdict"] == first["verdict"] == "regression" and again["reason"] == first["reason"]
+    assert "after 4 blocks" in first["reason"]
+
+
+def test_an_adaptive_run_re_measures_a_block_that_interference_hit_on_one_arm(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parsed = build_parser().parse_args(
+        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json")]
+    )
+    log: list[tuple[str, int]] = []
+    launchers = {"base": BusyLauncher("base", log, set()), "new": BusyLauncher("new", log, {1}, base_ms=11.0)}
+    assert run_ab(parsed, launchers) == 1
+    doc = load_result(tmp_path / "ab.json")
+    base, new = doc.cells
+    # block 2 (process index 1 of each arm) ran again; the first attempt is kept, out of the statistics
+    assert [p.process_index for p in new.superseded_processes] == [1]
+    assert [p.process_index for p in base.superseded_processes] == [1]
+    assert [p.process_index for p in new.processes] == [0, 2, 3, 4] == [p.process_index for p in base.processes]
+    assert json.loads(capsys.readouterr().out)["cells"][0]["verdict"] == "regression"
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "inf"])
+def test_a_budget_that_is_not_a_time_is_refused(config: Path, budget: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", f"--budget={budget}"]) == 2
+    err = capsys.readouterr().err
+    assert "--budget" in err and "give the seconds" in err and len(err.strip().splitlines()) == 1
 
 
 def test_slower_new_arm_is_a_regression_and_compare_of_the_file_agrees(
@@ -205,8 +250,9 @@ def test_a_slower_new_arm_is_never_passed_whatever_the_busy_blocks(
     verdict: str, code: int,
 ) -> None:  # fmt: skip
     parsed = build_parser().parse_args(
-        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json")]
-    )
+        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json"),
+         "--processes", "10"]
+    )  # fmt: skip
     log: list[tuple[str, int]] = []
     launchers = {
         "base": BusyLauncher("base", log, base_busy),

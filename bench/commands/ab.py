@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -25,9 +27,18 @@ from bench.commands.options import (
 from bench.engine.plan import add_identity_options, plan_cells, resolve_identity, resolve_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bench.compare import CompareSettings
+    from bench.document import SequentialDesign
+    from bench.engine.ab import AdaptiveABBA
     from bench.engine.launchers import Launcher
+    from bench.engine.runner import CellPlan
 
 DEFAULT_PRESET = "ci"
+# A CI job's A/B step: about 20 blocks of a 5 ms model here (3.7 s a block), enough to catch a real 4-5% slowdown
+# at --threshold 2% in most runs (scripts/ab_sequential_sim.py; README's verdict section).
+DEFAULT_BUDGET_S = 90.0
 
 
 def register(subparsers: Any) -> None:
@@ -51,7 +62,15 @@ def register(subparsers: Any) -> None:
     add_precision(parser)
     parser.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
                         help="measurement preset (default ci: many short processes)")  # fmt: skip
-    add_processes(parser, "worker processes per arm, i.e. blocks (default: the preset's maximum, 10 for ci)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="adaptive (the default): add ABBA blocks until every cell's verdict is decided or the next block would "
+        f"end past SECONDS since the command started (default {DEFAULT_BUDGET_S:g})",
+    )
+    add_processes(parser, "blocks per arm: a fixed count without --budget (the old fixed-size A/B); with --budget, "
+                  "the most blocks")  # fmt: skip
     parser.add_argument("--base-python", metavar="PY", help="interpreter for BASE's workers (default: this one)")
     parser.add_argument("--new-python", metavar="PY", help="interpreter for NEW's workers (default: this one)")
     add_output(parser)
@@ -67,7 +86,7 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
 
     `launchers` ({"base": …, "new": …}) replaces the real workers (tests use InProcessLauncher)."""
     from bench.backends import backend_class
-    from bench.compare.documents import match_ab
+    from bench.compare.documents import judged_as_run, match_ab
     from bench.engine.ab import check_python, measure_ab, pair_plans
     from bench.engine.launchers import SubprocessLauncher
     from bench.engine.policy import get_policy
@@ -76,10 +95,14 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     from bench.views.console import make_console
     from bench.views.verdicts import judge_and_print
 
+    started = time.monotonic()  # the budget counts from here: exports and checks are part of a CI job's time
     err = make_console(stderr=True)
     verdicts = verdict_settings(args)  # bad verdict options fail before anything is measured
     if args.processes is not None and args.processes < 2:
         raise EffbenchError(f"--processes {args.processes}: an A/B run needs at least 2 processes (blocks) per arm")
+    if args.budget is not None and not 0 < args.budget < math.inf:
+        raise EffbenchError(f"--budget {args.budget:g}: give the seconds the A/B may take, such as 90")
+    adaptive = args.budget is not None or args.processes is None
     processes = args.processes if args.processes is not None else get_policy(args.preset).max_processes
     settings = resolve_settings(
         command_config(args),
@@ -107,20 +130,44 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
         plan_cells(replace(settings, models=(args.base,)), say=err.print),
         plan_cells(replace(settings, models=(args.new,)), say=err.print),
     )
-    err.print(f"A/B: {len(pairs)} cell(s), {processes} processes per arm in ABBA rounds on CPU(s) "
-              f"{','.join(map(str, settings.cpus))}")  # fmt: skip
-    identity = resolve_identity(args.label, args.commit)
+    cpus = ",".join(map(str, settings.cpus))
+    design = None
+    if adaptive:
+        design = adaptive_design(args, verdicts, pairs, started)
+        err.print(f"A/B: {len(pairs)} cell(s) on CPU(s) {cpus}, ABBA blocks until each verdict is decided, "
+                  f"within {design[1].budget_s:g} s (first look after {design[1].min_blocks} blocks)")  # fmt: skip
+    else:
+        err.print(f"A/B: {len(pairs)} cell(s), {processes} processes per arm in ABBA rounds on CPU(s) {cpus}")
     run = measure_ab(
-        settings,
-        pairs,
-        launchers,
-        command=["effbench", *sys.argv[1:]],
-        progress=RichProgress(err),
-        say=err.print,
-        identity=identity,
-    )
+        settings, pairs, launchers, command=["effbench", *sys.argv[1:]], progress=RichProgress(err), say=err.print,
+        identity=resolve_identity(args.label, args.commit), adaptive=design,
+    )  # fmt: skip
     err.print(f"results written to {run.path}")
     if run.interrupted:
         err.print("interrupted: the finished processes are in the result file")
         return 130
-    return judge_and_print(match_ab(run.document), verdicts, args.format, strict=args.strict)
+    if design is not None:
+        blocks = [len(cell.processes) for cell in run.document.cells if cell.arm == "base"]
+        err.print(f"verdict after {max(blocks, default=0)} block(s) in {time.monotonic() - started:.0f} s "
+                  f"(budget {design[1].budget_s:g} s)")  # fmt: skip
+    return judge_and_print(
+        match_ab(run.document), judged_as_run(verdicts, run.document), args.format, strict=args.strict
+    )
+
+
+def adaptive_design(
+    args: argparse.Namespace, verdicts: CompareSettings, pairs: Sequence[tuple[CellPlan, CellPlan]], started: float
+) -> tuple[AdaptiveABBA, SequentialDesign]:
+    """The adaptive round order and the design the document records: α shared by the pairs that will run."""
+    from bench.compare.sequential import DEFAULT_MIN_BLOCKS, SpendingPlan
+    from bench.document import SequentialDesign
+    from bench.engine.ab import AdaptiveABBA, SequentialRule
+
+    budget = DEFAULT_BUDGET_S if args.budget is None else float(args.budget)
+    cells = max(1, sum(1 for base, new in pairs if not (base.skip_reason or new.skip_reason)))
+    design = SequentialDesign(
+        budget_s=budget, alpha=verdicts.alpha / cells, min_blocks=DEFAULT_MIN_BLOCKS, cells=cells,
+        max_blocks=args.processes,
+    )  # fmt: skip
+    rule = SequentialRule(verdicts.threshold, verdicts.floor_ms, SpendingPlan(design.alpha, design.min_blocks))
+    return AdaptiveABBA(rule, deadline=started + budget, max_blocks=args.processes, started=started), design

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Judge BASE against NEW (or the two arms of one A/B document) and print the verdicts; the CI exit code."""
-    from bench.compare.documents import match_ab, match_documents
+    from bench.compare.documents import judged_as_run, match_ab, match_documents
     from bench.results import load_result
     from bench.views.verdicts import judge_and_print
 
@@ -37,6 +37,7 @@ def run_compare(args: argparse.Namespace) -> int:
     base = load_result(args.base)
     if args.new is None:
         matched = match_ab(base)
+        settings = judged_as_run(settings, base)
     else:
         matched = match_documents(base, load_result(args.new), across_machines=args.across_machines)
     return judge_and_print(matched, settings, args.format, strict=args.strict)

@@ -8,9 +8,10 @@ beside each cell: it is often the point of the comparison, never a reason to ref
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bench.compare.verdict import Arm, CellInput
+from bench.compare.cells import Arm, CellInput
+from bench.compare.verdict import CompareSettings
 from bench.document import CellRecord, ProcessRecord, ResultDocument
 from bench.errors import EffbenchError
 
@@ -37,12 +38,11 @@ def cell_key(cell: CellRecord) -> str:
     return f"{cell.model} · {cell.backend} · {_precision_word(cell)} · {cell.threads}t/{len(cell.cpus)}cpu"
 
 
-def _busy(process: ProcessRecord) -> bool:
-    """The process's timed loop crossed the busy-CPU or steal-time level of its own warnings."""
-    from bench.machine.activity import OTHER_CPUS_BUSY_WARN, STEAL_WARN
+def _busy(process: ProcessRecord, threads: int) -> bool:
+    """The process's timed loop crossed the busy-CPU, steal-time or own-CPU level of its own warnings."""
+    from bench.machine.activity import interfered
 
-    busy, steal = process.machine_activity.get("other_cpus_busy"), process.machine_activity.get("own_cpus_steal")
-    return (busy is not None and busy >= OTHER_CPUS_BUSY_WARN) or (steal is not None and steal >= STEAL_WARN)
+    return interfered(process.machine_activity, process.cpu_wall_ratio, threads)
 
 
 def arm_of(cell: CellRecord | None) -> Arm:
@@ -65,8 +65,8 @@ def arm_of(cell: CellRecord | None) -> Arm:
         medians_ms=medians,
         p90s_ms=tuple(p90s) if aligned else None,
         samples=tuple(len(p.samples_ns) for p in processes) if aligned else None,
-        machine_busy=any(_busy(p) for p in cell.processes),
-        process_busy=tuple(_busy(p) for p in processes) if aligned else (),
+        machine_busy=any(_busy(p, cell.threads) for p in cell.processes),
+        process_busy=tuple(_busy(p, cell.threads) for p in processes) if aligned else (),
         cap_hit=(cell.stop_reason or "").startswith(CAP_PREFIX),
     )
 
@@ -154,3 +154,14 @@ def match_ab(doc: ResultDocument) -> Matched:
         base_cells[key], new_cells[key] = base, new
     machine = str(doc.machine.id)
     return _match(base_cells, new_cells, (machine, machine), paired=True)
+
+
+def judged_as_run(settings: CompareSettings, doc: ResultDocument) -> CompareSettings:
+    """`settings` for judging `doc`: an adaptive A/B document (settings.sequential) is judged with the design its
+    run looked with (each cell's share of α, the first look), whatever --alpha says now, since its looks spent it."""
+    from bench.compare.sequential import SpendingPlan
+
+    design = doc.settings.sequential
+    if design is None:
+        return settings
+    return replace(settings, sequential=SpendingPlan(design.alpha, design.min_blocks))

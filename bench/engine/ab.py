@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.compare.sequential import Look, SpendingPlan, judge_blocks
-from bench.document import CellRecord
+from bench.document import CellRecord, SequentialDesign
 from bench.engine.launchers import Launcher, child_env
 from bench.engine.measure import MeasuredRun, measure_into, start_document
 from bench.engine.plan import LatencySettings, RunIdentity
@@ -25,6 +25,7 @@ from bench.engine.policy import MeasurePolicy
 from bench.engine.progress import Progress
 from bench.engine.runner import CellPlan, CellRun, Round, StopCheck
 from bench.errors import EffbenchError
+from bench.machine.activity import interfered
 
 IN_PROGRESS = "the run stopped before this cell finished"
 
@@ -98,7 +99,13 @@ class AdaptiveABBA:
     when the next block would not fit in the time left before `deadline` (a clock reading) or at `max_blocks`.
 
     A block's duration is estimated as the longest round so far: a round that starts must end within the
-    budget, since a half-measured block has no partner."""
+    budget, since a half-measured block has no partner.
+
+    A block whose interference landed on one arm only (one process crossed a busy-CPU, steal-time or own-CPU
+    warning level, bench.machine.activity.interfered, and its partner did not) is measured again, once: its two
+    processes move to the cells' `superseded` list (kept in the document) and the block runs anew. Interference
+    that hit both processes of a block is left alone: it cancels in the block's ratio, which is what the ABBA
+    design is for, and re-measuring it would spend the budget on a busy runner's every block."""
 
     rule: SequentialRule
     deadline: float
@@ -108,6 +115,7 @@ class AdaptiveABBA:
     _last_start: float | None = None
     _longest_round_s: float = 0.0
     decisions: dict[int, tuple[int, Look]] = field(default_factory=dict)  # pair index -> (blocks, its look)
+    retried: set[tuple[int, int]] = field(default_factory=set)  # (pair index, block index) measured again
 
     def next_round(self, index: int, cells: Sequence[CellRun], check: StopCheck) -> Round:
         now = self.clock()
@@ -121,6 +129,9 @@ class AdaptiveABBA:
             if base.finished or new.finished:
                 stops += [(cell, "its partner stopped") for cell in (base, new) if not cell.finished]
                 continue
+            if self._remeasure(pair_index, base, new, now):
+                running += [base, new]
+                continue
             reason = self._pair_reason(pair_index, base, new, index, now)
             if reason is None:
                 running += [base, new]
@@ -129,6 +140,23 @@ class AdaptiveABBA:
         self._last_start = now
         order = [cell for cell in abba_order(cells, index) if cell in running]
         return Round(stops=tuple(stops), launches=tuple(order))
+
+    def _remeasure(self, pair_index: int, base: CellRun, new: CellRun, now: float) -> bool:
+        """Supersede the pair's last block when interference hit one of its processes only (once per block, and
+        only while another round fits in the budget); True when it did."""
+        if not base.processes or len(base.processes) != len(new.processes):
+            return False
+        block = len(base.processes) - 1
+        threads = base.plan.threads
+        hits = [
+            interfered(c.processes[-1].machine_activity, c.processes[-1].cpu_wall_ratio, threads) for c in (base, new)
+        ]
+        if hits[0] == hits[1] or (pair_index, block) in self.retried or now + self._longest_round_s > self.deadline:
+            return False
+        self.retried.add((pair_index, block))
+        for cell in (base, new):
+            cell.superseded.append(cell.processes.pop())
+        return True
 
     def _pair_reason(self, pair_index: int, base: CellRun, new: CellRun, index: int, now: float) -> str | None:
         """Why a running pair stops before round `index`, or None while it needs another block."""
@@ -201,16 +229,20 @@ def measure_ab(
     progress: Progress | None = None,
     say: Callable[[str], Any] = lambda _message: None,
     identity: RunIdentity | None = None,
+    adaptive: tuple[AdaptiveABBA, SequentialDesign] | None = None,
 ) -> MeasuredRun:
     """Run `pairs` in ABBA rounds, each arm's workers started by its launcher, into a new document
-    (bench.engine.measure.start_document) that lists base, new per pair and is saved after every round."""
+    (bench.engine.measure.start_document) that lists base, new per pair and is saved after every round: a fixed
+    number of blocks (the policy's minimum), or with `adaptive` as its round order says, the design recorded."""
+    recorded = settings.document_settings()
+    if adaptive is not None:
+        recorded = replace(recorded, sequential=adaptive[1])
     doc, path = start_document(
-        settings.document_settings(), command, output=settings.output, results_dir=settings.results_dir,
-        identity=identity, say=say,
-    )  # fmt: skip
+        recorded, command, output=settings.output, results_dir=settings.results_dir, identity=identity, say=say
+    )
     policy = settings.policy
     plans = [plan for pair in pairs for plan in pair]
+    order = adaptive[0] if adaptive is not None else ABBA(policy, policy.min_processes)
     return measure_into(
-        doc, path, plans, policy, launchers["base"], order=ABBA(policy, policy.min_processes), arms=launchers,
-        progress=progress, layout=ab_cells,
-    )  # fmt: skip
+        doc, path, plans, policy, launchers["base"], order=order, arms=launchers, progress=progress, layout=ab_cells
+    )

@@ -61,6 +61,8 @@ class CellRun:
     elapsed_s: float = 0.0
     summary: Summary | None = None
     failures: list[FailedProcess] = field(default_factory=list)
+    # processes measured again (an adaptive A/B's busy block): out of the statistics, kept in the document
+    superseded: list[ProcessRecord] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -94,6 +96,7 @@ class CellRun:
             summary=self.summary,
             warnings=tuple(self.warnings),
             arm=plan.arm,
+            superseded_processes=tuple(self.superseded),
         )
 
 
@@ -271,10 +274,11 @@ class Runner:
         return cell_stop_reason(policy, tally, self.total_min_samples)
 
     def _summary(self, cell: CellRun) -> Summary:
-        """The cell's summary, bootstrapped once per process count: the stop check and the finished cell share it."""
+        """The cell's summary, bootstrapped once per process added: the stop check and the finished cell share it."""
         known = self._summaries.get(cell)
-        if known is None or known[0] != len(cell.processes):
-            known = (len(cell.processes), self._stats.summarize(cell.samples, confidence=self.policy.confidence))
+        added = len(cell.processes) + len(cell.superseded)  # grows with every process, superseded or not
+        if known is None or known[0] != added:
+            known = (added, self._stats.summarize(cell.samples, confidence=self.policy.confidence))
             self._summaries[cell] = known
         return known[1]
 
@@ -284,7 +288,7 @@ class Runner:
         return self.policy.worker_timeout_s(cell.latency_hint_s())
 
     def _run_process(self, cell: CellRun) -> None:
-        index = len(cell.processes) + len(cell.failures)
+        index = len(cell.processes) + len(cell.failures) + len(cell.superseded)
         job = build_job(cell.plan, self.policy, self.stop_rule, index)
         launcher = self.arms.get(cell.plan.arm or "", self.launcher)
         self.progress.process_started(cell, index)

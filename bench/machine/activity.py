@@ -4,13 +4,25 @@ record of the other CPUs' load and of steal time during its timed loop (standard
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bench.machine.linux import THIS_MACHINE, CpuTimes, Kernel
 
 # Above these, the machine around the measurement was not quiet enough to trust small differences.
 OTHER_CPUS_BUSY_WARN = 0.25
 STEAL_WARN = 0.02
+# A one-thread worker whose timed loop got less of its CPU than this shared the CPU with another process (the
+# worker's own "got only N% of its CPU" warning).
+OWN_CPU_SHARE_WARN = 0.9
+
+
+def interfered(activity: Mapping[str, float | None], cpu_wall_ratio: float | None, threads: int) -> bool:
+    """A process's timed loop crossed one of its warning levels: the other CPUs busy, steal time, or (one thread)
+    another process on its own CPU. What an A/B re-measures and the verdict rule weighs (bench.compare.rule)."""
+    busy, steal = activity.get("other_cpus_busy"), activity.get("own_cpus_steal")
+    if (busy is not None and busy >= OTHER_CPUS_BUSY_WARN) or (steal is not None and steal >= STEAL_WARN):
+        return True
+    return threads == 1 and cpu_wall_ratio is not None and 0.0 < cpu_wall_ratio < OWN_CPU_SHARE_WARN
 
 
 def busy_fractions(before: dict[int, CpuTimes], after: dict[int, CpuTimes]) -> dict[int, float]:
