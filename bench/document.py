@@ -308,6 +308,7 @@ class SequentialDesign(Record):
     min_blocks: int
     cells: int
     max_blocks: int | None = None
+    quantile: float  # each process enters its block by this quantile of its samples
 
 
 @dataclass(frozen=True, kw_only=True)

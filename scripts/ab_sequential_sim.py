@@ -5,9 +5,10 @@
 Each simulated comparison draws ABBA blocks one at a time, as `effbench ab --budget` does, and judges after every
 block. A block's NEW/BASE log ratio is drawn (with replacement) from the per-block log ratios of the committed
 A/A documents (results/amd-epyc-cbe573dd/compare-proof*: 300 blocks, MobileNetV2 on ONNX Runtime, CPU 1, the ci
-preset), centred on zero and shifted by log(true ratio): the real heavy tails, not a normal model. "quiet" draws
-from the run whose blocks spread 2.7%, "noisy" from the one that spread 5.1% (a busy host). A comparison stops at
-its first decided look or when the budget's blocks are spent (undecided: no regression reported).
+preset; each process by its 10th percentile, as the adaptive A/B judges it), centred on zero and shifted by
+log(true ratio): the real heavy tails, not a normal model. "quiet" draws from the run whose blocks spread 2.0%,
+"noisy" from a busier one (2.5% robust, 4.4% plain sd). A comparison stops at its first decided look or when the
+budget's blocks are spent (undecided: no regression reported).
 
 Rules compared (rows of the output); all but `raw` winsorize the blocks at 3 robust sd, as the shipped rule does:
 - `spend`: the shipped rule, α_k = α·k0/(k(k+1)) at look k ≥ k0 (union bound, always valid);
@@ -24,7 +25,6 @@ import argparse
 import glob
 import json
 import math
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.compare.sequential import MAD_TO_SD, WINSORIZE_MADS, SpendingPlan, look  # noqa: E402
+from bench.compare.sequential import MAD_TO_SD, WINSORIZE_MADS, SpendingPlan, look, process_quantile_ms  # noqa: E402
 
 SOURCES = {
     "quiet": "results/amd-epyc-cbe573dd/compare-proof/aa-*.json",
@@ -48,8 +48,8 @@ def block_log_ratios(pattern: str) -> np.ndarray:
     for path in sorted(glob.glob(str(ROOT / pattern))):
         doc = json.loads(Path(path).read_text())
         arms = {cell.get("arm"): cell for cell in doc["cells"]}
-        base = [statistics.median(p["samples_ns"]) for p in arms["base"]["processes"]]
-        new = [statistics.median(p["samples_ns"]) for p in arms["new"]["processes"]]
+        base = [process_quantile_ms(p["samples_ns"]) for p in arms["base"]["processes"]]
+        new = [process_quantile_ms(p["samples_ns"]) for p in arms["new"]["processes"]]
         ratios += [math.log(n / b) for b, n in zip(base, new, strict=True)]
     values = np.array(ratios)
     return values - float(np.median(values))

@@ -70,3 +70,12 @@ def test_one_wild_block_does_not_stall_a_clear_regression() -> None:
 def test_identical_blocks_decide_without_spread() -> None:
     assert look([math.log(1.2)] * 4, threshold=0.05, plan=SpendingPlan()).decision == "regression"
     assert look([0.0] * 4, threshold=0.05, plan=SpendingPlan()).decision == "no change"
+
+
+def test_a_process_enters_its_block_by_the_lower_nearest_rank_of_its_10th_percentile() -> None:
+    from bench.compare.sequential import process_quantile_ms
+
+    samples = [int(x * 1e6) for x in (9.0, 1.0, 5.0, 3.0, 7.0, 2.0, 4.0, 6.0, 8.0, 10.0, 30.0)]
+    assert process_quantile_ms(samples) == 2.0  # rank int(0.1 * 10) = 1 of the sorted samples
+    assert process_quantile_ms(samples, 0.5) == 6.0
+    assert process_quantile_ms([5_000_000]) == 5.0

@@ -159,7 +159,7 @@ def adaptive_design(
     args: argparse.Namespace, verdicts: CompareSettings, pairs: Sequence[tuple[CellPlan, CellPlan]], started: float
 ) -> tuple[AdaptiveABBA, SequentialDesign]:
     """The adaptive round order and the design the document records: α shared by the pairs that will run."""
-    from bench.compare.sequential import DEFAULT_MIN_BLOCKS, SpendingPlan
+    from bench.compare.sequential import BLOCK_QUANTILE, DEFAULT_MIN_BLOCKS, SpendingPlan
     from bench.document import SequentialDesign
     from bench.engine.ab import AdaptiveABBA, SequentialRule
 
@@ -167,7 +167,7 @@ def adaptive_design(
     cells = max(1, sum(1 for base, new in pairs if not (base.skip_reason or new.skip_reason)))
     design = SequentialDesign(
         budget_s=budget, alpha=verdicts.alpha / cells, min_blocks=DEFAULT_MIN_BLOCKS, cells=cells,
-        max_blocks=args.processes,
+        max_blocks=args.processes, quantile=BLOCK_QUANTILE,
     )  # fmt: skip
     rule = SequentialRule(verdicts.threshold, verdicts.floor_ms, SpendingPlan(design.alpha, design.min_blocks))
     return AdaptiveABBA(rule, deadline=started + budget, max_blocks=args.processes, started=started), design

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bench.compare.cells import Arm, CellInput
+from bench.compare.sequential import process_quantile_ms
 from bench.compare.verdict import CompareSettings
 from bench.document import CellRecord, ProcessRecord, ResultDocument
 from bench.errors import EffbenchError
@@ -45,8 +46,9 @@ def _busy(process: ProcessRecord, threads: int) -> bool:
     return interfered(process.machine_activity, process.cpu_wall_ratio, threads)
 
 
-def arm_of(cell: CellRecord | None) -> Arm:
-    """One arm from a result cell (None: the cell is missing from that document)."""
+def arm_of(cell: CellRecord | None, quantile: float | None = None) -> Arm:
+    """One arm from a result cell (None: the cell is missing from that document). With `quantile` (an adaptive
+    A/B's design), each process enters by that quantile of its samples instead of its median."""
     from bench.engine.policy import CAP_PREFIX
 
     if cell is None:
@@ -56,6 +58,8 @@ def arm_of(cell: CellRecord | None) -> Arm:
         return Arm(status=mapped, error=cell.error or "")  # type: ignore[arg-type]
     processes = [p for p in cell.processes if p.samples_ns]
     medians = tuple(cell.summary.process_medians_ms) if cell.summary else ()
+    if quantile is not None:
+        medians = tuple(process_quantile_ms(p.samples_ns, quantile) for p in processes)
     p90s = []
     for process in processes:
         ordered = sorted(process.samples_ns)
@@ -104,6 +108,7 @@ def _match(
     machines: tuple[str, str],
     *,
     paired: bool = False,
+    quantile: float | None = None,
 ) -> Matched:
     keys = list(base_cells) + [k for k in new_cells if k not in base_cells]
     common = [k for k in keys if k in base_cells and k in new_cells]
@@ -114,7 +119,7 @@ def _match(
         )
     cells = []
     for k in keys:
-        base, new = arm_of(base_cells.get(k)), arm_of(new_cells.get(k))
+        base, new = arm_of(base_cells.get(k), quantile), arm_of(new_cells.get(k), quantile)
         # Blocks need a partner for every process: an arm that lost processes is judged unpaired (Welch).
         blocks = paired and base.status == new.status == "ok" and len(base.medians_ms) == len(new.medians_ms)
         cells.append(CellInput(k, base, new, paired=blocks))
@@ -153,7 +158,9 @@ def match_ab(doc: ResultDocument) -> Matched:
             key = key.replace(base.model, f"{base.model} → {new.model}", 1)
         base_cells[key], new_cells[key] = base, new
     machine = str(doc.machine.id)
-    return _match(base_cells, new_cells, (machine, machine), paired=True)
+    design = doc.settings.sequential
+    quantile = design.quantile if design is not None else None
+    return _match(base_cells, new_cells, (machine, machine), paired=True, quantile=quantile)
 
 
 def judged_as_run(settings: CompareSettings, doc: ResultDocument) -> CompareSettings:

@@ -285,7 +285,7 @@ def _judge_sequential(cell: CellInput, effect: Effect, settings: CompareSettings
     seen: Look = judge_blocks(cell.base.medians_ms, cell.new.medians_ms, threshold, settings.sequential)
     verdict = SEQUENTIAL_VERDICTS[seen.decision]
     ci = f"{_pct(seen.ratio)} ({1 - 2 * seen.level:.2%} CI {_pct(seen.ci_low)} to {_pct(seen.ci_high)})"
-    step = f"after {seen.blocks} blocks at α {seen.level:.2g} (spent over the looks), ±{threshold:.1%}"
+    step = f"after {seen.blocks} blocks of process p10s at α {seen.level:.2g} (spent over the looks), ±{threshold:.1%}"
     reason = f"{ci} {step}" if verdict is not Verdict.INCONCLUSIVE else f"{ci} still crosses {step}"
     verdict, reason = _qualify(cell, effect, verdict, reason, settings)
     p = min(seen.p_slower, seen.p_faster)

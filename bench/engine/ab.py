@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.compare.sequential import Look, SpendingPlan, judge_blocks
+from bench.compare.sequential import Look, SpendingPlan, judge_blocks, process_quantile_ms
 from bench.document import CellRecord, SequentialDesign
 from bench.engine.launchers import Launcher, child_env
 from bench.engine.measure import MeasuredRun, measure_into, start_document
@@ -87,9 +87,9 @@ class SequentialRule:
         return judge_blocks(base_medians_ms, new_medians_ms, threshold, self.plan)
 
 
-def process_medians_ms(cell: CellRun) -> list[float]:
-    """The median of each process's samples, in ms (as bench.engine.stats.summarize records them)."""
-    return [statistics.median(p.samples_ns) / 1e6 for p in cell.processes if p.samples_ns]
+def block_values_ms(cell: CellRun) -> list[float]:
+    """What each process brings to its block: its samples' BLOCK_QUANTILE, in ms (bench.compare.sequential)."""
+    return [process_quantile_ms(p.samples_ns) for p in cell.processes if p.samples_ns]
 
 
 @dataclass
@@ -160,11 +160,11 @@ class AdaptiveABBA:
 
     def _pair_reason(self, pair_index: int, base: CellRun, new: CellRun, index: int, now: float) -> str | None:
         """Why a running pair stops before round `index`, or None while it needs another block."""
-        blocks = min(len(process_medians_ms(base)), len(process_medians_ms(new)))
+        blocks = min(len(block_values_ms(base)), len(block_values_ms(new)))
         started = now if self.started is None else self.started
         spent = now - started
         if blocks >= 2:
-            verdict = self.rule.judge(process_medians_ms(base)[:blocks], process_medians_ms(new)[:blocks])
+            verdict = self.rule.judge(block_values_ms(base)[:blocks], block_values_ms(new)[:blocks])
             self.decisions[pair_index] = (blocks, verdict)
             if verdict.decided:
                 return f"decided after {blocks} blocks in {spent:.0f} s: {verdict.decision}"
