@@ -102,7 +102,8 @@ SPINNER = """
 import os, random, sys, time
 os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
 busy, rng = float(sys.argv[2]), random.Random(int(sys.argv[3]))
-while True:
+parent = os.getppid()
+while os.getppid() == parent:  # never outlives the proof script, even one that was killed
     spell = rng.uniform(0.2, 1.0)
     end = time.monotonic() + spell
     while time.monotonic() < end:
