@@ -1,23 +1,29 @@
-"""The data contract: typed records for the worker job, process record, cell, summary and result document.
+"""The data contract: typed records for the worker's process record, the cell, its summary, the suite and the
+result document, with the result format's history and upgrades, and reading a document from its JSON.
 
-Every JSON key of the result document is spelled here and nowhere else: a record's keys are its field names, in
-field order. `to_dict()` gives the JSON-ready dict, `from_dict()` reads one back. Reading never loses anything:
-keys this version does not know are kept in `extra` and written back, and a key that was absent stays absent
-(while its field holds the default), in the order the file had, so a loaded document is written back
-byte-for-byte. Standard library only: the worker reads its job with this before it imports numpy or a runtime.
+Every JSON key of the result document is spelled here, but for the peak calibrations it nests, which are a
+versioned record of their own (bench.calibration): a record's keys are its field names, in field order
+(bench.formats.Record: unknown keys kept in `extra`, absent keys left absent, a loaded document written back byte
+for byte). Numbers the views compute with are checked when a document is read, so that a damaged file is one line
+naming the file, the cell and the value, never a traceback in a view. The worker's job is in bench.engine.job.
+Standard library only: the worker reads its records with this before it imports a runtime.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from bench.calibration import PeakCalibration
 from bench.errors import EffbenchError
+from bench.formats import OMIT_EMPTY, DocumentError, Format, NewerFormatError, Record, nested, number, numbers, upgrade
 
 FORMAT = "effbench-result"
 
-# Result format history (bump FORMAT_VERSION and add an upgrade function to _UPGRADES for each change):
+# Result format history (bump FORMAT_VERSION and add an upgrade step to _UPGRADES for each change):
 #
 # 1 - (effbench 0.1.0) first version: format/format_version/created, effbench {version, git_commit,
 #     git_dirty, run_id, command}, machine (bench.machine.collect_machine_metadata, with "id"), settings,
@@ -25,110 +31,26 @@ FORMAT = "effbench-result"
 #     Documents of the first 0.1.0 builds have no settings.weights / settings.input_shape.
 # 2 - (effbench 0.2.0) optional keys, written only when they say something: effbench.label and
 #     effbench.commit_under_test (`--label`, `--commit`: what the history orders a series by), suite (the
-#     `effbench run --suite` definition as run), calibrations (bench.probes.calibrate.PeakCalibration records, one per
-#     thread count: the measured peak behind "% of peak"), and a cell's arm ("base" | "new" in an `effbench ab`
-#     document). Bumped although every key is optional: an older effbench would show the two arms of an A/B
-#     document as two unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
+#     `effbench run --suite` definition as run), calibrations (PeakCalibration records, one per thread count: the
+#     measured peak behind "% of peak"), and a cell's arm ("base" | "new" in an `effbench ab` document). Bumped
+#     although every key is optional: an older effbench would show the two arms of an A/B document as two
+#     unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
 FORMAT_VERSION = 2
 
-# Upgrades of older documents, keyed by the version they read: _UPGRADES[n] turns a version-n document (the raw
-# JSON dict) into a version-(n + 1) one. A change to the format adds one function here; upgrade_document chains.
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: lambda raw: raw,  # format 2 only adds optional keys
-}
-
-R = TypeVar("R", bound="Record")
-
-
-class DocumentError(ValueError):
-    """A document (or worker record) that does not have the shape of this contract; says where."""
-
-
-def _nested(record: type, *, many: bool = False) -> dict[str, Any]:
-    """Field metadata: the field holds a nested record (or a tuple of them, `many`), read with its from_dict."""
-    return {"record": record, "many": many}
-
-
-# Field metadata of the optional keys added after format 1: written only when they hold something, so that a
-# document that does not use them (a plain `effbench latency` run) keeps format 1's shape.
-OMIT_EMPTY: dict[str, Any] = {"omit_empty": True}
-
-
-def _default(f: Field[Any]) -> Any:
-    if f.default is not MISSING:
-        return f.default
-    if f.default_factory is not MISSING:
-        return f.default_factory()
-    return MISSING
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, Record | MachineInfo):
-        return value.to_dict()
-    if isinstance(value, tuple):
-        return [_to_json(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class Record:
-    """Base of every record: keys = field names; unknown keys kept in `extra`; absent keys stay absent."""
-
-    extra: dict[str, Any] = field(default_factory=dict)
-    # The keys the record was read with, in their order (empty for a record built in code).
-    loaded_keys: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    _bookkeeping: ClassVar[frozenset[str]] = frozenset({"extra", "loaded_keys"})
-
-    @classmethod
-    def _data_fields(cls) -> list[Field[Any]]:
-        return [f for f in fields(cls) if f.name not in cls._bookkeeping]
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in self._data_fields():
-            value = getattr(self, f.name)
-            if self.loaded_keys and f.name not in self.loaded_keys and value == _default(f):
-                continue  # absent in the file it came from, and still nothing to say
-            if f.metadata.get("omit_empty") and value in (None, (), {}):
-                continue
-            out[f.name] = _to_json(value)
-        out.update(self.extra)
-        if self.loaded_keys:
-            rank = {key: i for i, key in enumerate(self.loaded_keys)}
-            out = dict(sorted(out.items(), key=lambda item: rank.get(item[0], len(rank))))  # stable: new keys last
-        return out
-
-    @classmethod
-    def from_dict(cls: type[R], data: Any, where: str = "") -> R:
-        where = where or cls.__name__
-        if not isinstance(data, Mapping):
-            raise DocumentError(f"{where} is not an object")
-        values: dict[str, Any] = {}
-        known = set()
-        for f in cls._data_fields():
-            known.add(f.name)
-            if f.name not in data:
-                if _default(f) is MISSING:
-                    raise DocumentError(f"{where}: '{f.name}' is missing")
-                continue
-            values[f.name] = _from_json(data[f.name], f, f"{where}.{f.name}")
-        extra = {k: v for k, v in data.items() if k not in known}
-        return cls(**values, extra=extra, loaded_keys=tuple(data))
-
-
-def _from_json(value: Any, f: Field[Any], where: str) -> Any:
-    record = f.metadata.get("record")
-    if record is None:
-        return tuple(value) if isinstance(value, list) else value
-    if value is None:
-        return None
-    if not f.metadata.get("many"):
-        return record.from_dict(value, where)
-    if not isinstance(value, list):
-        raise DocumentError(f"{where} is not a list")
-    return tuple(record.from_dict(item, f"{where}[{i}]") for i, item in enumerate(value))
-
+# _UPGRADES[n] turns a version-n document (the raw JSON dict) into a version-(n + 1) one; bench.formats.upgrade
+# chains them (asv's update_to_N).
+_UPGRADES = {1: lambda raw: raw}  # format 2 only adds optional keys
+RESULT_FORMAT = Format(
+    name=FORMAT,
+    version=FORMAT_VERSION,
+    title="effbench result",
+    label="format",
+    fix="re-run the measurement",
+    upgrades=_UPGRADES,
+    noun="result file",
+    missing="check the path (results are under results/)",
+    wanted="pass a file written by effbench latency",
+)
 
 # ------------------------------------------------------------------------------------------- a process
 
@@ -154,12 +76,12 @@ class ProcessRecord(Record):
     os_threads: int = -1
     versions: dict[str, str] = field(default_factory=dict)
     effective: dict[str, Any] = field(default_factory=dict)  # settings read back from the runtime
-    cold_start: ColdStartTimes | None = field(default=None, metadata=_nested(ColdStartTimes))
+    cold_start: ColdStartTimes | None = field(default=None, metadata=nested(ColdStartTimes))
     peak_rss_bytes: int = 0
-    warmup_ns: tuple[int, ...] = ()
+    warmup_ns: tuple[int, ...] = field(default=(), metadata=numbers(integer=True, minimum=0))
     warmup_reason: str = ""
     warmup_cap_hit: bool = False
-    samples_ns: tuple[int, ...]
+    samples_ns: tuple[int, ...] = field(metadata=numbers(integer=True, minimum=0))
     cpu_time_s: float = 0.0
     wall_time_s: float = 0.0
     cpu_wall_ratio: float = 0.0
@@ -221,33 +143,41 @@ class Artifact(Record):
     sha256: str | None = None
 
 
+_MS = number(optional=True, minimum=0)  # a latency figure in ms: null when there were no samples
+_MS_PAIR = numbers(length=2, optional=True, minimum=0)  # a confidence interval (low, high) in ms
+_RATIO = number(optional=True)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Summary(Record):
     """bench.engine.stats.summarize over a cell's processes; times in ms, CIs as (low, high)."""
 
-    confidence: float = 0.95
-    n: int = 0
-    processes: int = 0
-    samples_per_process: tuple[int, ...] = ()
-    median_ms: float | None = None
-    mean_ms: float | None = None
-    std_ms: float | None = None
-    min_ms: float | None = None
-    max_ms: float | None = None
-    p90_ms: float | None = None
-    p99_ms: float | None = None
-    p999_ms: float | None = None
-    median_ci95_ms: tuple[float, float] | None = None
-    p90_ci95_ms: tuple[float, float] | None = None
+    confidence: float = field(default=0.95, metadata=number(minimum=0))
+    n: int = field(default=0, metadata=number(integer=True, minimum=0))
+    processes: int = field(default=0, metadata=number(integer=True, minimum=0))
+    samples_per_process: tuple[int, ...] = field(default=(), metadata=numbers(integer=True, minimum=0))
+    median_ms: float | None = field(default=None, metadata=_MS)
+    mean_ms: float | None = field(default=None, metadata=_MS)
+    std_ms: float | None = field(default=None, metadata=_MS)
+    min_ms: float | None = field(default=None, metadata=_MS)
+    max_ms: float | None = field(default=None, metadata=_MS)
+    p90_ms: float | None = field(default=None, metadata=_MS)
+    p99_ms: float | None = field(default=None, metadata=_MS)
+    p999_ms: float | None = field(default=None, metadata=_MS)
+    median_ci95_ms: tuple[float, float] | None = field(default=None, metadata=_MS_PAIR)
+    p90_ci95_ms: tuple[float, float] | None = field(default=None, metadata=_MS_PAIR)
     ci_method: str | None = None
-    median_ci95_pooled_ms: tuple[float, float] | None = None
-    p90_ci95_pooled_ms: tuple[float, float] | None = None
-    median_ci_rel_halfwidth: float | None = None
-    p90_early_stop_ub_ms: float | None = None
+    median_ci95_pooled_ms: tuple[float, float] | None = field(default=None, metadata=_MS_PAIR)
+    p90_ci95_pooled_ms: tuple[float, float] | None = field(default=None, metadata=_MS_PAIR)
+    median_ci_rel_halfwidth: float | None = field(default=None, metadata=_RATIO)
+    p90_early_stop_ub_ms: float | None = field(default=None, metadata=_MS)
     early_stop_discarded: int | None = None
-    process_medians_ms: tuple[float, ...] = ()
-    process_spread_rel: float | None = None
-    cv: float | None = None
+    process_medians_ms: tuple[float, ...] = field(default=(), metadata=numbers(minimum=0))
+    process_spread_rel: float | None = field(default=None, metadata=_RATIO)
+    cv: float | None = field(default=None, metadata=_RATIO)
+
+
+_CPUS = numbers(integer=True, minimum=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,28 +187,46 @@ class CellRecord(Record):
     model: str
     model_spec: dict[str, Any] | None = None  # bench.zoo.ModelSpec.to_dict(); None for a user file
     fingerprint: str | None = None
-    artifact: Artifact | None = field(default=None, metadata=_nested(Artifact))
+    artifact: Artifact | None = field(default=None, metadata=nested(Artifact))
     backend: str
     precision: str
-    threads: int
-    cpus: tuple[int, ...]
+    threads: int = field(metadata=number(integer=True, minimum=1))
+    cpus: tuple[int, ...] = field(metadata=_CPUS)
     status: str  # "ok" | "failed" | "interrupted" | "skipped"
     error: str | None = None
     stop_reason: str | None = None  # "target met …" or "cap hit …"
-    elapsed_s: float = 0.0
-    processes: tuple[ProcessRecord, ...] = field(default=(), metadata=_nested(ProcessRecord, many=True))
-    failed_processes: tuple[FailedProcess, ...] = field(default=(), metadata=_nested(FailedProcess, many=True))
-    summary: Summary | None = field(default=None, metadata=_nested(Summary))
+    elapsed_s: float = field(default=0.0, metadata=number(minimum=0))
+    processes: tuple[ProcessRecord, ...] = field(default=(), metadata=nested(ProcessRecord, many=True))
+    failed_processes: tuple[FailedProcess, ...] = field(default=(), metadata=nested(FailedProcess, many=True))
+    summary: Summary | None = field(default=None, metadata=nested(Summary))
     warnings: tuple[str, ...] = ()
     arm: str | None = field(default=None, metadata=OMIT_EMPTY)  # "base" | "new" in an `effbench ab` document
     # an adaptive A/B's processes of a block that ran while the CPU was busy, kept after it was measured again
     superseded_processes: tuple[ProcessRecord, ...] = field(
-        default=(), metadata={**_nested(ProcessRecord, many=True), **OMIT_EMPTY}
+        default=(), metadata={**nested(ProcessRecord, many=True), **OMIT_EMPTY}
     )
 
     @property
     def label(self) -> str:
         return f"{self.model} · {self.backend}"
+
+    @classmethod
+    def _where(cls, data: Any, where: str) -> str:
+        if isinstance(data, Mapping) and isinstance(data.get("model"), str) and isinstance(data.get("backend"), str):
+            return f"{where} ({data['model']} · {data['backend']})"
+        return where
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteRecord(Record):
+    """The `effbench run --suite` definition as run (bench.suite.definition.Suite.to_dict) and its bundle."""
+
+    name: str
+    definition: dict[str, Any]
+    bundle: str | None = field(default=None, metadata=OMIT_EMPTY)  # the bundle it read its models from
 
 
 # ----------------------------------------------------------------------------------------- the document
@@ -325,7 +273,7 @@ class Settings(Record):
     seed: int = 0
     weights: str | None = None
     input_shape: tuple[int, ...] | None = None
-    sequential: SequentialDesign | None = field(default=None, metadata={**_nested(SequentialDesign), **OMIT_EMPTY})
+    sequential: SequentialDesign | None = field(default=None, metadata={**nested(SequentialDesign), **OMIT_EMPTY})
 
 
 @dataclass(frozen=True)
@@ -404,80 +352,52 @@ class ResultDocument(Record):
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     created: str  # ISO 8601 UTC, seconds
-    effbench: EffbenchInfo = field(metadata=_nested(EffbenchInfo))
-    machine: MachineInfo = field(metadata=_nested(MachineInfo))
-    settings: Settings = field(metadata=_nested(Settings))
+    effbench: EffbenchInfo = field(metadata=nested(EffbenchInfo))
+    machine: MachineInfo = field(metadata=nested(MachineInfo))
+    settings: Settings = field(metadata=nested(Settings))
     # "interrupted" until the harness says "complete", so that a run that is killed leaves a truthful file
     status: str = "interrupted"
     warnings: tuple[str, ...] = ()
-    cells: tuple[CellRecord, ...] = field(default=(), metadata=_nested(CellRecord, many=True))
-    # `effbench run --suite`: {"name": ..., "definition": {...}} as run
-    suite: dict[str, Any] | None = field(default=None, metadata=OMIT_EMPTY)
-    # bench.probes.calibrate.PeakCalibration.to_dict(), one per thread count measured: the peak behind "% of peak"
-    calibrations: tuple[dict[str, Any], ...] = field(default=(), metadata=OMIT_EMPTY)
+    cells: tuple[CellRecord, ...] = field(default=(), metadata=nested(CellRecord, many=True))
+    suite: SuiteRecord | None = field(default=None, metadata={**OMIT_EMPTY, **nested(SuiteRecord)})
+    # One per thread count measured: the peak behind "% of peak"
+    calibrations: tuple[PeakCalibration, ...] = field(
+        default=(), metadata={**OMIT_EMPTY, **nested(PeakCalibration, many=True)}
+    )
 
-    def calibration_for(self, threads: int) -> dict[str, Any] | None:
+    def calibration_for(self, threads: int) -> PeakCalibration | None:
         """The peak calibration measured with `threads` threads, if the run made one."""
-        return next((c for c in self.calibrations if c.get("threads") == threads), None)
+        return next((c for c in self.calibrations if c.threads == threads), None)
 
 
 # ------------------------------------------------------------------------------------- reading a document
 
 
-def upgrade_document(raw: dict[str, Any]) -> dict[str, Any]:
-    """Bring a raw document of an older format_version up to FORMAT_VERSION, one version at a time."""
-    version = int(raw["format_version"])
-    while version < FORMAT_VERSION:
-        step = _UPGRADES.get(version)
-        if step is None:
-            raise EffbenchError(
-                f"result format {version} cannot be read by this effbench (no upgrade to {version + 1}); "
-                "use the effbench version that wrote it"
-            )
-        raw = step(raw)
-        version += 1
-        raw["format_version"] = version
-    return raw
-
-
-def document_from_json(raw: Any) -> ResultDocument:
-    """The typed document from parsed JSON, upgraded to FORMAT_VERSION.
-
-    DocumentError messages complete "<path> …": "is not an effbench result: …", "was written by a newer …".
-    """
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        hint = ""
-        if isinstance(raw, dict) and "benchmarks" in raw and "version" in raw:
-            hint = " (it looks like a pyperf file: read it with python -m pyperf)"
-        found = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
-        raise DocumentError(
-            f"is not an effbench result: format is {found!r}, expected {FORMAT!r}{hint}; "
-            "pass a file written by effbench latency"
+def document_from_json(raw: Any, where: str = "the document") -> ResultDocument:
+    """The typed document from parsed JSON, upgraded to FORMAT_VERSION through bench.formats.upgrade; every
+    problem is an EffbenchError line that starts with `where` (the file)."""
+    if isinstance(raw, dict) and raw.get("format") != FORMAT and "benchmarks" in raw and "version" in raw:
+        raise EffbenchError(
+            f"{where} is not an effbench result: it looks like a pyperf file (read it with python -m pyperf); "
+            f"{RESULT_FORMAT.wanted}"
         )
-    version = raw.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise DocumentError(
-            f"has an invalid format_version {version!r}: expected an integer from 1 to {FORMAT_VERSION}"
-        )
-    if version > FORMAT_VERSION:
-        raise DocumentError(f"was written by a newer effbench (format {version} > {FORMAT_VERSION}): upgrade effbench")
-    raw = upgrade_document(raw)
+    raw = upgrade(raw, RESULT_FORMAT, where)
     for key, kind in (("machine", dict), ("settings", dict), ("cells", list)):
         if not isinstance(raw.get(key), kind):
-            raise DocumentError(
-                f"is not a valid effbench result: '{key}' is missing or not a {kind.__name__}; re-run the measurement"
+            raise EffbenchError(
+                f"{where} is not a valid effbench result: '{key}' is missing or not a {kind.__name__}; "
+                f"{RESULT_FORMAT.fix}"
             )
     try:
         return ResultDocument.from_dict(raw, "document")
+    except NewerFormatError as exc:  # a nested record of a newer version (a calibration)
+        raise NewerFormatError(f"{where}: {exc}") from None
     except DocumentError as exc:
-        raise DocumentError(f"is not a valid effbench result: {exc}; re-run the measurement") from None
+        raise EffbenchError(f"{where} is not a valid effbench result: {exc}; {RESULT_FORMAT.fix}") from None
 
 
 def read_run_id(text: str) -> str | None:
     """effbench.run_id of a document's JSON text, or None (not a document, or no run id)."""
-    import json
-    import re
-
     match = re.search(r'"run_id"\s*:\s*"([0-9a-f]{32})"', text[: 1 << 16])  # near the top: no full parse
     if match:
         return match.group(1)

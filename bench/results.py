@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.document import DocumentError, EffbenchInfo, MachineInfo, ResultDocument, Settings, document_from_json
+from bench.document import RESULT_FORMAT, EffbenchInfo, MachineInfo, ResultDocument, Settings, document_from_json
 from bench.document import read_run_id as _read_run_id
 from bench.errors import EffbenchError
+from bench.formats import decode_json, read_text
 from bench.fsio import replace_file, write_new_file
 
 # ------------------------------------------------------------------------------------------ the document
@@ -166,26 +167,7 @@ def save_progress(doc: ResultDocument, path: Path) -> None:
 
 
 def load_result(path: Path) -> ResultDocument:
-    """Read a result file, upgraded to the current format; EffbenchError with the way out on any problem."""
-    path = Path(path)
-    if not path.exists():
-        raise EffbenchError(f"result file {path} does not exist: check the path (results are under results/)")
-    if path.is_dir():
-        raise EffbenchError(f"{path} is a folder, not a result file: pass one of the .json files in it")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise EffbenchError(f"{path} is not a valid effbench result (not UTF-8 text): pass a .json result") from None
-    except OSError as exc:
-        raise EffbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EffbenchError(
-            f"{path} is not a valid effbench result (JSON error at line {exc.lineno}): it may be truncated; "
-            "re-run the measurement"
-        ) from None
-    try:
-        return document_from_json(raw)
-    except DocumentError as exc:
-        raise EffbenchError(f"{path} {exc}") from None
+    """Read a result file through bench.formats (format checked, an older one upgraded, a newer one refused) into
+    the typed document, its numbers checked; EffbenchError with the way out on any problem."""
+    where = str(path)
+    return document_from_json(decode_json(read_text(Path(path), RESULT_FORMAT), RESULT_FORMAT, where), where)

@@ -357,8 +357,8 @@ def test_best_of_rounds_keeps_the_higher_peak_per_precision_and_both_rounds() ->
     after = measure_peak([1], 1, cpu=cpu, launcher=RecordingLauncher(_stub_record(230.0, 450.0)))
     best = best_of_rounds(before, after)
     assert best.gflops("fp32") == 230.0 and best.gflops("bf16") == 480.0
-    assert [r["when"] for r in best.rounds] == ["before the cells", "after the cells"]
-    assert [r["gflops"]["fp32"] for r in best.rounds] == [200.0, 230.0]
+    assert [r.when for r in best.rounds] == ["before the cells", "after the cells"]
+    assert [r.gflops["fp32"] for r in best.rounds] == [200.0, 230.0]
     assert best.duration_s == pytest.approx(before.duration_s + after.duration_s)
     data = json.loads(json.dumps(best.to_dict()))
     assert data["version"] == CALIBRATION_VERSION and PeakCalibration.from_dict(data) == best

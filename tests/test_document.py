@@ -11,6 +11,7 @@ import pytest
 from published import published_documents
 
 from bench.backends.base import LoadTarget
+from bench.calibration import PeakCalibration, PrecisionPeak
 from bench.document import (
     FORMAT_VERSION,
     CellRecord,
@@ -18,6 +19,7 @@ from bench.document import (
     ProcessRecord,
     ResultDocument,
     Settings,
+    SuiteRecord,
     WorkerFailure,
     read_run_id,
     read_worker_output,
@@ -50,17 +52,56 @@ def test_format2_keys_are_written_only_when_used_and_read_back(tmp_path: Path) -
         doc,
         effbench=replace(doc.effbench, label="nightly", commit_under_test="abc123"),
         cells=(replace(doc.cells[0], arm="base"),),
-        suite={"name": "quick", "definition": {"models": ["b0"]}},
-        calibrations=({"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}},),
+        suite=SuiteRecord(name="quick", definition={"models": ["b0"]}),
+        calibrations=(PeakCalibration(cpus=(1,), threads=1, peaks=(PrecisionPeak(precision="fp32", gflops=200.0),)),),
     )
     path = write_result(used, tmp_path / "v2.json", tmp_path)
     back = load_result(path)
     assert back.format_version == FORMAT_VERSION == 2
     assert (back.effbench.label, back.effbench.commit_under_test) == ("nightly", "abc123")
-    assert back.cells[0].arm == "base" and back.suite == {"name": "quick", "definition": {"models": ["b0"]}}
-    assert back.calibration_for(1) == {"threads": 1, "peaks": {"fp32": {"gflops": 200.0}}}
+    assert back.cells[0].arm == "base" and back.suite == SuiteRecord(name="quick", definition={"models": ["b0"]})
+    calibration = back.calibration_for(1)
+    assert calibration is not None and calibration.gflops("fp32") == 200.0 and calibration.peaks[0].status == "measured"
+    assert json.loads(path.read_text())["calibrations"][0]["peaks"]["fp32"]["status"] == "measured"
     assert back.calibration_for(2) is None
     assert document_text(back) == path.read_text(encoding="utf-8")
+
+
+def test_calibrations_and_suite_are_typed_and_keep_unknown_keys(tmp_path: Path) -> None:
+    source = ROOT / "results" / "amd-epyc-cbe573dd" / "paper-20261127T021740Z.json"
+    raw = _raw(source)
+    raw["suite"]["from_the_future"] = 1
+    raw["calibrations"][0]["numa_node"] = 0
+    raw["calibrations"][0]["peaks"]["fp32"]["turbo"] = "on"
+    raw["calibrations"][0]["peaks"]["fp32"]["kernels"][0]["sizes"][0]["cache_misses"] = 12
+    raw["calibrations"][0]["rounds"][0]["cpu_mhz"] = 2600
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(raw, indent=1) + "\n")
+    doc = load_result(path)
+    assert doc.suite is not None and doc.suite.name == "paper" and doc.suite.extra == {"from_the_future": 1}
+    assert doc.suite.definition["models"] == raw["suite"]["definition"]["models"]
+    calibration = doc.calibration_for(1)
+    assert calibration is not None and calibration.extra == {"numa_node": 0} and calibration.cpus == (1,)
+    fp32 = calibration.peak("fp32")
+    assert fp32 is not None and fp32.extra == {"turbo": "on"} and fp32.status == "measured"  # status: derived
+    assert fp32.gflops == raw["calibrations"][0]["peaks"]["fp32"]["gflops"]
+    assert fp32.kernels[0].sizes[0].extra == {"cache_misses": 12}
+    assert [r.when for r in calibration.rounds] == ["before the cells", "after the cells"]
+    assert calibration.rounds[0].extra == {"cpu_mhz": 2600}
+    assert json.loads(document_text(doc)) == raw
+
+
+def test_a_version_1_calibration_keeps_its_stamp_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    source = ROOT / "results" / "amd-epyc-cbe573dd" / "paper-20261127T000540Z.json"
+    doc = load_result(source)
+    assert [c.version for c in doc.calibrations] == [1] and doc.calibrations[0].rounds == ()
+    raw = _raw(source)
+    raw["calibrations"][0]["version"] = 3
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(raw))
+    with pytest.raises(EffbenchError, match=r"calibrations\[0\] was written by a newer effbench \(peak calibration "
+                       r"version 3 > 2\): upgrade effbench$"):  # fmt: skip
+        load_result(newer)
 
 
 def test_format1_fixture_loads_typed() -> None:
@@ -130,7 +171,10 @@ def test_records_are_frozen() -> None:
     [
         (lambda raw: raw["cells"].append(3), r"document\.cells\[2\] is not an object"),
         (lambda raw: raw["cells"][0].pop("backend"), r"document\.cells\[0\]: 'backend' is missing"),
-        (lambda raw: raw["cells"][1].update(processes={}), r"document\.cells\[1\]\.processes is not a list"),
+        (
+            lambda raw: raw["cells"][1].update(processes={}),
+            r"document\.cells\[1\] \(\S+ · \S+\)\.processes is not a list",
+        ),
         (lambda raw: raw.pop("created"), r"document: 'created' is missing"),
         (lambda raw: raw["effbench"].pop("version"), r"document\.effbench: 'version' is missing"),
     ],

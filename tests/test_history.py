@@ -18,6 +18,7 @@ import pytest
 from published import published_documents
 
 from bench.cli import main
+from bench.document import SuiteRecord
 from bench.errors import EffbenchError
 from bench.history import (
     SCHEMA_VERSION,
@@ -151,7 +152,7 @@ def test_label_commit_and_suite_come_from_the_typed_fields() -> None:
     doc = replace(
         typed,
         effbench=replace(typed.effbench, label="nightly", commit_under_test="b" * 40),
-        suite={"name": "paper", "definition": {"models": ["efficientnet_b*"]}},
+        suite=SuiteRecord(name="paper", definition={"models": ["efficientnet_b*"]}),
     )
     run = document_rows(doc, "x.json", "0" * 64).run
     assert (run.label, run.commit_under_test, run.suite) == ("nightly", "b" * 40, "paper")
@@ -159,7 +160,7 @@ def test_label_commit_and_suite_come_from_the_typed_fields() -> None:
     with pytest.raises(
         EffbenchError, match=r"x.json is not a valid effbench result: suite.name is \[.paper.\], expected a string"
     ):
-        document_rows(replace(doc, suite={"name": ["paper"]}), "x.json", "0" * 64)
+        document_rows(replace(doc, suite=SuiteRecord(name=["paper"], definition={})), "x.json", "0" * 64)  # type: ignore[arg-type]
 
 
 def _ab_template() -> dict[str, Any]:

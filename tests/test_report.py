@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bench.calibration import PeakCalibration, PrecisionPeak
 from bench.cli import main
 from bench.document import ResultDocument
 from bench.results import load_result
@@ -112,8 +113,8 @@ def test_ratio_ci_known_answers() -> None:
 
 def test_percent_of_peak_uses_the_documents_calibration(docs: list[tuple[Path, ResultDocument]]) -> None:
     path, doc = docs[1]
-    peaks = {"fp32": {"gflops": 200.0}, "bf16": {"gflops": 1000.0}}
-    calibrated = replace(doc, calibrations=({"threads": 1, "cpus": [1], "peaks": peaks},))
+    peaks = (PrecisionPeak(precision="fp32", gflops=200.0), PrecisionPeak(precision="bf16", gflops=1000.0))
+    calibrated = replace(doc, calibrations=(PeakCalibration(threads=1, cpus=(1,), peaks=peaks),))
     cell = next(c for c in build_report([(path, calibrated)]).cells if c.model == "resnet152")
     # The rate counts the work on the input: ResNet-152 has 4.2% of its MACs on zero padding.
     assert cell.effective_macs == pytest.approx(0.958 * cell.macs, rel=1e-3)  # type: ignore[operator]

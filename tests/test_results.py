@@ -290,12 +290,14 @@ def test_upgrade_chain(doc, tmp_path, monkeypatch):
         d["renamed_cells"] = d["cells"]
         return d
 
-    monkeypatch.setattr(document, "FORMAT_VERSION", 3)
-    monkeypatch.setattr(document, "_UPGRADES", {**document._UPGRADES, 2: v2_to_v3})
+    three = replace(document.RESULT_FORMAT, version=3, upgrades={**document._UPGRADES, 2: v2_to_v3})
+    monkeypatch.setattr(document, "RESULT_FORMAT", three)
     loaded = load_result(path)
     assert loaded.format_version == 3 and loaded.extra["renamed_cells"] == doc.to_dict()["cells"]
-    monkeypatch.setattr(document, "_UPGRADES", {1: document._UPGRADES[1]})
-    with pytest.raises(EffbenchError, match="result format 2 cannot be read by this effbench"):
+    monkeypatch.setattr(document, "RESULT_FORMAT", replace(three, upgrades=document._UPGRADES))
+    with pytest.raises(
+        EffbenchError, match=r"has format 2, which this effbench cannot upgrade \(no step from 2 to 3\)"
+    ):
         load_result(path)
 
 

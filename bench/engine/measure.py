@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.document import CellRecord, ResultDocument, Settings
+from bench.calibration import PeakCalibration
+from bench.document import CellRecord, ResultDocument, Settings, SuiteRecord
 from bench.engine.launchers import Launcher
 from bench.engine.plan import LatencySettings, RunIdentity
 from bench.engine.policy import MeasurePolicy
@@ -42,8 +43,8 @@ def start_document(
     results_dir: Path,
     machine: dict[str, Any] | None = None,
     identity: RunIdentity | None = None,
-    suite: dict[str, Any] | None = None,
-    calibrations: tuple[dict[str, Any], ...] = (),
+    suite: SuiteRecord | None = None,
+    calibrations: tuple[PeakCalibration, ...] = (),
     name_prefix: str | None = None,
     say: Callable[[str], Any] = lambda _message: None,
 ) -> tuple[ResultDocument, Path]:

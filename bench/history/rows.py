@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.document import CellRecord, DocumentError, ResultDocument, document_from_json
+from bench.document import CellRecord, ResultDocument, document_from_json
 from bench.errors import EffbenchError
 
 # The machine settings that can change on one machine (same machine id) and move latency; their hash is the
@@ -279,17 +279,10 @@ def _cell_rows(index: int, cell: CellRecord, check: _Check) -> tuple[CellRow, li
 
 
 def _suite_name(doc: ResultDocument, check: _Check) -> str | None:
-    """The `effbench run --suite` name the document records ({"name", "definition"}), or None."""
-    name = check.mapping(doc.suite, "suite").get("name")
-    return check.text(name, "suite.name") or None
-
-
-def _typed(doc: Mapping[str, Any], source: str) -> ResultDocument:
-    """A document's JSON dict through the loader's own checks and upgrades (one reader, not two)."""
-    try:
-        return document_from_json(dict(doc))  # a shallow copy: an upgrade sets format_version at the top
-    except DocumentError as exc:
-        raise EffbenchError(f"{source} {exc}") from None
+    """The `effbench run --suite` name the document records, or None."""
+    if doc.suite is None:
+        return None
+    return check.text(doc.suite.name, "suite.name") or None
 
 
 def document_rows(
@@ -300,7 +293,7 @@ def document_rows(
     value is malformed."""
     check = _Check(source or path)
     if not isinstance(doc, ResultDocument):
-        doc = _typed(doc, check.path)
+        doc = document_from_json(dict(doc), check.path)  # the loader's own checks and upgrades: one reader
     info = doc.effbench
     machine_id = check.text(doc.machine.id, "machine.id")
     if not machine_id:

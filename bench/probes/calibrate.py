@@ -15,17 +15,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bench.calibration import CALIBRATION_VERSION, KernelRun, PeakCalibration, PrecisionPeak, SizeRun
 from bench.engine.job import Job
 from bench.errors import EffbenchError
+from bench.formats import Record
 
 if TYPE_CHECKING:
     from bench.engine.launchers import Launcher
-
-# Calibration record format history:
-#   1: first version (per precision: measured GFLOP/s, every kernel's sizes and windows, theoretical figure)
-#   2: "rounds": a suite calibrates before and after its cells; each precision keeps the higher peak, and the
-#      rounds list what each one measured (version-1 records read as one round)
-CALIBRATION_VERSION = 2
 
 PRECISIONS = ("fp32", "bf16")
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
@@ -41,112 +37,6 @@ MAX_WINDOWS = 10
 STARTUP_ALLOWANCE_S = 120.0
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-# ------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class SizeRun:
-    """One matrix size of one kernel: the rate of every sustained window (GFLOP/s = reps x 2n^3 / t)."""
-
-    n: int
-    repeats: int  # calls per window
-    windows_gflops: tuple[float, ...]
-    first_call_s: float
-    call_s: float
-    time_s: float
-
-    @property
-    def gflops(self) -> float:
-        return max(self.windows_gflops)
-
-
-@dataclass(frozen=True)
-class KernelRun:
-    """One GEMM library at one precision over its sizes, or the reason it could not run."""
-
-    kernel: str  # torch-onednn | torch-blas | numpy-blas | openvino
-    library: str | None  # name, version and code path, e.g. "torch 2.13.0 (oneDNN, mkldnn_linear float32)"
-    sizes: tuple[SizeRun, ...]
-    error: str | None = None
-    stopped: str | None = None  # why no larger size was tried (plateau, budget); None: all sizes ran
-    time_s: float = 0.0
-
-    @property
-    def gflops(self) -> float | None:
-        return max((s.gflops for s in self.sizes), default=None)
-
-
-@dataclass(frozen=True)
-class PrecisionPeak:
-    """The measured peak of one precision (the best window of the best kernel) and the flags x GHz figure."""
-
-    precision: str
-    gflops: float | None  # None: not measured, see `unavailable`
-    library: str | None
-    n: int | None  # the matrix size that gave the peak
-    method: str
-    unavailable: str | None
-    kernels: tuple[KernelRun, ...]
-    theoretical_gflops: float | None
-    theoretical_basis: str
-
-    @property
-    def status(self) -> str:
-        return "measured" if self.gflops is not None else "unavailable"
-
-
-@dataclass(frozen=True)
-class PeakCalibration:
-    """What bench.probes.calibrate measured on `cpus` with `threads` threads (stored in the result document)."""
-
-    cpus: tuple[int, ...]
-    threads: int
-    peaks: tuple[PrecisionPeak, ...]
-    duration_s: float  # wall time of the whole calibration, worker start and imports included
-    measure_s: float  # the timed part inside the worker
-    affinity: tuple[int, ...]
-    cpu_wall_ratio: float | None
-    warnings: tuple[str, ...]
-    cpu_brand: str | None
-    hz_advertised: float | None
-    virtualized: bool
-    version: int = CALIBRATION_VERSION
-    # Each calibration that went into this record: {"when", "gflops": {precision: value or None}, "duration_s"}.
-    # Empty: one calibration, this record itself.
-    rounds: tuple[dict[str, Any], ...] = ()
-
-    def peak(self, precision: str) -> PrecisionPeak | None:
-        return next((p for p in self.peaks if p.precision == precision), None)
-
-    def gflops(self, precision: str) -> float | None:
-        found = self.peak(precision)
-        return found.gflops if found else None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["peaks"] = {p.precision: {**asdict(p), "status": p.status} for p in self.peaks}
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PeakCalibration:
-        version = int(data.get("version", 0))
-        if version > CALIBRATION_VERSION:
-            raise EffbenchError(
-                f"peak calibration format {version} is newer than this effbench's ({CALIBRATION_VERSION}): upgrade"
-            )
-        peaks = tuple(
-            PrecisionPeak(**{**_known(PrecisionPeak, p), "kernels": tuple(_kernel_from_dict(k) for k in p["kernels"])})
-            for p in data["peaks"].values()
-        )
-        values = _known(cls, data)
-        values.update(peaks=peaks, cpus=tuple(data["cpus"]), affinity=tuple(data["affinity"]))
-        values.update(warnings=tuple(data["warnings"]), rounds=tuple(data.get("rounds") or ()))
-        return cls(**values)
-
-    def round_summary(self, when: str) -> dict[str, Any]:
-        return {"when": when, "gflops": {p.precision: p.gflops for p in self.peaks}, "duration_s": self.duration_s}
 
 
 def best_of_rounds(before: PeakCalibration, after: PeakCalibration) -> PeakCalibration:
@@ -174,15 +64,15 @@ def best_of_rounds(before: PeakCalibration, after: PeakCalibration) -> PeakCalib
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The entries of `data` that are fields of the dataclass `cls` (worker records carry a few more)."""
-    names = {f.name for f in fields(cls)}
+    """The entries of a worker's record that are fields of the dataclass `cls`: the worker adds a few (a kernel's
+    precision and best rate) that the calibration record derives instead of storing."""
+    names = {f.name for f in fields(cls)} - Record._bookkeeping
     return {k: v for k, v in data.items() if k in names}
 
 
 def _kernel_from_dict(data: dict[str, Any]) -> KernelRun:
-    sizes = tuple(
-        SizeRun(**{**_known(SizeRun, s), "windows_gflops": tuple(s["windows_gflops"])}) for s in data.get("sizes", ())
-    )
+    """A kernel's run from the worker's record (bench.probes.calibrate_worker)."""
+    sizes = tuple(SizeRun.from_dict(_known(SizeRun, s), "calibration worker record") for s in data.get("sizes", ()))
     return KernelRun(**{**_known(KernelRun, data), "sizes": sizes, "time_s": float(data.get("time_s") or 0.0)})
 
 
@@ -311,7 +201,9 @@ class CalibrationResult:
     thread_env: dict[str, str | None] = field(default_factory=dict)  # the thread variables it saw
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["precisions"] = {p: [k.to_dict() for k in kernels] for p, kernels in self.precisions.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CalibrationResult:
@@ -365,11 +257,15 @@ def _precision_peak(
         if unavailable is None:
             errors = "; ".join(f"{k.kernel}: {k.error}" for k in kernels if k.error) or "no GEMM library installed"
             unavailable = f"no kernel ran ({errors})"
-        return PrecisionPeak(precision, None, None, None, "", unavailable, kernels, theoretical, basis)
+        return PrecisionPeak(
+            precision=precision, unavailable=unavailable, kernels=kernels, theoretical_gflops=theoretical,
+            theoretical_basis=basis,
+        )  # fmt: skip
     kernel, size = best
     return PrecisionPeak(
-        precision, size.gflops, kernel.library, size.n, _method(kernel, size, precision, threads), None, kernels,
-        theoretical, basis,
+        precision=precision, gflops=size.gflops, library=kernel.library, n=size.n,
+        method=_method(kernel, size, precision, threads), kernels=kernels, theoretical_gflops=theoretical,
+        theoretical_basis=basis,
     )  # fmt: skip
 
 

@@ -162,7 +162,14 @@ def time_size(
         elapsed = max(clock() - t0, 1)
         spent_ns += elapsed
         windows.append(repeats * flop / elapsed)  # FLOP per ns = GFLOP/s
-    return SizeRun(n, repeats, tuple(windows), first_ns / 1e9, warm_ns / 1e9, spent_ns / 1e9)
+    return SizeRun(
+        n=n,
+        repeats=repeats,
+        windows_gflops=tuple(windows),
+        first_call_s=first_ns / 1e9,
+        call_s=warm_ns / 1e9,
+        time_s=spent_ns / 1e9,
+    )
 
 
 def measure_kernel(
@@ -185,21 +192,21 @@ def measure_kernel(
     for index, n in enumerate(sizes):
         if len(done) >= 2 and done[-1].gflops < (1 + PLATEAU_GAIN) * done[-2].gflops:
             stopped = f"plateau: n={done[-1].n} gained < {PLATEAU_GAIN:.0%} over n={done[-2].n}"
-            return KernelRun(kernel, library, tuple(done), stopped=stopped, time_s=used_s)
+            return KernelRun(kernel=kernel, library=library, sizes=tuple(done), stopped=stopped, time_s=used_s)
         if len(done) >= 2:
             # The first two sizes always run (the plateau check needs both). One call of a larger size costs about
             # (n/n_prev)^3 of the last; skip it if its minimum of calls would overrun this kernel's budget.
             estimate_s = done[-1].call_s * (n / done[-1].n) ** 3 * (2 + min_windows)
             if used_s + estimate_s > budget_s:
                 stopped = f"budget: n={n} would take ~{estimate_s:.2g} s"
-                return KernelRun(kernel, library, tuple(done), stopped=stopped, time_s=used_s)
+                return KernelRun(kernel=kernel, library=library, sizes=tuple(done), stopped=stopped, time_s=used_s)
         try:
             call, library = KERNEL_BUILDERS[kernel](n, precision, threads)
         except Unavailable as exc:
-            return KernelRun(kernel, library, tuple(done), error=str(exc), time_s=used_s)
+            return KernelRun(kernel=kernel, library=library, sizes=tuple(done), error=str(exc), time_s=used_s)
         except Exception as exc:  # a library that fails here is reported beside the others, not fatal
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            return KernelRun(kernel, library, tuple(done), error=error, time_s=used_s)
+            return KernelRun(kernel=kernel, library=library, sizes=tuple(done), error=error, time_s=used_s)
         remaining_sizes = len(sizes) - index
         size_budget = max(per_size_s, (budget_s - used_s) / remaining_sizes) if index else per_size_s
         result = time_size(
@@ -214,7 +221,7 @@ def measure_kernel(
         used_s += result.time_s
         done.append(result)
         del call  # free the matrices before the next size allocates
-    return KernelRun(kernel, library, tuple(done), time_s=used_s)
+    return KernelRun(kernel=kernel, library=library, sizes=tuple(done), time_s=used_s)
 
 
 def run_job(job: CalibrationJob, *, pin: bool = True) -> CalibrationResult:

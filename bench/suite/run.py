@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.document import CellRecord, ResultDocument, Settings
+from bench.calibration import PeakCalibration
+from bench.document import CellRecord, ResultDocument, Settings, SuiteRecord
 from bench.engine.launchers import Launcher
 from bench.engine.measure import MeasuredRun, measure_into, start_document
 from bench.engine.plan import ArtifactSource, CellRequest, RunIdentity, export_source, is_user_file, plan_requests
@@ -17,7 +18,7 @@ from bench.engine.policy import MeasurePolicy, get_policy
 from bench.engine.progress import Progress
 from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
-from bench.probes.calibrate import CpuDescription, PeakCalibration, best_of_rounds, measure_peak
+from bench.probes.calibrate import CpuDescription, best_of_rounds, measure_peak
 from bench.suite.definition import Suite
 from bench.vocab import PRECISIONS
 
@@ -136,7 +137,7 @@ def calibrate(
     cpu: CpuDescription,
     launcher: Launcher | None,
     say: Say,
-) -> tuple[dict[str, Any], ...]:
+) -> tuple[PeakCalibration, ...]:
     """bench.probes.calibrate.measure_peak once per thread count, on that count's CPUs: the records for the document."""
     records = []
     for threads, chosen in sorted(cpus.items()):
@@ -145,7 +146,7 @@ def calibrate(
         for found in peak.peaks:
             figure = f"{found.gflops:.1f} GFLOP/s" if found.gflops is not None else f"unavailable ({found.unavailable})"
             say(f"  {found.precision}: {figure}")
-        records.append(peak.to_dict())
+        records.append(peak)
     return tuple(records)
 
 
@@ -199,18 +200,16 @@ def run_suite(
         suite_requests(suite, sorted(cpu.flags), cpus, request.bundle), request.cache_dir, request.bundle, say
     )
     policy = get_policy(suite.preset)
-    calibrations: tuple[dict[str, Any], ...] = ()
+    calibrations: tuple[PeakCalibration, ...] = ()
     if request.calibrate:
         calibrations = calibrate(cpus, _precisions_to_calibrate(plans), cpu, calibration_launcher, say)
     else:
         say("peak calibration skipped (--no-calibrate): the document has no calibrations, reports show no % of peak")
-    record: dict[str, Any] = {"name": suite.name, "definition": suite.to_dict()}
-    if request.bundle is not None:
-        record["bundle"] = str(request.bundle.resolve())
     doc, path = start_document(
         suite_settings(suite, cpus, policy), request.command, output=request.output,
         results_dir=suite.output if suite.output is not None else request.results_dir, machine=machine,
-        identity=request.identity, suite=record, calibrations=calibrations, name_prefix=suite.name, say=say,
+        identity=request.identity, suite=suite_record(suite, request.bundle), calibrations=calibrations,
+        name_prefix=suite.name, say=say,
     )  # fmt: skip
     progress = make_progress(plans, policy) if make_progress else None
     with _progress_context(progress):
@@ -222,20 +221,20 @@ def run_suite(
     return run
 
 
-def merge_calibrations(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+def suite_record(suite: Suite, bundle: Path | None) -> SuiteRecord:
+    """The document's record of the suite as run, with the bundle it read."""
+    return SuiteRecord(name=suite.name, definition=suite.to_dict(), bundle=str(bundle.resolve()) if bundle else None)
+
+
+def merge_calibrations(
+    before: Sequence[PeakCalibration], after: Sequence[PeakCalibration]
+) -> tuple[PeakCalibration, ...]:
     """Per thread count, bench.probes.calibrate.best_of_rounds of the records before and after the cells."""
-    later = {record["threads"]: record for record in after}
-    merged = []
-    for record in before:
-        if record["threads"] in later:
-            first, second = PeakCalibration.from_dict(record), PeakCalibration.from_dict(later[record["threads"]])
-            merged.append(best_of_rounds(first, second).to_dict())
-        else:
-            merged.append(record)
-    return tuple(merged)
+    later = {record.threads: record for record in after}
+    return tuple(best_of_rounds(r, later[r.threads]) if r.threads in later else r for r in before)
 
 
-def _with_calibrations(run: MeasuredRun, calibrations: tuple[dict[str, Any], ...]) -> MeasuredRun:
+def _with_calibrations(run: MeasuredRun, calibrations: tuple[PeakCalibration, ...]) -> MeasuredRun:
     from bench.results import save_progress
 
     doc = replace(run.document, calibrations=calibrations)
@@ -261,7 +260,7 @@ def resume_suite(
     from bench.results import load_result
 
     doc = load_result(path)
-    if not doc.suite or "definition" not in doc.suite:
+    if doc.suite is None:
         raise EffbenchError(
             f"{path} is not a suite run (it has no 'suite'): only documents of 'effbench run --suite' can be resumed"
         )
@@ -272,9 +271,9 @@ def resume_suite(
             f"{path} was measured on machine {doc.machine.id}, this is {here}: resume it there, or start a new "
             "run with --suite"
         )
-    suite = Suite.from_dict(doc.suite["definition"])
-    if bundle is None and doc.suite.get("bundle"):
-        bundle = Path(doc.suite["bundle"])
+    suite = Suite.from_dict(doc.suite.definition)
+    if bundle is None and doc.suite.bundle:
+        bundle = Path(doc.suite.bundle)
     if bundle is not None:
         check_bundle(bundle, suite)
     cpus = {t: tuple(doc.settings.cpus[:t]) for t in suite.threads}

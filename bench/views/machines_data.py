@@ -122,16 +122,16 @@ def _machine_row(data: ReportData) -> MachineRow:
     machine = data.machines[0]
     cpu = machine.get("cpu") or {}
     flags = set(cpu.get("flags") or [])
-    single = [c for c in data.calibrations if c.get("threads") == 1] or data.calibrations
-    peaks = (single[-1].get("peaks") or {}) if single else {}  # the last document given wins, as for cells
+    single = [c for c in data.calibrations if c.threads == 1] or data.calibrations
+    calibration = single[-1] if single else None  # the last document given wins, as for cells
     hz = cpu.get("hz_advertised")
     ghz = hz / 1e9 if isinstance(hz, (int, float)) and hz else None
-    fp32 = peaks.get("fp32") or {}
+    fp32 = calibration.peak("fp32") if calibration else None
     # theoretical = threads x advertised GHz x FLOP/cycle, so measured / theoretical x advertised GHz is the clock
     # at which the ISA's FLOP/cycle gives the measured rate.
     implied = None
-    if ghz and fp32.get("gflops") and fp32.get("theoretical_gflops"):
-        implied = fp32["gflops"] / fp32["theoretical_gflops"] * ghz
+    if ghz and fp32 and fp32.gflops and fp32.theoretical_gflops:
+        implied = fp32.gflops / fp32.theoretical_gflops * ghz
     used = sorted({(c.threads, c.cpus) for c in data.cells if c.cpus})
     return MachineRow(
         id=str(machine.get("id")),
@@ -140,8 +140,8 @@ def _machine_row(data: ReportData) -> MachineRow:
         logical_cpus=(machine.get("cores") or {}).get("logical"),
         cpus_used=", ".join(f"{cpus} ({threads})" for threads, cpus in used) or "–",
         isa=tuple(f for f in ISA_FLAGS if f in flags),
-        peak_fp32_gflops=(peaks.get("fp32") or {}).get("gflops"),
-        peak_bf16_gflops=(peaks.get("bf16") or {}).get("gflops"),
+        peak_fp32_gflops=calibration.gflops("fp32") if calibration else None,
+        peak_bf16_gflops=calibration.gflops("bf16") if calibration else None,
         ghz_advertised=ghz,
         ghz_implied=implied,
         virtual="VM" if "hypervisor" in flags else "bare metal",

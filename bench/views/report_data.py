@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.calibration import PeakCalibration
 from bench.document import CellRecord, ResultDocument
 from bench.probes.calibrate import achieved_gflops, percent_of_peak
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, paper_table_rows
@@ -117,7 +118,7 @@ class ReportData:
     machines: list[dict[str, Any]]
     sources: list[SourceDoc]
     runtimes: dict[str, str]
-    calibrations: list[dict[str, Any]]  # bench.probes.calibrate.PeakCalibration records, one per thread count
+    calibrations: list[PeakCalibration]  # one per thread count
     cells: list[MeasuredCell]
     series: list[str]
     table2: list[Table2Row]
@@ -128,6 +129,7 @@ class ReportData:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["cells"] = [dict(asdict(c), series=c.series) for c in self.cells]
+        out["calibrations"] = [c.to_dict() for c in self.calibrations]  # as the documents hold them
         return out
 
 
@@ -173,12 +175,9 @@ def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None, 
     return model.resolution, model.params, model.macs, effective_macs(model)
 
 
-def _peak_for(calibration: dict[str, Any] | None, precision: str) -> float | None:
-    if not calibration:
-        return None
-    entry = (calibration.get("peaks") or {}).get("bf16" if precision.startswith("bf16") else "fp32") or {}
-    value = entry.get("gflops")
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+def _peak_for(calibration: PeakCalibration | None, precision: str) -> float | None:
+    value = calibration.gflops("bf16" if precision.startswith("bf16") else "fp32") if calibration else None
+    return float(value) if value else None
 
 
 def measured_cell(cell: CellRecord, source: str, doc: ResultDocument) -> MeasuredCell:
@@ -236,7 +235,7 @@ def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
     sources: list[SourceDoc] = []
     machines: dict[str, dict[str, Any]] = {}
     runtimes: dict[str, str] = {}
-    calibrations: list[dict[str, Any]] = []
+    calibrations: list[PeakCalibration] = []
     for path, doc in docs:
         machines.setdefault(str(doc.machine.id), doc.machine.data)
         info = doc.effbench

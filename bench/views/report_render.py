@@ -172,24 +172,23 @@ def _machine_lines(data: ReportData) -> list[str]:
     if data.runtimes:
         lines.append("runtimes: " + ", ".join(f"{k} {v}" for k, v in data.runtimes.items()))
     for calibration in data.calibrations:
-        threads = calibration.get("threads")
-        for precision, peak in sorted((calibration.get("peaks") or {}).items()):
-            where = f"{threads} thread(s), CPUs {','.join(map(str, calibration.get('cpus') or []))}"
-            if peak.get("gflops"):
-                rounds = [r for r in calibration.get("rounds") or () if (r.get("gflops") or {}).get(precision)]
+        where = f"{calibration.threads} thread(s), CPUs {','.join(map(str, calibration.cpus))}"
+        for peak in sorted(calibration.peaks, key=lambda p: p.precision):
+            precision = peak.precision
+            if peak.gflops:
+                rounds = [r for r in calibration.rounds if r.gflops.get(precision)]
                 best = " (the higher of " + ", ".join(
-                    f"{r['gflops'][precision]:.1f} {r.get('when', '?')}" for r in rounds
+                    f"{r.gflops[precision]:.1f} {r.when}" for r in rounds
                 ) + ")" if len(rounds) > 1 else ""  # fmt: skip
                 lines.append(
-                    f"measured peak {precision} ({where}): {peak['gflops']:.1f} GFLOP/s{best}, {peak.get('library')} "
-                    f"n={peak.get('n')}"
+                    f"measured peak {precision} ({where}): {peak.gflops:.1f} GFLOP/s{best}, {peak.library} n={peak.n}"
                 )
             else:
-                lines.append(f"measured peak {precision} ({where}): unavailable ({peak.get('unavailable')})")
-            if peak.get("theoretical_gflops"):
+                lines.append(f"measured peak {precision} ({where}): unavailable ({peak.unavailable})")
+            if peak.theoretical_gflops:
                 lines.append(
                     f"advertised-frequency figure {precision} (a label, not a measurement): "
-                    f"{peak['theoretical_gflops']:.1f} GFLOP/s ({peak.get('theoretical_basis', '')})"
+                    f"{peak.theoretical_gflops:.1f} GFLOP/s ({peak.theoretical_basis})"
                 )
     if not data.calibrations:
         lines.append("measured peak: not calibrated in these documents (no % of peak)")
