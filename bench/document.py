@@ -391,7 +391,7 @@ def document_from_json(raw: Any, where: str = "the document") -> ResultDocument:
     try:
         return ResultDocument.from_dict(raw, "document")
     except NewerFormatError as exc:  # a nested record of a newer version (a calibration)
-        raise NewerFormatError(f"{where}: {exc}") from None
+        raise NewerFormatError(f"{where}: {exc}", exc.versions) from None
     except DocumentError as exc:
         raise EffbenchError(f"{where} is not a valid effbench result: {exc}; {RESULT_FORMAT.fix}") from None
 

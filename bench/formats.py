@@ -28,6 +28,10 @@ from bench.errors import EffbenchError
 class NewerFormatError(EffbenchError):
     """A file written by a newer effbench: this one must not guess what its new keys mean."""
 
+    def __init__(self, message: str, versions: str) -> None:
+        super().__init__(message)
+        self.versions = versions  # "manifest format 2 > 1"
+
 
 @dataclass(frozen=True)
 class Format:
@@ -56,9 +60,8 @@ def upgrade_steps(fmt: Format, version: Any, where: str) -> list[Callable[[Any],
             f"{where} has an invalid {fmt.version_key} {version!r}: expected an integer from 1 to {fmt.version}"
         )
     if version > fmt.version:
-        raise NewerFormatError(
-            f"{where} was written by a newer effbench ({fmt.label} {version} > {fmt.version}): {fmt.newer}"
-        )
+        versions = f"{fmt.label} {version} > {fmt.version}"
+        raise NewerFormatError(f"{where} was written by a newer effbench ({versions}): {fmt.newer}", versions)
     steps = []
     for n in range(version, fmt.version):
         step = fmt.upgrades.get(n)
@@ -93,36 +96,34 @@ def upgrade(raw: Any, fmt: Format, where: str, *, restamp: bool = True) -> dict[
     return data
 
 
-def read_text(path: Path, fmt: Format) -> str:
-    """A versioned file's text: one EffbenchError line for a missing, unreadable or binary file."""
+def read_bytes(path: Path, fmt: Format) -> bytes:
+    """A versioned file's bytes: one EffbenchError line for a missing or unreadable file, or a folder."""
     path = Path(path)
     if not path.exists():
         raise EffbenchError(f"{fmt.noun} {path} does not exist: {fmt.missing}")
     if path.is_dir():
         raise EffbenchError(f"{path} is a folder, not a {fmt.noun}: pass one of the .json files in it")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise EffbenchError(f"{path} is not a valid {fmt.title} (not UTF-8 text): {fmt.fix}") from None
+        return path.read_bytes()
     except OSError as exc:
         raise EffbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def decode_json(text: str | bytes, fmt: Format, where: str) -> Any:
-    """The JSON value of a versioned file's text; broken JSON is one line naming `where` and the line."""
+def decode_json(data: bytes, fmt: Format, where: str) -> Any:
+    """The JSON value of a versioned file's bytes; text that is not UTF-8 or not JSON is one line naming `where`."""
     try:
-        return json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise EffbenchError(f"{where} is not a valid {fmt.title} (not UTF-8 text): {fmt.fix}") from None
     except json.JSONDecodeError as exc:
         raise EffbenchError(
             f"{where} is not a valid {fmt.title} (JSON error at line {exc.lineno}): it may be truncated; {fmt.fix}"
         ) from None
-    except UnicodeDecodeError:
-        raise EffbenchError(f"{where} is not a valid {fmt.title} (not UTF-8 text): {fmt.fix}") from None
 
 
 def load_json(path: Path, fmt: Format) -> dict[str, Any]:
     """The versioned file at `path`, read, checked and upgraded to fmt.version, unknown keys kept (asv's load_json)."""
-    return upgrade(decode_json(read_text(path, fmt), fmt, str(path)), fmt, str(path))
+    return upgrade(decode_json(read_bytes(path, fmt), fmt, str(path)), fmt, str(path))
 
 
 # -------------------------------------------------------------------------------------- typed records

@@ -21,7 +21,7 @@ from bench import __version__
 from bench.document import RESULT_FORMAT, EffbenchInfo, MachineInfo, ResultDocument, Settings, document_from_json
 from bench.document import read_run_id as _read_run_id
 from bench.errors import EffbenchError
-from bench.formats import decode_json, read_text
+from bench.formats import decode_json, read_bytes
 from bench.fsio import replace_file, write_new_file
 
 # ------------------------------------------------------------------------------------------ the document
@@ -170,4 +170,4 @@ def load_result(path: Path) -> ResultDocument:
     """Read a result file through bench.formats (format checked, an older one upgraded, a newer one refused) into
     the typed document, its numbers checked; EffbenchError with the way out on any problem."""
     where = str(path)
-    return document_from_json(decode_json(read_text(Path(path), RESULT_FORMAT), RESULT_FORMAT, where), where)
+    return document_from_json(decode_json(read_bytes(Path(path), RESULT_FORMAT), RESULT_FORMAT, where), where)

@@ -257,9 +257,9 @@ def test_bad_layers_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest
     cases = [
         (["report", paper, "--layers", str(_layers_doc(tmp_path))], "--layers needs --machines"),
         (["report", "--machines", paper, "--layers", str(tmp_path / "none.json")], "does not exist"),
-        (["report", "--machines", paper, "--layers", str(broken)], "is not readable JSON"),
+        (["report", "--machines", paper, "--layers", str(broken)], "layers document (JSON error at line 1)"),
         (["report", "--machines", paper, "--layers", paper], "is not an effbench layers document"),
-        (["report", "--machines", paper, "--layers", newer], "newer than this"),
+        (["report", "--machines", paper, "--layers", newer], "written by a newer effbench (layers format 3 > 2)"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

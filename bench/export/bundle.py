@@ -28,6 +28,7 @@ from bench.export.cache import (
     verify_entry,
     write_json,
 )
+from bench.formats import Format, load_json
 from bench.fsio import replace_file
 
 BUNDLE_INDEX_NAME = "index.json"
@@ -35,28 +36,26 @@ BUNDLE_FORMAT = "effbench-bundle"
 # Bundle index format history:
 #   1: first version (entries: model_name, folder, fingerprint, files per format, input).
 BUNDLE_VERSION = 1
+BUNDLE = Format(
+    name=BUNDLE_FORMAT,
+    version=BUNDLE_VERSION,
+    title="effbench bundle index",
+    label="bundle format",
+    fix="remove it or pick another --bundle folder",
+    noun="bundle index",
+    wanted="pick another --bundle folder",
+)
 # The lock file earlier versions kept inside the bundle; removed when a bundle is updated.
 _LEGACY_LOCK = ".index.lock"
 
 
 def read_bundle_index(bundle: Path) -> dict[str, Any]:
-    """The bundle's index.json (an empty index when there is none yet)."""
-    import json
-
+    """The bundle's index.json read through bench.formats (upgraded to BUNDLE_VERSION, unknown keys kept; a newer
+    or broken one is an EffbenchError), or an empty index when there is none yet."""
     path = bundle / BUNDLE_INDEX_NAME
     if not path.exists():
         return {"format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "entries": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EffbenchError(
-            f"bundle index {path} is unreadable ({exc}): remove it or pick another --bundle folder"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        raise EffbenchError(f"{path} is not an effbench bundle index: pick another --bundle folder")
-    if data.get("format_version", 0) > BUNDLE_VERSION:
-        raise EffbenchError(f"{path} was written by a newer effbench (bundle format {data.get('format_version')})")
-    return data
+    return load_json(path, BUNDLE)
 
 
 def bundle_entry_folder(bundle: Path, model_name: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import EffbenchError
+from bench.formats import Format, NewerFormatError, load_json
 from bench.fsio import make_staging_dir, replace_file
 
 if TYPE_CHECKING:
@@ -33,6 +34,14 @@ MANIFEST_FORMAT = "effbench-artifacts"
 #   1: first version (fingerprint, files with sha256/size, artifacts per format, input/outputs, versions,
 #      parity, denormals, exported_at).
 MANIFEST_VERSION = 1
+MANIFEST = Format(
+    name=MANIFEST_FORMAT,
+    version=MANIFEST_VERSION,
+    title="effbench artifact manifest",
+    label="manifest format",
+    fix="export the model again with 'effbench export'",
+    noun="artifact manifest",
+)
 
 LOCKS_FOLDER = ".locks"
 STAGING_PREFIX = ".tmp-"
@@ -151,14 +160,15 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The entry's manifest, or None when it is missing, unreadable or not ours."""
+    """The entry's manifest read through bench.formats (upgraded to MANIFEST_VERSION, unknown keys kept), or None
+    when it is missing, unreadable or not an effbench manifest: such an entry is exported again. A manifest of a
+    newer effbench is NewerFormatError: this one cannot tell whether the entry is what it needs."""
     try:
-        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load_json(folder / MANIFEST_NAME, MANIFEST)
+    except NewerFormatError:
+        raise
+    except EffbenchError:
         return None
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        return None
-    return data
 
 
 def describe_files(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -172,8 +182,6 @@ def verify_entry(folder: Path, manifest: Mapping[str, Any], formats: tuple[str, 
     Every file is re-hashed on every check rather than trusting size and mtime: a copy that kept mtimes or a
     bit flip would slip past a stat check, and hashing costs ~0.3 s per 250 MB, small next to a benchmark.
     """
-    if manifest.get("format_version") != MANIFEST_VERSION:
-        return f"manifest format version {manifest.get('format_version')!r} is not {MANIFEST_VERSION}"
     artifacts = manifest.get("artifacts") or {}
     files = manifest.get("files") or {}
     for fmt in formats:

@@ -20,7 +20,6 @@ from typing import Any
 
 from bench.errors import EffbenchError
 from bench.export.cache import (
-    MANIFEST_VERSION,
     STAGING_PREFIX,
     TRASH_PREFIX,
     artifact_sha256,
@@ -30,6 +29,7 @@ from bench.export.cache import (
     read_manifest,
     try_entry_lock,
 )
+from bench.formats import NewerFormatError
 
 # An entry folder is <model slug>-<first 16 hex digits of its fingerprint> (cache.entry_folder_name).
 _ENTRY_NAME = re.compile(r".-[0-9a-f]{16}$")
@@ -120,8 +120,12 @@ def inspect_cache(cache_dir: Path) -> CacheInventory:
 def entry_status(path: Path, now: float | None = None) -> CacheEntry:
     """Whether this code and the installed versions would still hit the entry in `path`, and why not."""
     now = time.time() if now is None else now
-    manifest = read_manifest(path)
     size = _size(path)
+    try:
+        manifest = read_manifest(path)
+    except NewerFormatError as exc:
+        return CacheEntry(path.name, path, None, None, size, now - _mtime(path), UNKNOWN, f"its manifest was "
+                          f"written by a newer effbench ({exc.versions})")  # fmt: skip
     if manifest is None:
         return CacheEntry(path.name, path, None, None, size, now - _mtime(path), BROKEN, "no readable manifest.json")
     model = manifest.get("model_name")
@@ -135,11 +139,6 @@ def entry_status(path: Path, now: float | None = None) -> CacheEntry:
 def _status(path: Path, manifest: Mapping[str, Any], recorded: Mapping[str, Any]) -> tuple[str, str]:
     from bench.export.plans import SOURCES, current_fingerprint_inputs
 
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > MANIFEST_VERSION:
-        return UNKNOWN, f"manifest format {version!r} is newer than this effbench reads ({MANIFEST_VERSION})"
-    if version < MANIFEST_VERSION:
-        return STALE, f"manifest format {version} is older than this effbench writes ({MANIFEST_VERSION})"
     if recorded.get("source") not in SOURCES:
         return UNKNOWN, f"its source {recorded.get('source')!r} is not one this effbench exports"
     fingerprint = str(manifest.get("fingerprint"))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.config import HISTORY_DB_NAME as DB_NAME
 from bench.errors import EffbenchError
+from bench.formats import Format, upgrade_steps
 from bench.fsio import TEMP_PREFIX
 from bench.history.rows import CellRow, DocumentRows, ProcessRow, RunRow, file_sha256, read_document
 
@@ -40,6 +41,18 @@ def _add_arm_column(conn: sqlite3.Connection) -> None:
 
 
 _UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_arm_column}
+# The schema version follows the rule of every versioned file (bench.formats): a newer one is refused, an older
+# one is upgraded one step at a time. Version 0 is SQLite's default: an empty file, or someone else's database.
+HISTORY_SCHEMA = Format(
+    name=None,
+    version=SCHEMA_VERSION,
+    title="effbench history database",
+    label="history schema",
+    fix="make it again with 'effbench history index --rebuild'",
+    upgrades=_UPGRADES,
+    version_key="user_version",
+    newer="upgrade effbench, or pass another --db, or make it again with 'effbench history index --rebuild'",
+)
 
 # WITHOUT ROWID tables are stored in primary-key order, so a database built incrementally and one rebuilt from
 # scratch hold their rows in the same order, not in the order documents happened to arrive.
@@ -137,11 +150,6 @@ def _check_and_upgrade(conn: sqlite3.Connection, path: Path, create: bool) -> No
     version = _user_version(conn)
     if version == SCHEMA_VERSION:
         return
-    if version > SCHEMA_VERSION:
-        raise EffbenchError(
-            f"{path} was written by a newer effbench (history schema {version} > {SCHEMA_VERSION}): upgrade "
-            "effbench, or pass another --db, or make it again with 'effbench history index --rebuild'"
-        )
     if version == 0:
         if _user_tables(conn):
             raise EffbenchError(
@@ -152,13 +160,7 @@ def _check_and_upgrade(conn: sqlite3.Connection, path: Path, create: bool) -> No
             raise EffbenchError(f"{path} holds no history yet: build it with 'effbench history index'")
         _create_schema(conn)
         return
-    while version < SCHEMA_VERSION:
-        step = _UPGRADES.get(version)
-        if step is None:
-            raise EffbenchError(
-                f"{path} has history schema {version}, which this effbench cannot upgrade: make it again with "
-                "'effbench history index --rebuild'"
-            )
+    for step in upgrade_steps(HISTORY_SCHEMA, version, str(path)):  # refuses a newer schema
         step(conn)
         version += 1
         conn.execute(f"PRAGMA user_version = {version}")

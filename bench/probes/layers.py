@@ -20,15 +20,17 @@ cell, and shares between kinds are what to read.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.engine.job import Job, tuples_from_json
 from bench.errors import EffbenchError
+from bench.formats import Format, Record, decode_json, nested, read_bytes, upgrade
 from bench.probes.calibrate import achieved_gflops, percent_of_peak
 
 if TYPE_CHECKING:
@@ -37,8 +39,20 @@ if TYPE_CHECKING:
 LAYERS_FORMAT = "effbench-layers"
 # Layers document format history:
 #   1: first version (rates on every multiply-add)
-#   2: each kind's and the profile's `effective_macs` (taps over zero padding left out); rates count those
+#   2: each kind's and the profile's `effective_macs` (taps over zero padding left out); rates count those. A
+#      version-1 document upgrades as it is: its kinds have no effective_macs (None), their rates count every tap.
 LAYERS_VERSION = 2
+LAYERS = Format(
+    name=LAYERS_FORMAT,
+    version=LAYERS_VERSION,
+    title="effbench layers document",
+    label="layers format",
+    fix="write it again with effbench layers --output",
+    upgrades={1: lambda raw: raw},
+    noun="layers file",
+    missing="pass a file written by effbench layers --output",
+    wanted="pass a file written by effbench layers --output",
+)
 
 # Kinds in report order; "other" holds what has no multiply-adds.
 KINDS = ("conv kxk", "conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected", "other")
@@ -121,8 +135,10 @@ def classify(
     return "other", 0, 0
 
 
-@dataclass(frozen=True)
-class KindRow:
+@dataclass(frozen=True, kw_only=True)
+class KindRow(Record):
+    """One layer kind of a profile: its nodes' time and multiply-adds, and their rate."""
+
     kind: str
     nodes: int
     ms: float  # per inference: the sum over the kind's nodes of each node's median kernel time
@@ -134,8 +150,10 @@ class KindRow:
     effective_macs: int | None = None  # taps over zero padding left out; None in format-1 documents
 
 
-@dataclass(frozen=True)
-class LayerProfile:
+@dataclass(frozen=True, kw_only=True)
+class LayerProfile(Record):
+    """Where one model's time goes on one backend and precision, by layer kind (a layers document's profile)."""
+
     model: str
     onnx_sha256: str  # the profiled artifact's sha256 (the ONNX file, or the IR for OpenVINO)
     runs: int
@@ -147,7 +165,7 @@ class LayerProfile:
     macs: int  # from the ONNX graph's shapes
     model_macs: int | None  # the zoo's count, when the model is a zoo model
     peak_gflops: float | None
-    kinds: tuple[KindRow, ...]
+    kinds: tuple[KindRow, ...] = field(metadata=nested(KindRow, many=True))
     runtime: str  # "onnxruntime 1.32.0", "openvino 2026.4.1-…"
     backend: str = "onnxruntime"
     precision: str = "fp32"
@@ -157,9 +175,6 @@ class LayerProfile:
     @property
     def series(self) -> str:
         return f"{self.backend} {self.precision}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -306,7 +321,12 @@ def summarize(
         pct = percent_of_peak(gflops, peak_gflops)
         share_time = ms / node_ms if node_ms else 0.0
         share_macs = macs / all_macs if all_macs else 0.0
-        rows.append(KindRow(kind, count, ms, macs, share_time, share_macs, gflops, pct, effective))
+        rows.append(
+            KindRow(
+                kind=kind, nodes=count, ms=ms, macs=macs, share_time=share_time, share_macs=share_macs, gflops=gflops,
+                pct_peak=pct, effective_macs=effective,
+            )
+        )  # fmt: skip
     run_ms = statistics.median(record.run_ms) if record.run_ms else 0.0
     return LayerProfile(
         model=model, onnx_sha256=onnx_sha256, runs=runs, warmup=warmup, threads=threads, cpus=tuple(cpus),
@@ -377,11 +397,9 @@ def layers_document(profiles: Sequence[LayerProfile], machine: dict[str, Any], c
     }
 
 
-def profile_from_dict(data: dict[str, Any]) -> LayerProfile:
-    values = dict(data)
-    values["cpus"] = tuple(values["cpus"])
-    values["kinds"] = tuple(KindRow(**row) for row in values["kinds"])
-    return LayerProfile(**values)
+def profile_from_dict(data: Any, where: str = "profile") -> LayerProfile:
+    """A profile of a layers document (DocumentError naming `where` when it is not one); unknown keys kept."""
+    return LayerProfile.from_dict(data, where)
 
 
 @dataclass(frozen=True)
@@ -394,35 +412,16 @@ class LayersFile:
 
 
 def read_layers(path: Path) -> LayersFile:
-    """A layers document (`effbench layers --output`), read once; EffbenchError naming the problem for a missing,
-    broken, foreign or newer file."""
-    import hashlib
-    import json
-
-    try:
-        raw = path.read_bytes()
-        data = json.loads(raw)
-    except FileNotFoundError:
-        raise EffbenchError(
-            f"layers file {path} does not exist: pass a file written by effbench layers --output"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise EffbenchError(
-            f"layers file {path} is not readable JSON ({exc}); write it again with effbench layers"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != LAYERS_FORMAT:
-        raise EffbenchError(f"{path} is not an effbench layers document (format {LAYERS_FORMAT!r}); pass one")
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > LAYERS_VERSION:
-        raise EffbenchError(f"{path} has layers format {version}, newer than this effbench's {LAYERS_VERSION}: upgrade")
+    """A layers document (`effbench layers --output`) read once through bench.formats (format checked, an older
+    version upgraded, a newer one refused); EffbenchError naming the problem for a missing or broken file."""
+    raw = read_bytes(path, LAYERS)
+    data = upgrade(decode_json(raw, LAYERS, str(path)), LAYERS, str(path))
     try:
         machine = str(data["machine"]["id"])
-        profiles = [profile_from_dict(p) for p in data["profiles"]]
+        profiles = [profile_from_dict(p, f"profiles[{i}]") for i, p in enumerate(data["profiles"])]
         command = " ".join(data.get("command") or [])
     except (KeyError, TypeError, ValueError) as exc:
-        raise EffbenchError(
-            f"{path} is a broken layers document ({exc!r}); write it again with effbench layers"
-        ) from None
+        raise EffbenchError(f"{path} is a broken layers document ({exc}); {LAYERS.fix}") from None
     return LayersFile(machine, profiles, f"{path.name} (sha256 {hashlib.sha256(raw).hexdigest()}): `{command}`")
 
 

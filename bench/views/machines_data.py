@@ -115,6 +115,7 @@ class MachinesReport:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["per_machine"] = sorted(self.per_machine)
+        out["layers"] = [(mid, profile.to_dict()) for mid, profile in self.layers]  # as the layers documents hold them
         return out
 
 
