@@ -4,6 +4,7 @@ committed document is read and written back in tests/test_formats.py)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,59 @@ def test_read_run_id() -> None:
     assert read_run_id('{"effbench": {"run_id": "' + "a" * 32 + '"}}') == "a" * 32
     assert read_run_id('{"effbench": {"run_id": "short"}}') == "short"  # not the usual form: parsed
     assert read_run_id("not json") is None and read_run_id('{"effbench": {}}') is None
+
+
+# ------------------------------------------------------------------------------- a damaged document, everywhere
+
+SUITE_DOCUMENT = ROOT / "results" / "amd-epyc-cbe573dd" / "quick-20261127T003912Z.json"
+
+
+def _damaged(tmp_path: Path, where: str, value: Any) -> Path:
+    raw = _raw(SUITE_DOCUMENT)
+    cell = raw["cells"][1]
+    if where == "samples":
+        cell["processes"][1]["samples_ns"] = value
+    else:
+        cell["summary"][where] = value
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    return path
+
+
+def _commands(path: Path, tmp_path: Path) -> dict[str, list[str]]:
+    config = tmp_path / "bench.toml"
+    config.write_text(f'[paths]\ncache_dir = "{tmp_path / "cache"}"\nresults_dir = "{tmp_path / "results"}"\n')
+    return {
+        "compare": ["compare", str(SUITE_DOCUMENT), str(path)],
+        "report": ["report", str(path)],
+        "history index": ["history", "index", str(path), "--db", str(tmp_path / "h.sqlite")],
+        "run --resume": ["--config", str(config), "run", "--resume", str(path)],
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "shown"),
+    [
+        ("samples", ["x", None], r"processes\[1\]\.samples_ns\[0\] is 'x', expected an integer >= 0"),
+        ("samples", [812000, None], r"processes\[1\]\.samples_ns\[1\] is None, expected an integer >= 0"),
+        ("samples", [True, 3], r"samples_ns\[0\] is True, expected an integer >= 0"),
+        ("samples", [-5, 3], r"samples_ns\[0\] is -5, expected an integer >= 0"),
+        ("samples", "fast", r"samples_ns is 'fast', expected a list of numbers"),
+        ("median_ms", "fast", r"summary\.median_ms is 'fast', expected a number >= 0 or null"),
+        ("median_ci95_ms", [1.0], r"summary\.median_ci95_ms is \[1\.0\], expected a list of 2 numbers"),
+    ],
+)
+def test_a_damaged_document_is_one_line_and_exit_2_in_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, value: Any, shown: str
+) -> None:
+    from bench.cli import main
+
+    path = _damaged(tmp_path, where, value)
+    for command, argv in _commands(path, tmp_path).items():
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (command, err)
+        # the file, the cell (its index, model and backend) and the bad value
+        pattern = rf"^effbench: error: {path} is not a valid effbench result: document\.cells\[1\] \(efficientnet_b0 · "
+        assert re.match(pattern + r"onnxruntime\)\.", err), (command, err)
+        assert re.search(shown, err), (command, err)

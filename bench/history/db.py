@@ -323,11 +323,13 @@ def index_documents(
     """Index the result documents under `sources` into the database at `db_path` (created if missing).
 
     Incremental: a file whose sha256 is already indexed is not even parsed. A broken, truncated, foreign or
-    newer-format document is reported through `on_skip(file, why)` and skipped, never half-inserted. With
-    `rebuild` the database is emptied and filled again in one transaction: readers see the old history or
+    newer-format document found in a folder is reported through `on_skip(file, why)` and skipped, never
+    half-inserted; one named as a file in `sources` is an EffbenchError (the documents before it stay indexed).
+    With `rebuild` the database is emptied and filled again in one transaction: readers see the old history or
     the new one, never a part.
     """
     documents = find_documents(sources)
+    named = {Path(source).resolve() for source in sources if Path(source).is_file()}
     conn = open_database(db_path, create=True, rebuild=rebuild)
     added: list[str] = []
     replaced: list[str] = []
@@ -353,6 +355,8 @@ def index_documents(
             try:
                 rows = read_document(document, stored_path(document, db_path), data)
             except EffbenchError as exc:
+                if document.resolve() in named:
+                    raise
                 skip(str(document), str(exc))
                 continue
             outcome = insert_document(conn, rows)
