@@ -12,9 +12,11 @@ Standard library only: the worker reads its records with this before it imports 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from bench.calibration import PeakCalibration
@@ -35,6 +37,8 @@ FORMAT = "effbench-result"
 #     measured peak behind "% of peak"), and a cell's arm ("base" | "new" in an `effbench ab` document). Bumped
 #     although every key is optional: an older effbench would show the two arms of an A/B document as two
 #     unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
+#     Later optional keys, not bumped because an effbench that ignores them reads the document right (paths are
+#     shown, never opened): artifact.root and suite.bundle_root, the folder the path beside them is relative to.
 FORMAT_VERSION = 2
 
 # _UPGRADES[n] turns a version-n document (the raw JSON dict) into a version-(n + 1) one; bench.formats.upgrade
@@ -134,13 +138,21 @@ class FailedProcess(Record):
     stderr_tail: str = ""
 
 
+# The folders a path in a document is relative to (Artifact.root, SuiteRecord.bundle_root), so that a published
+# document holds no local path: the artifact cache, a bundle folder, the folder holding an export entry given by
+# its path, the folder of the result document itself.
+CACHE_ROOT, BUNDLE_ROOT, FOLDER_ROOT, RESULT_FOLDER = "cache", "bundle", "folder", "result folder"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Artifact(Record):
-    """The exported file a backend loaded."""
+    """The exported file a backend loaded: its sha256 names the bytes, its path says where they were found,
+    relative to `root` (CACHE_ROOT, BUNDLE_ROOT or FOLDER_ROOT; absolute in documents written before root)."""
 
     format: str
     path: str
     sha256: str | None = None
+    root: str | None = field(default=None, metadata=OMIT_EMPTY)
 
 
 _MS = number(optional=True, minimum=0)  # a latency figure in ms: null when there were no samples
@@ -226,7 +238,18 @@ class SuiteRecord(Record):
 
     name: str
     definition: dict[str, Any]
-    bundle: str | None = field(default=None, metadata=OMIT_EMPTY)  # the bundle it read its models from
+    # The bundle it read its models from: relative to `bundle_root` (RESULT_FOLDER; absolute in documents written
+    # before bundle_root).
+    bundle: str | None = field(default=None, metadata=OMIT_EMPTY)
+    bundle_root: str | None = field(default=None, metadata=OMIT_EMPTY)
+
+    def placed_in(self, folder: Path) -> SuiteRecord:
+        """The record as a result file in `folder` keeps it: an absolute bundle path made relative to that folder,
+        so that a published document holds no local path (bench.suite.run.resume_suite resolves it back)."""
+        if self.bundle is None or self.bundle_root is not None:
+            return self
+        relative = Path(os.path.relpath(Path(self.bundle).resolve(), Path(folder).resolve())).as_posix()
+        return replace(self, bundle=relative, bundle_root=RESULT_FOLDER)
 
 
 # ----------------------------------------------------------------------------------------- the document

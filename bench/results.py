@@ -34,7 +34,7 @@ def new_document(machine: dict[str, Any], settings: Settings, command: Sequence[
     so; the harness sets "complete" before its final save. `machine` is collect_machine_metadata()'s dict
     (an "id" is added if missing).
     """
-    info = MachineInfo(dict(machine))
+    info = MachineInfo(_without_local_paths(machine))
     if not info.id:
         from bench.machine import machine_id
 
@@ -56,6 +56,15 @@ def new_document(machine: dict[str, Any], settings: Settings, command: Sequence[
         machine=info,
         settings=settings,
     )
+
+
+def _without_local_paths(machine: dict[str, Any]) -> dict[str, Any]:
+    """The machine facts a document keeps: the interpreter by its file name (python3.11), not its path under the
+    measuring user's folders. Documents travel between machines and people; version and build say which Python."""
+    python = machine.get("python")
+    if not isinstance(python, dict) or not isinstance(python.get("executable"), str):
+        return dict(machine)
+    return {**machine, "python": {**python, "executable": Path(python["executable"]).name}}
 
 
 def _plain(obj: Any) -> Any:

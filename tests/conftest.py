@@ -30,6 +30,7 @@ E2E_TESTS = {
     "test_runner.py::test_subprocess_hang_is_killed",
     "test_run.py::test_bundle_run_needs_no_torch",
     "test_latency_cli.py::test_latency_end_to_end_json",
+    "test_paths.py::test_a_new_latency_document_holds_no_absolute_local_path",
     "test_guard.py::test_export_and_latency_refuse_an_absurd_spec_before_importing_torch",
     "test_history.py::test_two_indexers_at_once_insert_each_document_once",
     "test_imports.py::test_no_runtime_is_imported",

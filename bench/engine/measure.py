@@ -60,12 +60,13 @@ def start_document(
     doc = replace(doc, warnings=tuple(f"{c.message}: {c.remedy}" if c.remedy else c.message for c in checks))
     if identity is not None:
         doc = identity.apply(doc)
-    if suite is not None:
-        doc = replace(doc, suite=suite, calibrations=calibrations)
     target = output
     if target is None and name_prefix:
         default = default_result_path(doc, results_dir)
         target = default.with_name(f"{name_prefix}-{default.name}")
+    if suite is not None:  # its bundle relative to the file's folder: a document holds no local path
+        folder = (target or default_result_path(doc, results_dir)).parent
+        doc = replace(doc, suite=suite.placed_in(folder), calibrations=calibrations)
     path = write_result(doc, target, results_dir)
     say(f"results: {path}")
     return doc, path

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.backends import install_hint
-from bench.document import ResultDocument, Settings
-from bench.engine.policy import MeasurePolicy
+import bench.backends
+from bench.backends import canonical_name, get_backend, install_hint, user_backends
+from bench.document import Artifact, ResultDocument, Settings
+from bench.engine.policy import MeasurePolicy, get_policy
 from bench.errors import EffbenchError
 from bench.vocab import PRECISIONS
 
@@ -144,8 +145,6 @@ def split_backend_names(values: Sequence[str] | str | None) -> list[str] | None:
 
 def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
     """Backend names to run: the named ones (each must be installed), or every installed one with notes."""
-    from bench.backends import canonical_name, is_installed, user_backends
-
     if requested:
         chosen: list[str] = []
         for name in requested:
@@ -153,13 +152,13 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
             if canonical not in chosen:
                 chosen.append(canonical)
         for name in chosen:
-            if not is_installed(name):
+            if not bench.backends.is_installed(name):  # looked up when called: tests stand in for it
                 hint = install_hint(name)
                 raise EffbenchError(f"backend '{name}' is not installed: {hint}, or drop it from --backend")
         return chosen
     chosen = []
     for name in user_backends():
-        if is_installed(name):
+        if bench.backends.is_installed(name):
             chosen.append(name)
         else:
             notes.append(f"backend {name} is not installed, skipped ({install_hint(name)})")
@@ -188,7 +187,6 @@ def resolve_settings(
 
     Every bad value is an EffbenchError naming it; the checks run in the order the options are listed in --help.
     """
-    from bench.engine.policy import get_policy
     from bench.machine import resolve_cpus
 
     defaults = config.latency
@@ -242,8 +240,6 @@ def is_user_file(model: str) -> bool:
 
 def needed_formats(model: str, backends: Sequence[str]) -> tuple[str, ...]:
     """The artifact formats the backends load, that can be made from `model`."""
-    from bench.backends import get_backend
-
     wanted = {fmt for name in backends for fmt in get_backend(name).formats}
     if is_user_file(model) and model.lower().endswith(".xml"):
         wanted &= {"openvino"}  # an OpenVINO IR cannot be turned back into ONNX
@@ -330,7 +326,7 @@ def plan_requests(
     plans: list[CellPlan] = []
     seen: set[tuple[str, str | None]] = set()
     for model, model_requests in by_model.items():
-        prepared = _prepare_model(model, model_requests, export, seed, weights)
+        prepared = _prepare_model(model, model_requests, export, seed, weights, cache_dir)
         key = (prepared.target.model_name, prepared.fingerprint)
         if key in seen:
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
@@ -346,10 +342,16 @@ class _PreparedModel:
     fingerprint: str | None
     files: dict[str, Path]
     sha256: dict[str, str]
+    locations: dict[str, tuple[str, str]]  # format -> (root, path) as the document records it
 
 
 def _prepare_model(
-    model: str, requests: Sequence[CellRequest], artifacts: ArtifactSource, seed: int, weights: Path | None
+    model: str,
+    requests: Sequence[CellRequest],
+    artifacts: ArtifactSource,
+    seed: int,
+    weights: Path | None,
+    cache_dir: Path,
 ) -> _PreparedModel:
     """The model's load target, exported for the formats of the backends its runnable cells use."""
     from bench.backends.base import LoadTarget
@@ -386,12 +388,13 @@ def _prepare_model(
         seed=seed,
         weights=str(weights) if weights is not None and spec is not None else None,
     )
-    return _PreparedModel(target, fingerprint, files, sha256)
+    from bench.export.bundle import artifact_location
+
+    locations = {fmt: artifact_location(path, cache_dir) for fmt, path in files.items()}
+    return _PreparedModel(target, fingerprint, files, sha256, locations)
 
 
 def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
-    from bench.backends import get_backend
-    from bench.document import Artifact
     from bench.engine.runner import CellPlan
 
     backend_name, name, files = request.backend, prepared.target.model_name, prepared.files
@@ -400,7 +403,8 @@ def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
     artifact = None
     for fmt in backend.formats:
         if fmt in files:
-            artifact = Artifact(format=fmt, path=str(files[fmt]), sha256=prepared.sha256.get(fmt))
+            root, path = prepared.locations[fmt]  # relative: the sha256 identifies the bytes, the path helps find them
+            artifact = Artifact(format=fmt, path=path, sha256=prepared.sha256.get(fmt), root=root)
         elif skip is None:
             skip = f"{backend_name} needs a {fmt} file and {name} has none"
     if not backend.formats and prepared.target.model_spec is None and skip is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.document import BUNDLE_ROOT, CACHE_ROOT, FOLDER_ROOT
 from bench.errors import EffbenchError
 from bench.export.cache import (
     MANIFEST_NAME,
@@ -56,6 +57,20 @@ def read_bundle_index(bundle: Path) -> dict[str, Any]:
     if not path.exists():
         return {"format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "entries": []}
     return load_json(path, BUNDLE)
+
+
+def artifact_location(file: Path, cache_dir: Path) -> tuple[str, str]:
+    """Where an exported file is, as a result document records it: (root, path relative to that root). The root is
+    the folder holding the file's entry folder: a bundle (it has an index), the cache, or a folder of the user's."""
+    entry = Path(file).parent
+    holder = entry.parent
+    if (holder / BUNDLE_INDEX_NAME).is_file():
+        root = BUNDLE_ROOT
+    elif holder.resolve() == Path(cache_dir).resolve():
+        root = CACHE_ROOT
+    else:
+        root = FOLDER_ROOT
+    return root, f"{entry.name}/{Path(file).name}"
 
 
 def bundle_entry_folder(bundle: Path, model_name: str) -> Path:

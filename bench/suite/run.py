@@ -222,7 +222,8 @@ def run_suite(
 
 
 def suite_record(suite: Suite, bundle: Path | None) -> SuiteRecord:
-    """The document's record of the suite as run, with the bundle it read."""
+    """The document's record of the suite as run, with the bundle it read (bench.engine.measure.start_document
+    makes its path relative to the result file's folder: SuiteRecord.placed_in)."""
     return SuiteRecord(name=suite.name, definition=suite.to_dict(), bundle=str(bundle.resolve()) if bundle else None)
 
 
@@ -273,7 +274,7 @@ def resume_suite(
         )
     suite = Suite.from_dict(doc.suite.definition)
     if bundle is None and doc.suite.bundle:
-        bundle = Path(doc.suite.bundle)
+        bundle = Path(path).parent / doc.suite.bundle  # relative to the document's folder (absolute in older ones)
     if bundle is not None:
         check_bundle(bundle, suite)
     cpus = {t: tuple(doc.settings.cpus[:t]) for t in suite.threads}
