@@ -8,7 +8,7 @@ artifact manifests, bundle indexes, and the history database's schema through th
   version is refused with one line saying to upgrade effbench, and an older one is brought up to date by the
   format's upgrade steps, one version at a time (asv's `load_json(path, api_version)` with its `update_to_N`
   steps). Nothing is dropped on the way. Every problem is one EffbenchError line naming the file.
-Standard library only: the worker reads its job with these records before it imports numpy or a runtime.
+Standard library only: the worker writes its record with these (through bench.document) before it imports a runtime.
 """
 
 from __future__ import annotations
