@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bench.compare.cells import Arm, CellInput
-from bench.compare.sequential import process_quantile_ms
+from bench.compare.sequential import SpendingPlan, process_quantile_ms
 from bench.compare.verdict import CompareSettings
 from bench.document import CellRecord, ProcessRecord, ResultDocument
 from bench.errors import EffbenchError
@@ -166,8 +166,6 @@ def match_ab(doc: ResultDocument) -> Matched:
 def judged_as_run(settings: CompareSettings, doc: ResultDocument) -> CompareSettings:
     """`settings` for judging `doc`: an adaptive A/B document (settings.sequential) is judged with the design its
     run looked with (each cell's share of α, the first look), whatever --alpha says now, since its looks spent it."""
-    from bench.compare.sequential import SpendingPlan
-
     design = doc.settings.sequential
     if design is None:
         return settings
