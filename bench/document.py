@@ -12,7 +12,6 @@ Standard library only: the worker reads its records with this before it imports 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,20 @@ from typing import Any
 
 from bench.calibration import PeakCalibration
 from bench.errors import EffbenchError
-from bench.formats import OMIT_EMPTY, DocumentError, Format, NewerFormatError, Record, nested, number, numbers, upgrade
+from bench.formats import (
+    OMIT_EMPTY,
+    DocumentError,
+    FilePaths,
+    Format,
+    NewerFormatError,
+    Record,
+    map_file_paths,
+    nested,
+    number,
+    numbers,
+    relative_path,
+    upgrade,
+)
 
 FORMAT = "effbench-result"
 
@@ -38,7 +50,9 @@ FORMAT = "effbench-result"
 #     although every key is optional: an older effbench would show the two arms of an A/B document as two
 #     unrelated cells, so it must refuse the file. A version-1 document upgrades as it is.
 #     Later optional keys, not bumped because an effbench that ignores them reads the document right (paths are
-#     shown, never opened): artifact.root and suite.bundle_root, the folder the path beside them is relative to.
+#     shown, never opened): artifact.root, suite.bundle_root and suite.definition_root (the roots of the paths
+#     beside them); superseded_processes and settings.sequential (an adaptive A/B: an older effbench judges it with
+#     the fixed-size rule on medians, a different verdict: a candidate for format 3).
 FORMAT_VERSION = 2
 
 # _UPGRADES[n] turns a version-n document (the raw JSON dict) into a version-(n + 1) one; bench.formats.upgrade
@@ -116,13 +130,6 @@ class WorkerFailure:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": False, "error": self.error, "traceback": self.traceback}
-
-
-def read_worker_output(data: Any) -> ProcessRecord | WorkerFailure:
-    """The record a worker wrote (DocumentError when it is not one)."""
-    if isinstance(data, Mapping) and data.get("ok") is False:
-        return WorkerFailure(error=str(data.get("error")), traceback=str(data.get("traceback") or ""))
-    return ProcessRecord.from_dict(data, "worker record")
 
 
 # --------------------------------------------------------------------------------------------- the cell
@@ -232,6 +239,9 @@ class CellRecord(Record):
 # ------------------------------------------------------------------------------------------- the suite
 
 
+SUITE_PATHS = FilePaths(keys=("source", "output"), lists=("models",), suffixes=(".onnx", ".xml"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class SuiteRecord(Record):
     """The `effbench run --suite` definition as run (bench.suite.definition.Suite.to_dict) and its bundle."""
@@ -242,14 +252,26 @@ class SuiteRecord(Record):
     # before bundle_root).
     bundle: str | None = field(default=None, metadata=OMIT_EMPTY)
     bundle_root: str | None = field(default=None, metadata=OMIT_EMPTY)
+    # The definition's files (its bench.toml, output folder, model files): relative to this root when set
+    # (RESULT_FOLDER), absolute in documents written before it.
+    definition_root: str | None = field(default=None, metadata=OMIT_EMPTY)
 
     def placed_in(self, folder: Path) -> SuiteRecord:
-        """The record as a result file in `folder` keeps it: an absolute bundle path made relative to that folder,
-        so that a published document holds no local path (bench.suite.run.resume_suite resolves it back)."""
-        if self.bundle is None or self.bundle_root is not None:
-            return self
-        relative = Path(os.path.relpath(Path(self.bundle).resolve(), Path(folder).resolve())).as_posix()
-        return replace(self, bundle=relative, bundle_root=RESULT_FOLDER)
+        """The record as a result file in `folder` keeps it: absolute paths (the bundle, the definition's files)
+        made relative to that folder, so that a published document holds no local path (resolved_definition)."""
+        record = self
+        if self.bundle is not None and self.bundle_root is None:
+            record = replace(record, bundle=relative_path(self.bundle, folder), bundle_root=RESULT_FOLDER)
+        if self.definition_root is None:
+            definition = map_file_paths(self.definition, SUITE_PATHS, lambda p: relative_path(p, folder))
+            record = replace(record, definition=definition, definition_root=RESULT_FOLDER)
+        return record
+
+    def resolved_definition(self, folder: Path) -> dict[str, Any]:
+        """The definition with its relative paths resolved against `folder`, the result file's folder."""
+        if self.definition_root is None:
+            return self.definition
+        return map_file_paths(self.definition, SUITE_PATHS, lambda p: str(Path(folder) / p))  # absolute p: p
 
 
 # ----------------------------------------------------------------------------------------- the document
@@ -270,9 +292,7 @@ class EffbenchInfo(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class SequentialDesign(Record):
-    """How an adaptive A/B (`effbench ab --budget`) looked after every block (bench.compare.sequential): its
-    budget, the most blocks asked for, each cell's share of α and the first look; its verdicts are judged again
-    with the same design."""
+    """How an adaptive A/B (`effbench ab --budget`) looked after every block (bench.compare.sequential)."""
 
     budget_s: float
     alpha: float  # each cell's share of the verdict options' α (Bonferroni over the run's cells)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -299,3 +300,32 @@ def numbers(
                 raise DocumentError(f"{where}[{i}] is {_shown(item)}, expected {expected}")
 
     return {"check": check}
+
+
+def relative_path(path: str, folder: Path) -> str:
+    """`path` relative to `folder` (with `..` where needed) when it is absolute; a relative path as it is."""
+    if not Path(path).is_absolute():
+        return path
+    return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()
+
+
+@dataclass(frozen=True)
+class FilePaths:
+    """Where a record's dict holds file paths: single keys, and lists whose entries with these suffixes are files."""
+
+    keys: tuple[str, ...]
+    lists: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+
+
+def map_file_paths(data: dict[str, Any], where: FilePaths, change: Callable[[str], str]) -> dict[str, Any]:
+    """`data` with `change` applied to each path named by `where` (other values left alone)."""
+    out = dict(data)
+    apply = change
+    for key in where.keys:
+        if isinstance(out.get(key), str):
+            out[key] = apply(out[key])
+    for key in where.lists:
+        if isinstance(out.get(key), list):
+            out[key] = [apply(v) if isinstance(v, str) and v.endswith(where.suffixes) else v for v in out[key]]
+    return out

@@ -21,9 +21,7 @@ from bench.document import (
     ResultDocument,
     Settings,
     SuiteRecord,
-    WorkerFailure,
     read_run_id,
-    read_worker_output,
 )
 from bench.engine.job import WorkerJob
 from bench.engine.policy import PRESETS, ProcessStopRule
@@ -194,9 +192,9 @@ def test_a_written_document_reads_back_equal(tmp_path: Path) -> None:
     assert load_result(path) == built
 
 
-def test_worker_job_survives_json() -> None:
+def _job() -> WorkerJob:
     target = LoadTarget(model_name="m", files={"onnx": "/m.onnx"}, input_shape=(1, 3, 8, 8), options={"x": 1})
-    job = WorkerJob(
+    return WorkerJob(
         backend="fake",
         target=target,
         threads=2,
@@ -208,17 +206,20 @@ def test_worker_job_survives_json() -> None:
         cell="m · fake · fp32",
         result_path="/tmp/r.json",
     )
+
+
+def test_worker_job_survives_json() -> None:
+    job = _job()
     back = WorkerJob.from_dict(json.loads(json.dumps(job.to_dict())))
     assert back == job and back.target.input_shape == (1, 3, 8, 8)
 
 
-def test_worker_output_is_a_record_or_a_failure() -> None:
+def test_a_worker_record_reads_back_through_its_job() -> None:
     record = ProcessRecord(process_index=1, samples_ns=(5, 6), warnings=("w",))
-    assert read_worker_output(json.loads(json.dumps(record.to_dict()))) == record
-    failure = WorkerFailure(error="RuntimeError: no", traceback="Traceback …")
-    assert read_worker_output(failure.to_dict()) == failure
+    job = WorkerJob.from_dict(json.loads(json.dumps(_job().to_dict())))
+    assert job.read_result(json.loads(json.dumps(record.to_dict()))) == record
     with pytest.raises(DocumentError, match="'samples_ns' is missing"):
-        read_worker_output({"ok": True})
+        job.read_result({"ok": True})
 
 
 def test_read_run_id() -> None:

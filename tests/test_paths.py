@@ -90,3 +90,28 @@ def test_resume_finds_a_suites_bundle_beside_the_document_not_beside_the_shell(
     code = main(["--config", str(config), "run", "--resume", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and f"--bundle {path.parent / '../bundle'} is not a folder" in err, err
+
+
+def test_a_suite_definition_keeps_no_local_path_and_resolves_back(tmp_path: Path) -> None:
+    from bench.document import SuiteRecord
+
+    results = tmp_path / "results" / "machine"
+    definition = {
+        "name": "mine",
+        "models": ["efficientnet_b0", str(tmp_path / "models" / "net.onnx")],
+        "source": str(tmp_path / "bench.toml"),
+        "output": str(tmp_path / "results"),
+        "threads": [1],
+    }
+    placed = SuiteRecord(name="mine", definition=definition).placed_in(results)
+    text = str(placed.to_dict())
+    assert str(tmp_path) not in text and placed.definition_root == "result folder"
+    assert placed.definition["models"] == ["efficientnet_b0", "../../models/net.onnx"]
+    back = placed.resolved_definition(results)
+    assert [Path(m).resolve() if m.endswith(".onnx") else m for m in back["models"]] == [
+        "efficientnet_b0",
+        (tmp_path / "models" / "net.onnx").resolve(),
+    ]
+    assert Path(back["source"]).resolve() == (tmp_path / "bench.toml").resolve()
+    # a document written before definition_root keeps its absolute paths as they are
+    assert SuiteRecord(name="mine", definition=definition).resolved_definition(results) == definition

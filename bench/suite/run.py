@@ -272,7 +272,7 @@ def resume_suite(
             f"{path} was measured on machine {doc.machine.id}, this is {here}: resume it there, or start a new "
             "run with --suite"
         )
-    suite = Suite.from_dict(doc.suite.definition)
+    suite = Suite.from_dict(doc.suite.resolved_definition(Path(path).parent))
     if bundle is None and doc.suite.bundle:
         bundle = Path(path).parent / doc.suite.bundle  # relative to the document's folder (absolute in older ones)
     if bundle is not None:
