@@ -252,8 +252,7 @@ class SuiteRecord(Record):
     # before bundle_root).
     bundle: str | None = field(default=None, metadata=OMIT_EMPTY)
     bundle_root: str | None = field(default=None, metadata=OMIT_EMPTY)
-    # The definition's files (its bench.toml, output folder, model files): relative to this root when set
-    # (RESULT_FOLDER), absolute in documents written before it.
+    # The definition's files (bench.toml, output, model files): relative to this root (RESULT_FOLDER) when set
     definition_root: str | None = field(default=None, metadata=OMIT_EMPTY)
 
     def placed_in(self, folder: Path) -> SuiteRecord:
