@@ -321,11 +321,10 @@ class FilePaths:
 def map_file_paths(data: dict[str, Any], where: FilePaths, change: Callable[[str], str]) -> dict[str, Any]:
     """`data` with `change` applied to each path named by `where` (other values left alone)."""
     out = dict(data)
-    apply = change
     for key in where.keys:
         if isinstance(out.get(key), str):
-            out[key] = apply(out[key])
+            out[key] = change(out[key])
     for key in where.lists:
         if isinstance(out.get(key), list):
-            out[key] = [apply(v) if isinstance(v, str) and v.endswith(where.suffixes) else v for v in out[key]]
+            out[key] = [change(v) if isinstance(v, str) and v.endswith(where.suffixes) else v for v in out[key]]
     return out

@@ -83,6 +83,7 @@ class Look:
 
     blocks: int
     level: float
+    threshold: float  # the relative threshold it was judged by
     ratio: float
     ci_low: float
     ci_high: float
@@ -103,15 +104,17 @@ def process_quantile_ms(samples_ns: Sequence[int], quantile: float = BLOCK_QUANT
 
 
 def judge_blocks(
-    base_medians_ms: Sequence[float], new_medians_ms: Sequence[float], threshold: float, plan: SpendingPlan
+    base_ms: Sequence[float], new_ms: Sequence[float], threshold: float, floor_ms: float, plan: SpendingPlan
 ) -> Look:
-    """The look at an A/B cell's blocks so far (process i of each arm is block i). `threshold` is the relative
-    one, the absolute floor already applied; `plan.alpha` is this cell's share (a run of m cells gives each α/m:
-    Bonferroni, valid whatever their dependence). The adaptive run's stopping rule and the verdict on its
+    """The look at an A/B cell's blocks so far (process i of each arm is block i, by its block value in ms).
+    The relative `threshold` is raised to `floor_ms` over BASE's geometric mean where that is larger (as
+    bench.compare.verdict does for every cell); `plan.alpha` is this cell's share (a run of m cells gives each
+    α/m: Bonferroni, valid whatever their dependence). The adaptive run's stopping rule and the verdict on its
     document both call this, so the document is judged as the run was."""
-    blocks = min(len(base_medians_ms), len(new_medians_ms))
-    ratios = [math.log(new_medians_ms[i] / base_medians_ms[i]) for i in range(blocks)]
-    return look(ratios, threshold, plan)
+    blocks = min(len(base_ms), len(new_ms))
+    base_geomean = math.exp(math.fsum(math.log(b) for b in base_ms[:blocks]) / blocks) if blocks else 1.0
+    ratios = [math.log(new_ms[i] / base_ms[i]) for i in range(blocks)]
+    return look(ratios, max(threshold, floor_ms / base_geomean), plan)
 
 
 def winsorize(values: Sequence[float], mads: float = WINSORIZE_MADS) -> list[float]:
@@ -138,7 +141,7 @@ def look(log_ratios: Sequence[float], threshold: float, plan: SpendingPlan) -> L
     blocks = len(log_ratios)
     level = plan.level(blocks)
     if blocks < max(plan.min_blocks, 2):
-        return Look(blocks, level, math.nan, math.nan, math.nan, 1.0, 1.0, "continue")
+        return Look(blocks, level, threshold, math.nan, math.nan, math.nan, 1.0, 1.0, "continue")
     values = winsorize(log_ratios)
     mean = math.fsum(values) / blocks
     var = math.fsum((x - mean) ** 2 for x in values) / (blocks - 1)
@@ -163,5 +166,13 @@ def look(log_ratios: Sequence[float], threshold: float, plan: SpendingPlan) -> L
     else:
         decision = "continue"
     return Look(
-        blocks, level, math.exp(mean), math.exp(mean - half), math.exp(mean + half), p_slower, p_faster, decision
+        blocks,
+        level,
+        threshold,
+        math.exp(mean),
+        math.exp(mean - half),
+        math.exp(mean + half),
+        p_slower,
+        p_faster,
+        decision,
     )

@@ -281,8 +281,10 @@ def _judge_sequential(cell: CellInput, effect: Effect, settings: CompareSettings
     (bench.compare.sequential.judge_blocks: winsorized paired t at the level spent on that look; the plan's α
     is each cell's share, as the run recorded it)."""
     assert settings.sequential is not None
-    threshold = max(settings.threshold, settings.floor_ms / effect.base_geomean_ms)
-    seen: Look = judge_blocks(cell.base.medians_ms, cell.new.medians_ms, threshold, settings.sequential)
+    seen: Look = judge_blocks(
+        cell.base.medians_ms, cell.new.medians_ms, settings.threshold, settings.floor_ms, settings.sequential
+    )
+    threshold = seen.threshold
     verdict = SEQUENTIAL_VERDICTS[seen.decision]
     ci = f"{_pct(seen.ratio)} ({1 - 2 * seen.level:.2%} CI {_pct(seen.ci_low)} to {_pct(seen.ci_high)})"
     step = f"after {seen.blocks} blocks of process p10s at α {seen.level:.2g} (spent over the looks), ±{threshold:.1%}"

@@ -9,7 +9,6 @@ the same fixed number of processes, so process i of each arm forms block i.
 from __future__ import annotations
 
 import math
-import statistics
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,17 +73,14 @@ class ABBA:
 @dataclass(frozen=True)
 class SequentialRule:
     """How an adaptive A/B judges a pair after each block (bench.compare.sequential.judge_blocks): the verdict
-    options' threshold (raised to the floor where that is larger, as bench.compare.verdict does) and α spent by
-    `plan`, whose α is each pair's share."""
+    options' threshold and floor, and α spent by `plan`, whose α is each pair's share."""
 
     threshold: float
     floor_ms: float
     plan: SpendingPlan
 
-    def judge(self, base_medians_ms: Sequence[float], new_medians_ms: Sequence[float]) -> Look:
-        base_geomean = math.exp(statistics.fmean(math.log(b) for b in base_medians_ms))
-        threshold = max(self.threshold, self.floor_ms / base_geomean)
-        return judge_blocks(base_medians_ms, new_medians_ms, threshold, self.plan)
+    def judge(self, base_ms: Sequence[float], new_ms: Sequence[float]) -> Look:
+        return judge_blocks(base_ms, new_ms, self.threshold, self.floor_ms, self.plan)
 
 
 def block_values_ms(cell: CellRun) -> list[float]:
@@ -160,11 +156,12 @@ class AdaptiveABBA:
 
     def _pair_reason(self, pair_index: int, base: CellRun, new: CellRun, index: int, now: float) -> str | None:
         """Why a running pair stops before round `index`, or None while it needs another block."""
-        blocks = min(len(block_values_ms(base)), len(block_values_ms(new)))
+        base_ms, new_ms = block_values_ms(base), block_values_ms(new)  # each sorts every process's samples: once
+        blocks = min(len(base_ms), len(new_ms))
         started = now if self.started is None else self.started
         spent = now - started
         if blocks >= 2:
-            verdict = self.rule.judge(block_values_ms(base)[:blocks], block_values_ms(new)[:blocks])
+            verdict = self.rule.judge(base_ms[:blocks], new_ms[:blocks])
             self.decisions[pair_index] = (blocks, verdict)
             if verdict.decided:
                 return f"decided after {blocks} blocks in {spent:.0f} s: {verdict.decision}"
