@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.document import RESULT_FORMAT, EffbenchInfo, MachineInfo, ResultDocument, Settings, document_from_json
+from bench.document import RESULT_FORMAT, EffbenchInfo, ResultDocument, Settings, document_from_json
 from bench.document import read_run_id as _read_run_id
 from bench.errors import EffbenchError
 from bench.formats import decode_json, read_bytes
 from bench.fsio import replace_file, write_new_file
+from bench.machine.info import MachineInfo
 
 # ------------------------------------------------------------------------------------------ the document
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.document import MachineInfo, ResultDocument
+from bench.document import ResultDocument
+from bench.machine.info import MachineInfo
 from bench.results import document_text, load_result
 
 if TYPE_CHECKING:
