@@ -300,6 +300,9 @@ class SequentialDesign(Record):
     cells: int
     max_blocks: int | None = None
     quantile: float  # each process enters its block by this quantile of its samples
+    # set: each block was one process measuring both arms in bursts of this many seconds (bench.engine.paired);
+    # absent: each block was four processes in ABBA order
+    burst_s: float | None = field(default=None, metadata=OMIT_EMPTY)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from bench.compare.documents import match_ab
 from bench.compare.power import min_blocks_for_sign_flip
 from bench.document import ProcessRecord
 from bench.engine.ab import ABBA, abba_order, check_python
-from bench.engine.job import Job, WorkerJob
+from bench.engine.job import Job, PairedJob, PairedRecord, WorkerJob
 from bench.engine.launchers import InProcessLauncher, WorkerOutcome
 from bench.engine.policy import PRESETS, MeasurePolicy
 from bench.engine.runner import CellPlan, CellRun
@@ -33,23 +34,37 @@ R = TypeVar("R")
 
 class ArmLauncher(InProcessLauncher):
     """Runs the worker in this process with the fake backend's options of its arm (e.g. base_ms 11 for a 10%
-    slower NEW), and logs (arm, process index) into a log shared by both arms."""
+    slower NEW), and logs (arm, process index) into a log shared by both arms. A paired process (both arms in one
+    worker) gets each arm's options from `options`, keyed by arm."""
 
-    def __init__(self, arm: str, log: list[tuple[str, int]], **options: Any) -> None:
+    def __init__(self, arm: str, log: list[tuple[str, int]], options: dict[str, dict[str, Any]]) -> None:
         super().__init__()
         self.arm, self.log, self.options = arm, log, options
 
+    def _with_options(self, job: WorkerJob, arm: str) -> WorkerJob:
+        return replace(job, target=replace(job.target, options={**job.target.options, **self.options.get(arm, {})}))
+
     def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
+        if isinstance(job, PairedJob):
+            arms = ("new", "base") if job.new_first else ("base", "new")
+            self.log.extend((arm, job.base.process_index) for arm in arms)
+            paired = replace(job, base=self._with_options(job.base, "base"), new=self._with_options(job.new, "new"))
+            both = super().launch(paired, timeout_s)
+            if both.record is not None:
+                both = replace(both, record=PairedRecord(_quiet(both.record.base), _quiet(both.record.new)))
+            return both  # type: ignore[return-value]  # narrowed to a paired job: a WorkerOutcome[R]
         assert isinstance(job, WorkerJob), job
         self.log.append((self.arm, job.process_index))
-        target = replace(job.target, options={**job.target.options, **self.options})
-        outcome = super().launch(replace(job, target=target), timeout_s)
+        outcome = super().launch(self._with_options(job, self.arm), timeout_s)
         if outcome.record is not None:
-            # The fake worker still reads this machine's /proc/stat: a busy test machine would weigh on the
-            # verdicts. The timings are fake, so the machine's activity is set aside too.
-            quiet = replace(outcome.record, machine_activity={}, warnings=())
-            outcome = replace(outcome, record=quiet)
+            outcome = replace(outcome, record=_quiet(outcome.record))
         return outcome  # type: ignore[return-value]  # narrowed to a cell job: its outcome is a WorkerOutcome[R]
+
+
+def _quiet(record: ProcessRecord) -> ProcessRecord:
+    # The fake worker still reads this machine's /proc/stat: a busy test machine would weigh on the verdicts. The
+    # timings are fake, so the machine's activity is set aside too.
+    return replace(record, machine_activity={}, warnings=())
 
 
 @pytest.fixture
@@ -68,9 +83,8 @@ def run(
 ) -> int:
     parsed = build_parser().parse_args(["--config", str(config), "ab", MODEL, MODEL, "--backend", "fake", *args])
     log = [] if log is None else log
-    return run_ab(
-        parsed, {"base": ArmLauncher("base", log, **(base or {})), "new": ArmLauncher("new", log, **(new or {}))}
-    )
+    options = {"base": base or {}, "new": new or {}}
+    return run_ab(parsed, {"base": ArmLauncher("base", log, options), "new": ArmLauncher("new", log, options)})
 
 
 def _cell(name: str) -> CellRun:
@@ -152,19 +166,73 @@ def test_the_default_is_adaptive_and_compare_of_its_file_judges_it_the_same(
     doc = load_result(out)
     design = doc.settings.sequential
     assert design is not None and design.budget_s == 90 and design.cells == 1 and design.min_blocks == 4
-    assert all(cell.stop_reason == "decided after 4 blocks in 0 s: regression" for cell in doc.cells)
+    assert all(
+        re.fullmatch(r"decided after 4 blocks in \d+ s: regression", cell.stop_reason or "") for cell in doc.cells
+    )
     assert main(["compare", str(out), "-f", "json"]) == 1
     again = json.loads(capsys.readouterr().out)["cells"][0]
     assert again["verdict"] == first["verdict"] == "regression" and again["reason"] == first["reason"]
-    assert "after 4 blocks" in first["reason"]
+    assert "after 4 blocks of paired processes' medians" in first["reason"]
+
+
+def test_the_default_pairs_both_arms_in_one_process_new_first_on_odd_blocks(config: Path, tmp_path: Path) -> None:
+    log: list[tuple[str, int]] = []
+    out = tmp_path / "ab.json"
+    assert run(config, "--output", str(out), new={"base_ms": 11.0}, log=log) == 1
+    assert log == [("base", 0), ("new", 0), ("new", 1), ("base", 1), ("base", 2), ("new", 2), ("new", 3), ("base", 3)]
+    doc = load_result(out)
+    design = doc.settings.sequential
+    assert design is not None and design.burst_s == 0.05 and design.quantile == 0.5
+    base, new = doc.cells
+    # one worker per block: both arms' records of a block come from the same process
+    assert [p.pid for p in base.processes] == [p.pid for p in new.processes]
+    assert all(p.samples_ns for p in (*base.processes, *new.processes))
+
+
+def test_processes_pairing_keeps_abba_blocks_of_separate_processes(config: Path, tmp_path: Path) -> None:
+    log: list[tuple[str, int]] = []
+    out = tmp_path / "ab.json"
+    assert run(config, "--output", str(out), "--pairing", "processes", new={"base_ms": 11.0}, log=log) == 1
+    assert log[:4] == [("base", 0), ("new", 0), ("new", 1), ("base", 1)]
+    design = load_result(out).settings.sequential
+    assert design is not None and design.burst_s is None and design.quantile == 0.1
+    assert "burst_s" not in json.loads(out.read_text())["settings"]["sequential"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--processes", "6"], "--pairing bursts is for the adaptive A/B"),
+        (["--new-python", "/usr/bin/python3"], "cannot run two interpreters"),
+    ],
+)
+def test_bursts_where_one_process_cannot_hold_both_arms_is_refused(
+    config: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "--pairing", "bursts", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_paired_process_that_fails_ends_both_arms(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ab.json"
+    code = run(config, "--output", str(out), new={"fail_at": "run", "fault_process": 1})
+    doc = load_result(out)
+    assert [(c.arm, c.status, len(c.processes), len(c.failed_processes)) for c in doc.cells] == [
+        ("base", "failed", 1, 1),
+        ("new", "failed", 1, 1),
+    ]
+    assert "process 2 failed" in (doc.cells[0].error or "") and "fake failure" in (doc.cells[1].error or "")
+    assert code == 0  # both arms failed: "failed, not comparable" in the verdict table (README)
 
 
 def test_an_adaptive_run_re_measures_a_block_that_interference_hit_on_one_arm(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     parsed = build_parser().parse_args(
-        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json")]
-    )
+        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-f", "json", "-o", str(tmp_path / "ab.json"),
+         "--pairing", "processes"]
+    )  # fmt: skip
     log: list[tuple[str, int]] = []
     launchers = {"base": BusyLauncher("base", log, set()), "new": BusyLauncher("new", log, {1}, base_ms=11.0)}
     assert run_ab(parsed, launchers) == 1
@@ -225,7 +293,7 @@ class BusyLauncher(ArmLauncher):
     """An arm whose processes in `busy` report the other CPUs 60% busy during their timed loop."""
 
     def __init__(self, arm: str, log: list[tuple[str, int]], busy: set[int], **options: Any) -> None:
-        super().__init__(arm, log, **options)
+        super().__init__(arm, log, {arm: options})
         self.busy = busy
 
     def launch(self, job: Job[R], timeout_s: float) -> WorkerOutcome[R]:
@@ -274,9 +342,11 @@ def test_ctrl_c_keeps_the_finished_processes_and_exits_130(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "ab.json"
-    parsed = build_parser().parse_args(["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-o", str(out)])
+    parsed = build_parser().parse_args(
+        ["--config", str(config), "ab", MODEL, MODEL, "-b", "fake", "-o", str(out), "--pairing", "processes"]
+    )
     log: list[tuple[str, int]] = []
-    code = run_ab(parsed, {"base": InterruptAfter("base", log), "new": InterruptAfter("new", log)})
+    code = run_ab(parsed, {"base": InterruptAfter("base", log, {}), "new": InterruptAfter("new", log, {})})
     assert code == 130
     assert "interrupted" in capsys.readouterr().err
     doc = load_result(out)
@@ -377,10 +447,10 @@ def _record(median_ms: float, busy: bool = False) -> ProcessRecord:
 
 
 def _adaptive(ratio: float, *, blocks: int, budget_s: float = 1e9, clock: FakeClock | None = None) -> tuple:
-    from bench.compare.sequential import SpendingPlan
+    from bench.compare.sequential import BLOCK_QUANTILE, SpendingPlan
     from bench.engine.ab import AdaptiveABBA, SequentialRule
 
-    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan())
+    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan(), quantile=BLOCK_QUANTILE)
     clock = clock or FakeClock()
     order = AdaptiveABBA(rule, deadline=budget_s, clock=clock)
     base, new = _cell("base"), _cell("new")
@@ -421,10 +491,10 @@ def test_adaptive_order_stops_when_the_next_block_would_overrun_the_budget() -> 
 
 
 def test_adaptive_order_stops_at_the_most_blocks_asked_for() -> None:
-    from bench.compare.sequential import SpendingPlan
+    from bench.compare.sequential import BLOCK_QUANTILE, SpendingPlan
     from bench.engine.ab import AdaptiveABBA, SequentialRule
 
-    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan())
+    rule = SequentialRule(threshold=0.05, floor_ms=0.0, plan=SpendingPlan(), quantile=BLOCK_QUANTILE)
     order = AdaptiveABBA(rule, deadline=1e9, max_blocks=2, clock=FakeClock())
     base, new = _cell("base"), _cell("new")
     for _ in range(2):

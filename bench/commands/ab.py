@@ -39,6 +39,9 @@ DEFAULT_PRESET = "ci"
 # A CI job's A/B step: about 20 blocks of a 5 ms model here (3.7 s a block), enough to catch a real 4-5% slowdown
 # at --threshold 2% in most runs (scripts/ab_sequential_sim.py; README's verdict section).
 DEFAULT_BUDGET_S = 90.0
+# A burst of a paired process (bench.engine.paired): about ten inferences of a 5 ms model, short against the
+# seconds over which a shared host's speed wanders, long against the one untimed inference that starts each burst.
+DEFAULT_BURST_S = 0.05
 
 
 def register(subparsers: Any) -> None:
@@ -71,6 +74,15 @@ def register(subparsers: Any) -> None:
     )
     add_processes(parser, "blocks per arm: a fixed count without --budget (the old fixed-size A/B); with --budget, "
                   "the most blocks")  # fmt: skip
+    parser.add_argument(
+        "--pairing",
+        choices=("auto", "bursts", "processes"),
+        default="auto",
+        help="bursts: each block is one process timing BASE and NEW in alternating bursts of "
+        f"{DEFAULT_BURST_S * 1000:g} ms (the machine's second-to-second noise cancels); processes: each block is "
+        "four processes in ABBA order; auto (default): bursts for an adaptive A/B with one interpreter, "
+        "processes otherwise",
+    )
     parser.add_argument("--base-python", metavar="PY", help="interpreter for BASE's workers (default: this one)")
     parser.add_argument("--new-python", metavar="PY", help="interpreter for NEW's workers (default: this one)")
     add_output(parser)
@@ -103,6 +115,9 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     if args.budget is not None and not 0 < args.budget < math.inf:
         raise EffbenchError(f"--budget {args.budget:g}: give the seconds the A/B may take, such as 90")
     adaptive = args.budget is not None or args.processes is None
+    if args.pairing == "bursts" and not adaptive:
+        raise EffbenchError("--pairing bursts is for the adaptive A/B: add --budget SECONDS or drop --processes")
+    bursts = adaptive and pairing(args)
     processes = args.processes if args.processes is not None else get_policy(args.preset).max_processes
     settings = resolve_settings(
         command_config(args),
@@ -133,8 +148,9 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     cpus = ",".join(map(str, settings.cpus))
     design = None
     if adaptive:
-        design = adaptive_design(args, verdicts, pairs, started)
-        err.print(f"A/B: {len(pairs)} cell(s) on CPU(s) {cpus}, ABBA blocks until each verdict is decided, "
+        design = adaptive_design(args, verdicts, pairs, started, bursts)
+        kind = "paired processes (alternating bursts)" if bursts else "ABBA blocks"
+        err.print(f"A/B: {len(pairs)} cell(s) on CPU(s) {cpus}, {kind} until each verdict is decided, "
                   f"within {design[1].budget_s:g} s (first look after {design[1].min_blocks} blocks)")  # fmt: skip
     else:
         err.print(f"A/B: {len(pairs)} cell(s), {processes} processes per arm in ABBA rounds on CPU(s) {cpus}")
@@ -155,11 +171,31 @@ def run_ab(args: argparse.Namespace, launchers: Mapping[str, Launcher] | None = 
     )
 
 
+def pairing(args: argparse.Namespace) -> bool:
+    """Whether an adaptive A/B's blocks are paired processes (True) or ABBA process blocks, as --pairing says:
+    both arms share a process only when they share an interpreter (then one backend too: bench.engine.ab.pair_plans
+    pairs equal backends)."""
+    from bench.errors import EffbenchError
+
+    one_interpreter = (args.base_python or sys.executable) == (args.new_python or sys.executable)
+    if args.pairing == "bursts" and not one_interpreter:
+        raise EffbenchError(
+            "--pairing bursts measures both arms in one process, which cannot run two interpreters: drop "
+            "--base-python/--new-python or use --pairing processes"
+        )
+    return args.pairing == "bursts" or (args.pairing == "auto" and one_interpreter)
+
+
 def adaptive_design(
-    args: argparse.Namespace, verdicts: CompareSettings, pairs: Sequence[tuple[CellPlan, CellPlan]], started: float
+    args: argparse.Namespace,
+    verdicts: CompareSettings,
+    pairs: Sequence[tuple[CellPlan, CellPlan]],
+    started: float,
+    bursts: bool,
 ) -> tuple[AdaptiveABBA, SequentialDesign]:
-    """The adaptive round order and the design the document records: α shared by the pairs that will run."""
-    from bench.compare.sequential import BLOCK_QUANTILE, DEFAULT_MIN_BLOCKS, SpendingPlan
+    """The adaptive round order and the design the document records: α shared by the pairs that will run; with
+    `bursts`, each block one paired process (bench.engine.paired) entering by its median."""
+    from bench.compare.sequential import BLOCK_QUANTILE, DEFAULT_MIN_BLOCKS, PAIRED_QUANTILE, SpendingPlan
     from bench.document import SequentialDesign
     from bench.engine.ab import AdaptiveABBA, SequentialRule
 
@@ -167,7 +203,11 @@ def adaptive_design(
     cells = max(1, sum(1 for base, new in pairs if not (base.skip_reason or new.skip_reason)))
     design = SequentialDesign(
         budget_s=budget, alpha=verdicts.alpha / cells, min_blocks=DEFAULT_MIN_BLOCKS, cells=cells,
-        max_blocks=args.processes, quantile=BLOCK_QUANTILE,
+        max_blocks=args.processes, quantile=PAIRED_QUANTILE if bursts else BLOCK_QUANTILE,
+        burst_s=DEFAULT_BURST_S if bursts else None,
     )  # fmt: skip
-    rule = SequentialRule(verdicts.threshold, verdicts.floor_ms, SpendingPlan(design.alpha, design.min_blocks))
-    return AdaptiveABBA(rule, deadline=started + budget, max_blocks=args.processes, started=started), design
+    rule = SequentialRule(
+        verdicts.threshold, verdicts.floor_ms, SpendingPlan(design.alpha, design.min_blocks), design.quantile
+    )
+    order = AdaptiveABBA(rule, started + budget, max_blocks=args.processes, burst_s=design.burst_s, started=started)
+    return order, design

@@ -169,4 +169,6 @@ def judged_as_run(settings: CompareSettings, doc: ResultDocument) -> CompareSett
     design = doc.settings.sequential
     if design is None:
         return settings
-    return replace(settings, sequential=SpendingPlan(design.alpha, design.min_blocks))
+    statistic = "medians" if design.quantile == 0.5 else f"p{design.quantile * 100:.0f}s"
+    blocks_of = f"paired processes' {statistic}" if design.burst_s is not None else f"process {statistic}"
+    return replace(settings, sequential=SpendingPlan(design.alpha, design.min_blocks), blocks_of=blocks_of)

@@ -67,6 +67,7 @@ class CompareSettings:
     # set for an adaptive A/B document: its paired cells are judged as its run judged them after each block,
     # at the α share per cell the run recorded
     sequential: SpendingPlan | None = None
+    blocks_of: str = "process p10s"  # what an adaptive A/B's blocks were made of, for the verdict's reason
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -287,7 +288,10 @@ def _judge_sequential(cell: CellInput, effect: Effect, settings: CompareSettings
     threshold = seen.threshold
     verdict = SEQUENTIAL_VERDICTS[seen.decision]
     ci = f"{_pct(seen.ratio)} ({1 - 2 * seen.level:.2%} CI {_pct(seen.ci_low)} to {_pct(seen.ci_high)})"
-    step = f"after {seen.blocks} blocks of process p10s at α {seen.level:.2g} (spent over the looks), ±{threshold:.1%}"
+    step = (
+        f"after {seen.blocks} blocks of {settings.blocks_of} at α {seen.level:.2g} (spent over the looks), "
+        f"±{threshold:.1%}"
+    )
     reason = f"{ci} {step}" if verdict is not Verdict.INCONCLUSIVE else f"{ci} still crosses {step}"
     verdict, reason = _qualify(cell, effect, verdict, reason, settings)
     p = min(seen.p_slower, seen.p_faster)

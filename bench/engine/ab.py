@@ -3,7 +3,9 @@
 Round i runs process i of BASE and of NEW back to back, (BASE, NEW) for even i and (NEW, BASE) for odd i: a slow
 drift of a shared machine then hits both processes of a block alike (and a steady drift hits BASE first as often
 as NEW first), so the per-block ratio cancels it (bench.compare.effect.measure_paired_effect). Every arm gets
-the same fixed number of processes, so process i of each arm forms block i.
+the same fixed number of processes, so process i of each arm forms block i. The adaptive A/B (`AdaptiveABBA`) may
+instead run each block as one process that measures both arms in alternating bursts (bench.engine.paired), whose
+two records are process i of each arm.
 """
 
 from __future__ import annotations
@@ -73,19 +75,26 @@ class ABBA:
 @dataclass(frozen=True)
 class SequentialRule:
     """How an adaptive A/B judges a pair after each block (bench.compare.sequential.judge_blocks): the verdict
-    options' threshold and floor, and α spent by `plan`, whose α is each pair's share."""
+    options' threshold and floor, α spent by `plan`, whose α is each pair's share, and the quantile of its samples
+    by which each process enters its block."""
 
     threshold: float
     floor_ms: float
     plan: SpendingPlan
+    quantile: float
 
     def judge(self, base_ms: Sequence[float], new_ms: Sequence[float]) -> Look:
         return judge_blocks(base_ms, new_ms, self.threshold, self.floor_ms, self.plan)
 
 
-def block_values_ms(cell: CellRun) -> list[float]:
-    """What each process brings to its block: its samples' BLOCK_QUANTILE, in ms (bench.compare.sequential)."""
-    return [process_quantile_ms(p.samples_ns) for p in cell.processes if p.samples_ns]
+def block_values_ms(cell: CellRun, quantile: float) -> list[float]:
+    """What each process brings to its block: its samples' `quantile`, in ms (bench.compare.sequential)."""
+    return [process_quantile_ms(p.samples_ns, quantile) for p in cell.processes if p.samples_ns]
+
+
+def pairs_of(cells: Sequence[CellRun]) -> list[tuple[CellRun, CellRun]]:
+    """The (base, new) pairs of an A/B run's cells, listed base, new per pair."""
+    return list(zip(cells[::2], cells[1::2], strict=True))
 
 
 @dataclass
@@ -101,11 +110,15 @@ class AdaptiveABBA:
     warning level, bench.machine.activity.interfered, and its partner did not) is measured again, once: its two
     processes move to the cells' `superseded` list (kept in the document) and the block runs anew. Interference
     that hit both processes of a block is left alone: it cancels in the block's ratio, which is what the ABBA
-    design is for, and re-measuring it would spend the budget on a busy runner's every block."""
+    design is for, and re-measuring it would spend the budget on a busy runner's every block.
+
+    With `burst_s`, a block is one process that measures both arms in alternating bursts (bench.engine.paired):
+    interference then always hits both arms, and nothing is measured again."""
 
     rule: SequentialRule
     deadline: float
     max_blocks: int | None = None
+    burst_s: float | None = None  # set: each block is one process measuring both arms (bench.engine.paired)
     clock: Callable[[], float] = time.monotonic
     started: float | None = None
     _last_start: float | None = None
@@ -121,7 +134,7 @@ class AdaptiveABBA:
             self._longest_round_s = max(self._longest_round_s, now - self._last_start)
         stops: list[tuple[CellRun, str]] = []
         running: list[CellRun] = []
-        for pair_index, (base, new) in enumerate(zip(cells[::2], cells[1::2], strict=True)):
+        for pair_index, (base, new) in enumerate(pairs_of(cells)):
             if base.finished or new.finished:
                 stops += [(cell, "its partner stopped") for cell in (base, new) if not cell.finished]
                 continue
@@ -134,14 +147,17 @@ class AdaptiveABBA:
             else:
                 stops += [(base, reason), (new, reason)]
         self._last_start = now
+        if self.burst_s is not None:
+            pairs = tuple(pair for pair in pairs_of(cells) if pair[0] in running)
+            return Round(stops=tuple(stops), pairs=pairs, burst_s=self.burst_s)
         order = [cell for cell in abba_order(cells, index) if cell in running]
         return Round(stops=tuple(stops), launches=tuple(order))
 
     def _remeasure(self, pair_index: int, base: CellRun, new: CellRun, now: float) -> bool:
         """Supersede the pair's last block when interference hit one of its processes only (once per block, and
         only while another round fits in the budget); True when it did."""
-        if not base.processes or len(base.processes) != len(new.processes):
-            return False
+        if self.burst_s is not None or not base.processes or len(base.processes) != len(new.processes):
+            return False  # a paired process's interference hit both arms alike
         block = len(base.processes) - 1
         threads = base.plan.threads
         hits = [
@@ -156,7 +172,10 @@ class AdaptiveABBA:
 
     def _pair_reason(self, pair_index: int, base: CellRun, new: CellRun, index: int, now: float) -> str | None:
         """Why a running pair stops before round `index`, or None while it needs another block."""
-        base_ms, new_ms = block_values_ms(base), block_values_ms(new)  # each sorts every process's samples: once
+        base_ms, new_ms = (
+            block_values_ms(base, self.rule.quantile),
+            block_values_ms(new, self.rule.quantile),
+        )  # each sorts every process's samples: once
         blocks = min(len(base_ms), len(new_ms))
         started = now if self.started is None else self.started
         spent = now - started

@@ -4,8 +4,8 @@ A job is a frozen dataclass naming its worker module (`worker`, run as `python -
 thread count and the file its record goes to (`result_path`, set by the launcher); `read_result` turns the record the
 worker wrote into the job's typed result. Each worker module has `run_job(job, *, pin=True)` and a `main` that serves
 it through bench.engine.serve; bench.engine.launchers starts any of them the same way. The kinds: `WorkerJob` (one
-process of a cell, a bench.document.ProcessRecord back), bench.probes.calibrate.CalibrationJob and
-bench.probes.layers.LayersJob.
+process of a cell, a bench.document.ProcessRecord back), `PairedJob` (one process measuring both arms of an A/B
+pair, a record per arm back), bench.probes.calibrate.CalibrationJob and bench.probes.layers.LayersJob.
 
 Standard library only (and effbench modules that import nothing else): a worker reads its job before it pins itself
 and imports numpy or a runtime.
@@ -111,3 +111,58 @@ class WorkerJob(Job[ProcessRecord]):
 
     def worker_time_s(self, result: ProcessRecord) -> float:
         return sum(result.samples_ns) / 1e9
+
+
+@dataclass(frozen=True)
+class PairedRecord:
+    """What a paired process sends back: one process record per arm (bench.engine.paired)."""
+
+    base: ProcessRecord
+    new: ProcessRecord
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base": self.base.to_dict(), "new": self.new.to_dict()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairedJob(Job[PairedRecord]):
+    """One process measuring both arms of an A/B pair in alternating bursts of `burst_s` seconds each
+    (bench.engine.paired): BASE's burst first, or NEW's when `new_first`. Both arms share the CPUs and threads."""
+
+    worker: ClassVar[str] = "bench.engine.paired"
+    base: WorkerJob
+    new: WorkerJob
+    burst_s: float
+    new_first: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base.to_dict(),
+            "new": self.new.to_dict(),
+            "burst_s": self.burst_s,
+            "new_first": self.new_first,
+            "threads": self.threads,
+            "cpus": list(self.cpus),
+            "result_path": self.result_path,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            base=WorkerJob.from_dict(data["base"]),
+            new=WorkerJob.from_dict(data["new"]),
+            burst_s=float(data["burst_s"]),
+            new_first=bool(data.get("new_first", False)),
+            threads=int(data["threads"]),
+            cpus=tuple(int(c) for c in data.get("cpus", ())),
+            result_path=data.get("result_path"),
+        )
+
+    def read_result(self, data: Any) -> PairedRecord:
+        return PairedRecord(
+            ProcessRecord.from_dict(data["base"], "worker record (base)"),
+            ProcessRecord.from_dict(data["new"], "worker record (new)"),
+        )
+
+    def worker_time_s(self, result: PairedRecord) -> float:
+        return (sum(result.base.samples_ns) + sum(result.new.samples_ns)) / 1e9

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from bench.backends.base import LoadTarget
 from bench.document import Artifact, CellRecord, FailedProcess, ProcessRecord, Summary
-from bench.engine.job import WorkerJob
+from bench.engine.job import PairedJob, WorkerJob
 from bench.engine.launchers import Launcher, WorkerOutcome
 from bench.engine.policy import (
     CAP_PREFIX,
@@ -159,10 +159,13 @@ StopCheck = Callable[[CellRun, MeasurePolicy], str | None]
 @dataclass(frozen=True)
 class Round:
     """The scheduler's next step: the cells that stop now, each with its reason, then one process of each cell
-    in `launches`, in that order. Nothing to launch ends the run."""
+    in `launches`, in that order, then one process for each (base, new) of `pairs` that measures both in bursts
+    of `burst_s` (bench.engine.paired). Nothing to launch ends the run."""
 
     stops: tuple[tuple[CellRun, str], ...] = ()
     launches: tuple[CellRun, ...] = ()
+    pairs: tuple[tuple[CellRun, CellRun], ...] = ()
+    burst_s: float = 0.0
 
 
 class RoundOrder(Protocol):
@@ -241,11 +244,14 @@ class Runner:
                 step = order.next_round(index, cells, self.stop_reason)
                 for cell, reason in step.stops:
                     self._stop(cell, reason)
-                if not step.launches:
+                if not step.launches and not step.pairs:
                     break
                 for cell in step.launches:
                     if not cell.finished:
                         self._run_process(cell)
+                for base, new in step.pairs:
+                    if not (base.finished or new.finished):
+                        self._run_pair(base, new, step.burst_s, index)
                 self._checkpoint()
                 index += 1
         except KeyboardInterrupt:
@@ -302,6 +308,42 @@ class Runner:
         if result.status == "ok" and result.record is not None:
             cell.processes.append(result.record)
             return
+        self._fail(cell, index, result)
+
+    def _run_pair(self, base: CellRun, new: CellRun, burst_s: float, round_index: int) -> None:
+        """One process measuring both cells of an A/B pair (bench.engine.paired), NEW's burst first on odd rounds;
+        its failure ends both cells."""
+        index = len(base.processes) + len(base.failures) + len(base.superseded)
+        job = PairedJob(
+            base=build_job(base.plan, self.policy, self.stop_rule, index),
+            new=build_job(new.plan, self.policy, self.stop_rule, index),
+            burst_s=burst_s,
+            new_first=round_index % 2 == 1,
+            cpus=tuple(base.plan.cpus),
+            threads=base.plan.threads,
+        )
+        for cell in (base, new):
+            self.progress.process_started(cell, index)
+        try:
+            result = self.arms.get("base", self.launcher).launch(job, self._timeout(base) + self._timeout(new))
+        except KeyboardInterrupt:
+            for cell in (base, new):
+                self.progress.process_finished(cell, index, WorkerOutcome("failed", error="interrupted"))
+            raise
+        paired = result.record
+        arms = ((base, paired.base), (new, paired.new)) if paired is not None else ((base, None), (new, None))
+        for cell, record in arms:
+            cell.elapsed_s += result.duration_s / 2
+            outcome: WorkerOutcome[ProcessRecord] = WorkerOutcome(
+                result.status, record, result.error, result.stderr_tail, result.duration_s / 2, result.reported
+            )
+            self.progress.process_finished(cell, index, outcome)
+            if result.status == "ok" and record is not None:
+                cell.processes.append(record)
+            else:
+                self._fail(cell, index, outcome)
+
+    def _fail(self, cell: CellRun, index: int, result: WorkerOutcome[ProcessRecord]) -> None:
         # A worker that crashed or hung would most likely do it again: the cell stops here, the others go on.
         cell.failures.append(
             FailedProcess(process_index=index, status=result.status, error=result.error, stderr_tail=result.stderr_tail)

@@ -127,23 +127,48 @@ def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
     if pin:
         prepare_process(cpus, job.threads)
     stop_rule = replace(job.stop, cap_hit=False, reason="")  # this process's own, fresh stop state
-    target = job.target
     backend = get_backend(job.backend)
-
-    t0 = time.perf_counter()
-    backend.import_runtime()
-    import_s = time.perf_counter() - t0
-    session = backend.load(target, job.threads, job.precision)
-
-    # The same seeded bytes for every backend, allocated once, outside any timed region.
-    import numpy as np
-
-    session.bind_input(np.random.default_rng(target.seed).standard_normal(target.input_shape, dtype=np.float32))
+    import_s = import_runtime(backend)
+    session = load_session(backend, job)
     detector = WarmupDetector.for_policy(job.policy)
     with session.running():
         first_inference_s = warm_up(session.run_once, session.clocks()[0], detector)
         loop = time_inferences(session, stop_rule, cpus, collect=pin)
+    return process_record(job, backend, session, Measured(loop, detector, stop_rule, import_s, first_inference_s), pin)
 
+
+def import_runtime(backend: Backend) -> float:
+    """Import the backend's runtime; its seconds (the cold start's first part)."""
+    t0 = time.perf_counter()
+    backend.import_runtime()
+    return time.perf_counter() - t0
+
+
+def load_session(backend: Backend, job: WorkerJob) -> Session:
+    """The job's model loaded, its input bound: the same seeded bytes for every backend, allocated once, outside
+    any timed region."""
+    import numpy as np
+
+    session = backend.load(job.target, job.threads, job.precision)
+    target = job.target
+    session.bind_input(np.random.default_rng(target.seed).standard_normal(target.input_shape, dtype=np.float32))
+    return session
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one arm of a process measured, with what its record says about how."""
+
+    loop: TimedLoop
+    detector: WarmupDetector
+    stop_rule: ProcessStopRule
+    import_s: float
+    first_inference_s: float
+
+
+def process_record(job: WorkerJob, backend: Backend, session: Session, measured: Measured, pin: bool) -> ProcessRecord:
+    """The record of one cell's process (or of one arm of a paired process, bench.engine.paired)."""
+    loop, detector, stop_rule = measured.loop, measured.detector, measured.stop_rule
     warnings = process_warnings(job, backend, session, loop, detector, pinned=pin)
     if stop_rule.cap_hit:
         warnings.append(f"process time cap hit: {stop_rule.reason}")
@@ -156,10 +181,10 @@ def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
         versions=backend.versions(),
         effective=session.effective_settings(),
         cold_start=ColdStartTimes(
-            import_s=import_s,
+            import_s=measured.import_s,
             load_s=session.cold_start.load_s,
             compile_s=session.cold_start.compile_s,
-            first_inference_s=first_inference_s,
+            first_inference_s=measured.first_inference_s,
         ),
         peak_rss_bytes=peak_rss_bytes(),
         warmup_ns=tuple(detector.samples_ns),
