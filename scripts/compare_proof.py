@@ -3,7 +3,8 @@ slowdown, each comparison a real `python -m bench ab` run.
 
     .venv/bin/python scripts/compare_proof.py --cpus 1 --k 20 --output proof.json [--keep DIR]
         [--model mobilenet_v2] [--backend onnxruntime] [--ratio 1.10 --ratio 1.05] [--processes N]
-        [--budget S] [--threshold PCT] [--interfere FRACTION] [--pair BASE,NEW] [--no-aa]
+        [--budget S] [--pairing bursts|processes] [--threshold PCT] [--interfere FRACTION] [--pair BASE,NEW]
+        [--no-aa | --no-power]
     .venv/bin/python scripts/compare_proof.py --cpus 1 --measure-step 1.045 --blocks 24 --output step.json
 
 (a) K A/A comparisons `ab M M` (the ci preset): every regression verdict is a false one (issue 9 asks ≤ 1 in 20).
@@ -120,6 +121,8 @@ def run_ab(kind: str, base: str, new: str, document: Path, args: argparse.Namesp
         command += ["--processes", str(args.processes)]
     if args.budget:
         command += ["--budget", str(args.budget)]
+    if args.pairing and not args.processes:
+        command += ["--pairing", args.pairing]
     spinner = None
     if args.interfere:
         cpus = args.cpus.replace("-", ",")
@@ -218,10 +221,12 @@ def main() -> int:
     parser.add_argument("--preset", default="ci", help="measurement preset (default ci)")
     parser.add_argument("--processes", type=int, help="processes per arm: a fixed-size A/B (default: adaptive)")
     parser.add_argument("--budget", type=float, help="seconds per adaptive A/B (default: ab's own)")
+    parser.add_argument("--pairing", choices=("bursts", "processes"), help="ab's --pairing (default: ab's own)")
     parser.add_argument("--threshold", default="5%", help="the verdicts' threshold (default 5%%)")
     parser.add_argument("--interfere", type=float, help="a spinner on the measured CPU this fraction of the time")
     parser.add_argument("--pair", help="BASE,NEW specs of the slowdown (default: chosen by MACs for --ratio)")
     parser.add_argument("--no-aa", action="store_true", help="no A/A comparisons")
+    parser.add_argument("--no-power", action="store_true", help="A/A comparisons only")
     parser.add_argument("--measure-step", type=float, help="measure the latency ratio of the pair chosen for R")
     parser.add_argument("--blocks", type=int, default=24, help="blocks of the --measure-step A/B (default 24)")
     parser.add_argument("--keep", type=Path, help="folder for every comparison's result document")
@@ -238,7 +243,7 @@ def main() -> int:
         base, new = args.pair.split(",")
         macs = resolve_model(new).macs / resolve_model(base).macs
         plans.append((f"step ×{macs:.3f} MACs", base, new, macs))
-    for ratio in args.ratio or ([] if args.pair else [1.10]):
+    for ratio in [] if args.no_power else args.ratio or ([] if args.pair else [1.10]):
         base, new, macs = slower_pair(args.model, ratio)
         plans.append((f"power ×{ratio:.2f}", base, new, macs))
         print(f"power ×{ratio:.2f}: {base} vs {new}, MACs ×{macs:.3f}", flush=True)
@@ -268,6 +273,10 @@ def main() -> int:
         "preset": args.preset,
         "processes": args.processes,
         "budget_s": args.budget,
+        "pairing": args.pairing or "ab's default",
+        "effbench_commit": subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip(),
         "threshold": args.threshold,
         "interfere": args.interfere,
         "k": args.k,
