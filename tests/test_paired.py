@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable
+
+import pytest
 
 from bench.backends.base import Session
 from bench.engine.job import PairedJob, WorkerJob
+from bench.engine.launchers import kept_off
 from bench.engine.paired import alternate_bursts
 from bench.engine.policy import ProcessStopRule
 
@@ -69,3 +74,23 @@ def test_the_paired_job_travels_as_json_and_back() -> None:
     job = PairedJob(base=arm, new=arm, burst_s=0.05, new_first=True, cpus=(1,), threads=1)
     again = PairedJob.from_dict(json.loads(json.dumps(job.to_dict())))
     assert again == job and again.worker == "bench.engine.paired"
+
+
+def test_the_parent_steps_off_the_measured_cpu_while_a_worker_runs_and_comes_back() -> None:
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two allowed CPUs")
+    measured = max(allowed)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+        with kept_off((measured,)):
+            assert all(measured not in os.sched_getaffinity(tid) for tid in tids)
+        assert all(os.sched_getaffinity(tid) == allowed for tid in tids)
+        with kept_off(tuple(allowed)):  # nowhere else to go: nothing moves
+            assert os.sched_getaffinity(0) == allowed
+    finally:
+        stop.set()
+        helper.join()
