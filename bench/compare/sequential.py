@@ -17,18 +17,17 @@ k0 = 4, α_10 = α/27.5, α_20 = α/105), where a large effect can be decided fr
 more blocks. `scripts/ab_sequential_sim.py` measures the rates on block ratios resampled from this machine's
 real A/A runs (their heavy tails included) and compares the alternatives it rejected.
 
-A block's value is the log ratio of its two processes' 10th percentiles (BLOCK_QUANTILE, below: interference
-only adds time), or, when one process measured both arms in alternating bursts (bench.engine.paired, the default
-`ab`), of its two arms' medians (PAIRED_QUANTILE). The test at each look is the paired t on the per-block log ratios, winsorized: a block further
-than 3 robust standard deviations (1.4826 · MAD) from the median block is pulled in to that bound, since one wild
-block would widen the t's interval for the rest of the run. Simulated on resampled real blocks
-(`scripts/ab_sequential_sim.py`, 20,000 runs a row, 3.7 s a block): a +10% slowdown is caught within 45 s in
+A block's value is the log ratio of its two processes' 10th percentiles (BLOCK_QUANTILE, below: interference only
+adds time), or, when one process measured both arms in alternating bursts (bench.engine.paired, the default `ab`),
+of its two arms' medians (PAIRED_QUANTILE). The test at each look is the paired t on the per-block log ratios,
+winsorized: a block further than 3 robust standard deviations (1.4826 · MAD) from the median block is pulled in to
+that bound, since one wild block would widen the t's interval for the rest of the run. Simulated on resampled real
+blocks (`scripts/ab_sequential_sim.py`, 20,000 runs a row, 3.7 s a block): a +10% slowdown is caught within 45 s in
 99.3-100% of runs (91.5% on the busier blocks without winsorizing), +4.5% at a 2% threshold within 90 s in
-98.9-99.8%, +3% within 180 s in 97-99%, while A/A false regressions stay at most 1.0% at a 2% threshold and 0.01%
-at 5% (the threshold does much of that work: a false regression also needs an estimate beyond it). The exact
-sign-flip guard of a fixed-size `ab` is not used: its smallest p-value, 2^-k, exceeds α_k until k = 9, so it
-would forbid every decision before nine blocks.
-"""
+98.9-99.8%, +3% within 180 s in 97-99%, while A/A false regressions stay at most 1.0% at a 2% threshold and 0.01% at
+5% (the threshold does much of that work: a false regression also needs an estimate beyond it). The exact sign-flip
+guard of a fixed-size `ab` is not used: its smallest p-value, 2^-k, exceeds α_k until k = 9, so it would forbid
+every decision before nine blocks."""
 
 from __future__ import annotations
 
