@@ -308,3 +308,20 @@ def test_an_arm_without_per_process_flags_stands_for_all_its_blocks() -> None:
     assert result.verdict is Verdict.RERUN_NEEDED and "10 in NEW's only" in result.reason
     with pytest.raises(ValueError, match="one flag per process median"):
         Arm((10.0, 10.1), process_busy=(True,))
+
+
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_an_adaptive_ab_stopped_before_its_first_look_needs_a_re_run_however_large_its_estimate(blocks: int) -> None:
+    from bench.compare.sequential import SpendingPlan
+
+    base = Arm(medians_ms=(10.0,) * blocks)
+    new = Arm(medians_ms=(13.0,) * blocks)  # +30%: a point estimate, not a verdict
+    settings = CompareSettings(sequential=SpendingPlan(0.05, 4))
+    (judged,) = compare_cells([CellInput("b0", base, new, paired=True)], settings).cells
+    assert judged.verdict is Verdict.RERUN_NEEDED and exit_code([judged]) == 3
+    assert f"{blocks} block(s)" in judged.reason and "first look at 4 blocks" in judged.reason
+    # four blocks reach the first look: a verdict, a regression here
+    four = compare_cells(
+        [CellInput("b0", Arm(medians_ms=(10.0,) * 4), Arm(medians_ms=(13.0,) * 4), paired=True)], settings
+    )
+    assert four.cells[0].verdict is Verdict.REGRESSION

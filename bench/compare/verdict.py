@@ -303,6 +303,32 @@ def _judge_sequential(cell: CellInput, effect: Effect, settings: CompareSettings
     )  # fmt: skip
 
 
+def _before_first_look(cell: CellInput, settings: CompareSettings) -> bool:
+    """Whether an adaptive A/B's cell stopped before its design's first look (its budget ran out, as when a
+    cold export cache spent it): the run never judged it, so neither may its document."""
+    blocks = min(len(cell.base.medians_ms), len(cell.new.medians_ms))
+    return settings.sequential is not None and cell.paired and blocks < settings.sequential.min_blocks
+
+
+def _unlooked(cell: CellInput, settings: CompareSettings) -> CellComparison:
+    """ "Re-run needed" (exit 3): the gate could not decide, and a point estimate, however large, is no verdict."""
+    assert settings.sequential is not None
+    base, new = cell.base, cell.new
+    blocks = min(len(base.medians_ms), len(new.medians_ms))
+    ratio = geometric_mean(new.medians_ms[:blocks]) / geometric_mean(base.medians_ms[:blocks]) if blocks else None
+    estimate = f"{_pct(ratio)} from " if ratio is not None else ""
+    reason = (
+        f"{estimate}{blocks} block(s): the A/B stopped before its first look at {settings.sequential.min_blocks} "
+        "blocks (its budget ran out; an export into a cold cache counts): re-run with a larger --budget"
+    )
+    return CellComparison(
+        key=cell.key, verdict=Verdict.RERUN_NEEDED, mark=MARKS[Verdict.RERUN_NEEDED], ratio=ratio, ci_low=None,
+        ci_high=None, p_value=None, p_adjusted=None, p90_ratio=None, base_processes=len(base.medians_ms),
+        new_processes=len(new.medians_ms), more_processes_needed=settings.sequential.min_blocks - blocks,
+        reason=reason,
+    )  # fmt: skip
+
+
 def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison:
     """A cell with a single process in an arm: a point estimate, no spread, so no test."""
     base, new = cell.base, cell.new
@@ -316,20 +342,11 @@ def _few_processes(cell: CellInput, settings: CompareSettings) -> CellComparison
     )
     reason = "; ".join(filter(None, (reason, note)))
     return CellComparison(
-        key=cell.key,
-        verdict=verdict,
-        mark=MARKS[verdict],
-        ratio=ratio,
-        ci_low=None,
-        ci_high=None,
-        p_value=None,
-        p_adjusted=None,
-        p90_ratio=p90_ratio(base.p90s_ms, base.samples, new.p90s_ms, new.samples),
-        base_processes=len(base.medians_ms),
-        new_processes=len(new.medians_ms),
-        more_processes_needed=more,
+        key=cell.key, verdict=verdict, mark=MARKS[verdict], ratio=ratio, ci_low=None, ci_high=None, p_value=None,
+        p_adjusted=None, p90_ratio=p90_ratio(base.p90s_ms, base.samples, new.p90s_ms, new.samples),
+        base_processes=len(base.medians_ms), new_processes=len(new.medians_ms), more_processes_needed=more,
         reason=reason,
-    )
+    )  # fmt: skip
 
 
 def compare_cells(cells: Sequence[CellInput], settings: CompareSettings | None = None) -> Comparison:
@@ -360,6 +377,8 @@ def compare_cells(cells: Sequence[CellInput], settings: CompareSettings | None =
                 more_processes_needed=None,
                 reason=reason,
             )
+        elif _before_first_look(cell, settings):
+            results[index] = _unlooked(cell, settings)
         elif min(len(cell.base.medians_ms), len(cell.new.medians_ms)) < 2:
             results[index] = _few_processes(cell, settings)
         elif cell.paired and len(cell.base.medians_ms) == len(cell.new.medians_ms):
