@@ -1,4 +1,5 @@
-"""Runtime backends by name: torch, onnxruntime, openvino (and a hidden fake one for tests); no runtime import.
+"""Runtime backends by name: torch, onnxruntime, openvino, inductor (and a hidden fake one for tests); no runtime
+import.
 
 Adding a runtime: write bench/backends/<runtime>_backend.py with a Backend subclass that declares its facts
 (bench/backends/base.py lists them) and imports its runtime only inside its methods, then add one line to
@@ -35,6 +36,7 @@ REGISTRY: tuple[str, ...] = (
     "bench.backends.torch_backend:TorchBackend",
     "bench.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "bench.backends.openvino_backend:OpenVinoBackend",
+    "bench.backends.inductor_backend:InductorBackend",
     "bench.backends.fake:FakeBackend",
 )
 

@@ -86,6 +86,9 @@ class Backend:
     # the runtime reports back (Session.effective_settings), which is the authority.
     settings: ClassVar[tuple[str, ...]] = ()
     hidden: ClassVar[bool] = False  # not offered to users (the fake backend of the tests)
+    # Run when no --backend is given (and installed); False for one whose cells cost minutes to prepare (inductor
+    # compiles each model for minutes): it runs when named.
+    by_default: ClassVar[bool] = True
 
     @classmethod
     def install_hint(cls) -> str:

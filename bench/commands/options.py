@@ -81,7 +81,8 @@ def add_backends(parser: argparse.ArgumentParser) -> None:
         "-b",
         action="append",
         metavar="NAME",
-        help="torch, onnxruntime, openvino (repeatable or comma list; default: every installed one)",
+        help="torch, onnxruntime, openvino, inductor (repeatable or comma list; default: every installed one but "
+        "inductor, which compiles for minutes)",
     )
 
 

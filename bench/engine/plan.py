@@ -144,7 +144,8 @@ def split_backend_names(values: Sequence[str] | str | None) -> list[str] | None:
 
 
 def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
-    """Backend names to run: the named ones (each must be installed), or every installed one with notes."""
+    """Backend names to run: the named ones (each must be installed), or every installed one run by default (not
+    inductor, which compiles for minutes) with notes."""
     if requested:
         chosen: list[str] = []
         for name in requested:
@@ -158,6 +159,8 @@ def choose_backends(requested: list[str] | None, notes: list[str]) -> list[str]:
         return chosen
     chosen = []
     for name in user_backends():
+        if not bench.backends.backend_class(name).by_default:
+            continue
         if bench.backends.is_installed(name):
             chosen.append(name)
         else:
@@ -332,8 +335,27 @@ def plan_requests(
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
             continue
         seen.add(key)
-        plans.extend(_plan_cell(prepared, request) for request in model_requests)
+        plans.extend(_compiled(_plan_cell(prepared, request), cache_dir, say) for request in model_requests)
     return plans
+
+
+def _compiled(plan: CellPlan, cache_dir: Path, say: Callable[[str], Any]) -> CellPlan:
+    """An inductor cell with its AOTInductor package, compiled for its threads and precision (or a cache hit)."""
+    if plan.backend != "inductor" or plan.skip_reason is not None or plan.target.model_spec is None:
+        return plan
+    from bench.backends.inductor_backend import COMPILE_OPTION
+    from bench.export.aot import PackageRequest, ensure_package
+    from bench.export.bundle import artifact_location
+
+    target = plan.target
+    request = PackageRequest(target.model_name, dict(target.model_spec), target.input_shape, plan.threads,
+                             plan.precision, target.seed, target.weights)  # fmt: skip
+    package = ensure_package(request, cache_dir, say)
+    root, path = artifact_location(package.path, cache_dir)
+    target = replace(target, files={**target.files, "inductor": str(package.path)},
+                     options={**target.options, COMPILE_OPTION: package.compile_record})  # fmt: skip
+    artifact = Artifact(format="inductor", path=path, sha256=package.artifacts.sha256["inductor"], root=root)
+    return replace(plan, target=target, fingerprint=package.artifacts.fingerprint, artifact=artifact)
 
 
 @dataclass(frozen=True)

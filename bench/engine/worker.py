@@ -107,7 +107,8 @@ def process_warnings(
     if pinned:  # in-process test runs share the machine with the test runner: nothing to say about it
         warnings.extend(activity_warnings(loop.activity, cpus))
     warnings.extend(session.warnings(job.precision))
-    foreign = [m for m in RUNTIME_MODULES if m in sys.modules and m != RUNTIME_MODULES.get(backend.name, backend.name)]
+    own = RUNTIME_MODULES.get(backend.name, backend.module)  # inductor's runtime is torch
+    foreign = [m for m in RUNTIME_MODULES if m in sys.modules and m != own]
     if foreign and backend.name != "fake":
         warnings.append(
             f"the {backend.name} worker also loaded {', '.join(foreign)}: another runtime in the process can slow "
