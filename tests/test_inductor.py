@@ -216,3 +216,9 @@ def test_a_real_tiny_compile_loads_and_runs_in_a_worker(tmp_path: Path) -> None:
     with session.running():
         session.run_once()
     assert session.effective_settings()["compiled_threads"] == 1 and session.warnings("fp32") == []
+
+
+def test_layers_says_inductor_has_no_per_layer_times(cli: Cli) -> None:
+    result = cli("layers", "--model", TINY, "--backend", "inductor")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "per-layer times are not available for inductor" in result.err

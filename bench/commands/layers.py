@@ -35,7 +35,10 @@ def register(subparsers: Any) -> None:
     )
     add_models(layers, help="zoo model (repeat)", metavar="NAME", short=False)
     layers.add_argument(
-        "--backend", choices=("onnxruntime", "openvino"), default="onnxruntime", help="runtime (default onnxruntime)"
+        "--backend",
+        choices=("onnxruntime", "openvino", "inductor"),
+        default="onnxruntime",
+        help="runtime (default onnxruntime; inductor has no per-layer times)",
     )
     layers.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: OpenVINO only")
     add_threads(layers, help="intra-op threads (default 1)", default=1, short=False)
@@ -47,6 +50,15 @@ def register(subparsers: Any) -> None:
     add_format(layers, ("term", "md", "json"), default="term")
     add_output(layers, "also write the profiles as a JSON document")
     layers.set_defaults(func=run_layers)
+
+
+# AOTInductor's kernels are fused across layers (a convolution carries its BN, activation and often the next
+# elementwise ops) and the package runs as one call the profiler cannot see into without instrumented kernels, so
+# no time per layer kind can be read from it.
+NO_INDUCTOR_LAYERS = (
+    "per-layer times are not available for inductor: its compiled kernels fuse layers and the profiler sees the "
+    "package as one call; profile the same model with --backend onnxruntime or openvino"
+)
 
 
 def _check_installed(backend: str) -> None:
@@ -70,6 +82,8 @@ def run_layers(args: argparse.Namespace) -> int:
     from bench.zoo.effective import effective_macs
 
     specs = [resolve_model(name) for name in args.model]  # unknown names fail before anything runs
+    if args.backend == "inductor":
+        raise EffbenchError(NO_INDUCTOR_LAYERS)
     _check_installed(args.backend)
     check_options(args.runs, args.warmup, args.backend, args.precision)
     cpu = read_cpu_description()
