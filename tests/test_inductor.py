@@ -222,3 +222,34 @@ def test_layers_says_inductor_has_no_per_layer_times(cli: Cli) -> None:
     result = cli("layers", "--model", TINY, "--backend", "inductor")
     assert result.code == 2 and result.err.count("\n") == 1
     assert "per-layer times are not available for inductor" in result.err
+
+
+def test_inductor_cells_are_a_runtime_like_the_others_in_the_views() -> None:
+    from bench.results import load_result
+    from bench.views.machines_data import build_machines_report
+    from bench.views.machines_render import render_machines
+    from bench.views.plots import figure1
+    from bench.views.report_data import build_report
+    from bench.views.report_render import render_report
+
+    path = Path(__file__).parents[1] / "results" / "amd-epyc-75392bb6" / "paper-20261203T165747Z.json"
+    doc = load_result(path)
+    compiled = [
+        replace(cell, backend="inductor", processes=tuple(replace(p, versions={"inductor": "2.13.0+cpu"})
+                                                          for p in cell.processes))  # fmt: skip
+        for cell in doc.cells
+        if cell.backend == "torch"
+    ]
+    doc = replace(doc, cells=(*doc.cells, *compiled))
+    data = build_report([(path, doc)])
+    assert "inductor fp32" in data.series
+    assert {row.series for row in data.table4} >= {"torch fp32", "inductor fp32"}
+    inductor = [c for c in data.cells if c.backend == "inductor"]
+    assert inductor and all(c.runtime_version == "2.13.0+cpu" and c.pct_peak for c in inductor)
+    text = render_report(data, "md", None).text
+    assert "inductor fp32" in text
+    figure = figure1(data.cells, "Figure 1")
+    assert figure is not None
+    assert "inductor fp32" in [t.get_text() for ax in figure.axes for t in ax.get_legend().get_texts()]
+    machines = render_machines(build_machines_report([(path, doc)]), "md").text
+    assert "inductor" in machines
