@@ -253,3 +253,21 @@ def test_inductor_cells_are_a_runtime_like_the_others_in_the_views() -> None:
     assert "inductor fp32" in [t.get_text() for ax in figure.axes for t in ax.get_legend().get_texts()]
     machines = render_machines(build_machines_report([(path, doc)]), "md").text
     assert "inductor" in machines
+
+
+def test_cache_list_tells_whether_a_package_is_still_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.export.inventory import CURRENT, STALE, UNKNOWN, inspect_cache
+
+    ensure_package(request(), tmp_path, compile_step=FakeCompile(), compiler=GCC)
+    monkeypatch.setattr(aot, "local_compiler", lambda: GCC)
+    (entry,) = inspect_cache(tmp_path).entries
+    assert (entry.status, entry.source, entry.model) == (CURRENT, "aot-inductor", "efficientnet_b0:r=32")
+    monkeypatch.setattr(aot, "local_compiler", lambda: replace(GCC, version="g++ 13.1.0"))
+    (entry,) = inspect_cache(tmp_path).entries
+    assert entry.status == STALE and "compiler" in entry.why
+
+    def no_compiler() -> Compiler:
+        raise EffbenchError("no compiler")
+
+    monkeypatch.setattr(aot, "local_compiler", no_compiler)
+    assert inspect_cache(tmp_path).entries[0].status == UNKNOWN

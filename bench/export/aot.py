@@ -9,6 +9,7 @@ and the thread count, so it is compiled on the machine that measures it (and nev
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -99,6 +100,12 @@ def find_compiler(environ: Mapping[str, str] | None = None) -> Compiler:
     return Compiler(path, (version.strip().splitlines() or [name])[0], *native_target(expanded))
 
 
+@functools.cache
+def local_compiler() -> Compiler:
+    """find_compiler() once per process (`effbench cache list` asks for every package entry)."""
+    return find_compiler()
+
+
 def _run_compiler(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True, stdin=subprocess.DEVNULL)
 
@@ -150,6 +157,21 @@ def package_fingerprint_inputs(request: PackageRequest, compiler: Compiler) -> d
         "compiler": {"version": compiler.version, "march": compiler.march, "target_sha256": compiler.target_sha256},
         "versions": library_versions(("torch",)),
     }
+
+
+def current_package_inputs(recorded: Mapping[str, Any], compiler: Compiler) -> dict[str, Any] | None:
+    """The fingerprint inputs this code, torch and `compiler` give for the package an entry's manifest recorded
+    ("fingerprint_inputs"), for `effbench cache list`; None when the request cannot be made again."""
+    from bench.zoo import ModelSpec
+
+    try:
+        spec = ModelSpec.from_dict(dict(recorded["spec"]))
+        threads, precision = int(recorded["threads"]), str(recorded["precision"])
+        seed, weights_sha = recorded["seed"], recorded["weights_sha256"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    request = PackageRequest(spec.name, spec.to_dict(), tuple(spec.input_shape), threads, precision, seed or 0)
+    return {**package_fingerprint_inputs(request, compiler), "seed": seed, "weights_sha256": weights_sha}
 
 
 def compile_configs(threads: int) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class CacheEntry:
     folder: str
     path: Path
     model: str | None
-    source: str | None  # "pytorch" | "onnx-file" | "openvino-ir"
+    source: str | None  # "pytorch" | "onnx-file" | "openvino-ir" | "aot-inductor" (bench.export.aot)
     size: int  # bytes, all files
     age_s: float  # since it was exported (else since the folder changed)
     status: str  # CURRENT | STALE | UNKNOWN | BROKEN
@@ -137,14 +137,23 @@ def entry_status(path: Path, now: float | None = None) -> CacheEntry:
 
 
 def _status(path: Path, manifest: Mapping[str, Any], recorded: Mapping[str, Any]) -> tuple[str, str]:
+    from bench.export import aot
     from bench.export.plans import SOURCES, current_fingerprint_inputs
 
-    if recorded.get("source") not in SOURCES:
+    package = recorded.get("source") == aot.SOURCE  # an AOTInductor package (bench.export.aot)
+    if recorded.get("source") not in SOURCES and not package:
         return UNKNOWN, f"its source {recorded.get('source')!r} is not one this effbench exports"
     fingerprint = str(manifest.get("fingerprint"))
-    if path.name != entry_folder_name(str(manifest.get("model_name")), fingerprint):
+    name = f"{manifest.get('model_name')}-inductor" if package else str(manifest.get("model_name"))
+    if path.name != entry_folder_name(name, fingerprint):
         return STALE, "its folder name does not match its fingerprint, so no export looks it up"
-    current = current_fingerprint_inputs(recorded)
+    if package:
+        try:
+            current = aot.current_package_inputs(recorded, aot.local_compiler())
+        except EffbenchError as exc:
+            return UNKNOWN, f"cannot tell without a C++ compiler ({exc})"
+    else:
+        current = current_fingerprint_inputs(recorded)
     if current is None:
         return STALE, "its model spec is not one this effbench's zoo reads"
     if compute_fingerprint(current) != fingerprint:
