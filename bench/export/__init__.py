@@ -3,7 +3,8 @@
 One module per step (see docs/DESIGN.md): plans (what to export, the fingerprint), build (torch → ONNX, the
 entry's manifest), convert (ONNX → IR), parity (runtimes against PyTorch), cache (entry layout, hashing, locks),
 inventory (which entries the current code still hits; pruning), bundle (self-contained copies), userfiles
-(.onnx/.xml given by the user) and pipeline (the orchestration).
+(.onnx/.xml given by the user) and pipeline (the orchestration); aot (AOTInductor packages per thread count and
+precision, compiled by aot_compile in a process of its own) for the inductor backend.
 Importing this package imports no runtime.
 """
 
