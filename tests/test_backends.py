@@ -73,7 +73,7 @@ def measure(arts: Any, backend: str, precision: str = "fp32") -> dict[str, Any]:
 
 
 def test_registry_names_and_errors() -> None:
-    assert user_backends() == ["torch", "onnxruntime", "openvino"]  # table-column order; the fake one is hidden
+    assert user_backends() == ["torch", "onnxruntime", "openvino", "inductor"]  # table order; the fake one is hidden
     assert canonical_name("ORT") == "onnxruntime" and canonical_name("ov") == "openvino"
     assert canonical_name(" PyTorch ") == "torch"
     assert is_installed("fake")
@@ -96,7 +96,8 @@ def test_available_backends_leaves_out_missing_runtimes_in_order(monkeypatch: py
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert not is_installed("ort")
-    expected = [name for name in ("torch", "openvino") if real_find_spec(name) is not None]
+    runtimes = {"torch": "torch", "openvino": "openvino", "inductor": "torch"}
+    expected = [name for name, module in runtimes.items() if real_find_spec(module) is not None]
     assert available_backends() == expected
 
 
