@@ -306,7 +306,7 @@ def _compile_entry(
             )
         shutil.rmtree(staging / ".inductor-cache", ignore_errors=True)
         (staging / RESULT_FILE).unlink(missing_ok=True)
-        write_json(staging / "manifest.json", package_manifest(request, inputs, fingerprint, compiler, staging, report))
+        write_json(staging / "manifest.json", package_manifest(request, inputs, fingerprint, staging, report))
         publish_folder(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -342,7 +342,6 @@ def package_manifest(
     request: PackageRequest,
     inputs: dict[str, Any],
     fingerprint: str,
-    compiler: Compiler,
     staging: Path,
     report: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -365,7 +364,7 @@ def package_manifest(
             "inductor_configs": inputs["inductor_configs"],
             "threads": request.threads,
             "precision": request.precision,
-            "compiler": asdict(compiler),
+            "compiler": inputs["compiler"],  # not its path: a document holds no local path
             "vec_isa": report.get("vec_isa"),
             "seconds": seconds,
         },
