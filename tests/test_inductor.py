@@ -118,7 +118,7 @@ def test_a_compile_failure_is_one_line_naming_the_kept_log(tmp_path: Path) -> No
 
 
 def test_a_parity_failure_caches_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="differs from eager PyTorch fp32: max relative error 0.5"):
+    with pytest.raises(ExportError, match=r"differs from eager PyTorch fp32: max relative error 0\.5"):
         ensure_package(request(), tmp_path, compile_step=FakeCompile(parity_ok=False), compiler=GCC)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("efficientnet", ".tmp-"))]
 
@@ -147,7 +147,7 @@ def test_latency_without_a_compiler_exits_2_before_measuring(
 
 
 def test_native_target_reads_the_expanded_march() -> None:
-    gcc = ' /usr/lib/gcc/x86_64-linux-gnu/12/cc1plus -E -quiet -v -D_GNU_SOURCE /dev/null -march=znver3 -mmmx -mavx2 '
+    gcc = " /usr/lib/gcc/x86_64-linux-gnu/12/cc1plus -E -quiet -v -D_GNU_SOURCE /dev/null -march=znver3 -mmmx -mavx2 "
     gcc += "-mno-avx512f --param l1-cache-size=32 -mtune=znver3 -dumpbase null\n"
     march, digest = native_target("Using built-in specs.\n" + gcc)
     assert march == "znver3"
@@ -173,8 +173,13 @@ def test_inductor_cells_carry_their_package(tmp_path: Path, monkeypatch: pytest.
     assert [p.artifact.format for p in inductor if p.artifact] == ["inductor"] * 3
     assert inductor[0].target.files["inductor"] == inductor[2].target.files["inductor"]
     assert inductor[0].target.options["compile"]["threads"] == 1
+    assert inductor[0].fingerprint == fake_recipe(inductor[0].target.files["inductor"])
     assert inductor[0].artifact is not None and inductor[0].artifact.root == "cache"
     assert all(p.artifact is None and not p.target.files for p in plans if p.backend == "torch")
+
+
+def fake_recipe(package: str) -> str:
+    return str(json.loads((Path(package).parent / "manifest.json").read_text())["recipe_fingerprint"])
 
 
 def test_a_machine_without_torch_skips_inductor_cells_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,12 +244,12 @@ def test_inductor_cells_are_a_runtime_like_the_others_in_the_views() -> None:
 
     path = Path(__file__).parents[1] / "results" / "amd-epyc-75392bb6" / "paper-20261203T165747Z.json"
     doc = load_result(path)
-    compiled = [
-        replace(cell, backend="inductor", processes=tuple(replace(p, versions={"inductor": "2.13.0+cpu"})
-                                                          for p in cell.processes))  # fmt: skip
-        for cell in doc.cells
-        if cell.backend == "torch"
-    ]
+
+    def as_inductor(cell: Any) -> Any:
+        processes = tuple(replace(p, versions={"inductor": "2.13.0+cpu"}) for p in cell.processes)
+        return replace(cell, backend="inductor", processes=processes)
+
+    compiled = [as_inductor(cell) for cell in doc.cells if cell.backend == "torch"]
     doc = replace(doc, cells=(*doc.cells, *compiled))
     data = build_report([(path, doc)])
     assert "inductor fp32" in data.series
@@ -258,6 +263,21 @@ def test_inductor_cells_are_a_runtime_like_the_others_in_the_views() -> None:
     assert "inductor fp32" in [t.get_text() for ax in figure.axes for t in ax.get_legend().get_texts()]
     machines = render_machines(build_machines_report([(path, doc)]), "md").text
     assert "inductor" in machines
+    # Across machines a package's bytes always differ (it is compiled for each CPU): its recipe is compared.
+    from bench.views.machines_data import _same_bytes
+
+    here = replace(inductor[0], artifact_sha256="ab" * 32, fingerprint="recipe")
+    there = replace(here, artifact_sha256="cd" * 32)
+    assert _same_bytes(here, there) is None
+    assert _same_bytes(here, replace(there, fingerprint="other")) == "compile recipe (fingerprint) differs"
+
+
+def test_the_recipe_fingerprint_is_the_same_on_every_cpu_and_changes_with_the_threads() -> None:
+    inputs = package_fingerprint_inputs(request(), GCC)
+    other_cpu = package_fingerprint_inputs(request(), replace(GCC, march="znver5", target_sha256="cd" * 32))
+    assert compute_fingerprint(inputs) != compute_fingerprint(other_cpu)
+    assert aot.recipe_fingerprint(inputs) == aot.recipe_fingerprint(other_cpu)
+    assert aot.recipe_fingerprint(inputs) != aot.recipe_fingerprint(package_fingerprint_inputs(request(2), GCC))
 
 
 def test_cache_list_tells_whether_a_package_is_still_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

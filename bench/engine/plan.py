@@ -355,7 +355,7 @@ def _compiled(plan: CellPlan, cache_dir: Path, say: Callable[[str], Any]) -> Cel
     target = replace(target, files={**target.files, "inductor": str(package.path)},
                      options={**target.options, COMPILE_OPTION: package.compile_record})  # fmt: skip
     artifact = Artifact(format="inductor", path=path, sha256=package.artifacts.sha256["inductor"], root=root)
-    return replace(plan, target=target, fingerprint=package.artifacts.fingerprint, artifact=artifact)
+    return replace(plan, target=target, fingerprint=package.recipe_fingerprint, artifact=artifact)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,14 @@ def current_package_inputs(recorded: Mapping[str, Any], compiler: Compiler) -> d
     return {**package_fingerprint_inputs(request, compiler), "seed": seed, "weights_sha256": weights_sha}
 
 
+def recipe_fingerprint(inputs: Mapping[str, Any]) -> str:
+    """The package's fingerprint without what -march=native means on this CPU: the same on every machine that
+    compiles the same model with the same torch, compiler version, precision and threads. No two CPUs compile the
+    same bytes, so this is what a cell records as its fingerprint and what the hardware report compares."""
+    compiler = {"version": dict(inputs["compiler"])["version"]}
+    return compute_fingerprint({**inputs, "compiler": compiler})
+
+
 def compile_configs(threads: int) -> dict[str, Any]:
     """The inductor_configs handed to aoti_compile_and_package for `threads` threads (all recorded)."""
     return {**INDUCTOR_CONFIGS, "cpp.threads": threads}
@@ -233,6 +241,11 @@ class CompiledPackage:
     @property
     def path(self) -> Path:
         return self.artifacts.files["inductor"]
+
+    @property
+    def recipe_fingerprint(self) -> str:
+        """The fingerprint across machines (see recipe_fingerprint), as the cell records it."""
+        return str(self.artifacts.manifest["recipe_fingerprint"])
 
     @property
     def compile_record(self) -> dict[str, Any]:
@@ -354,6 +367,7 @@ def package_manifest(
         "spec": request.spec,
         "fingerprint": fingerprint,
         "fingerprint_inputs": inputs,
+        "recipe_fingerprint": recipe_fingerprint(inputs),
         "source": {"kind": SOURCE},
         "input": {"name": INPUT_NAME, "shape": list(request.input_shape), "dtype": "float32"},
         "files": describe_files(staging, [PACKAGE_FILE, LOG_FILE]),

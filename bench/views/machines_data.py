@@ -165,6 +165,10 @@ def _labels(cell: MeasuredCell, reference: MeasuredCell | None) -> tuple[str, ..
 
 def _same_bytes(cell: MeasuredCell, reference: MeasuredCell) -> str | None:
     """None when the two cells ran the same model bytes, else why not."""
+    # An AOTInductor package is machine code compiled on each machine for its CPU (bench.export.aot): the bytes
+    # never match across CPUs, the recipe (model, torch, compiler version, precision, threads) can.
+    if cell.backend == "inductor" and reference.backend == "inductor":
+        return None if cell.fingerprint == reference.fingerprint else "compile recipe (fingerprint) differs"
     if cell.artifact_sha256 and reference.artifact_sha256:
         if cell.artifact_sha256 != reference.artifact_sha256:
             here, there = cell.artifact_sha256[:12], reference.artifact_sha256[:12]
