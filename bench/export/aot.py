@@ -64,6 +64,7 @@ INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True, "cpp_wrapper": True}
 BF16_METHOD = 'forward wrapped in torch.autocast("cpu", dtype=torch.bfloat16), then torch.export.export'
 EXPORT_API = "torch.export.export"
 COMPILE_API = "torch._inductor.aoti_compile_and_package"
+_CACHE_FIX = "pass --cache-dir DIR or set [paths] cache_dir in bench.toml"
 _COMPILER_FIX = "install one (apt install g++) or set CXX to a working C++ compiler"
 COMPILE_TIMEOUT_S = 3600.0  # B7 at 600x600 on a busy core; a hung compiler still ends
 
@@ -270,15 +271,16 @@ def ensure_package(
     what = f"{request.model_name} inductor {request.precision} {request.threads} thread(s)"
     hit = _cached(final, fingerprint)
     if hit is None:
-        ensure_writable_folder(Path(cache_dir), "cache folder", "pass --cache-dir DIR or set [paths] cache_dir")
+        ensure_writable_folder(Path(cache_dir), "cache folder", _CACHE_FIX)
         with entry_lock(Path(cache_dir), folder_name, say):
             hit = _cached(final, fingerprint)  # compiled by another process while this one waited
             if hit is None:
                 say(f"{what}: compiling the AOTInductor package (minutes)")
                 _compile_entry(request, inputs, fingerprint, compiler, final, compile_step)
                 arts = artifacts_from_manifest(final, read_manifest(final) or {})
-                seconds = arts.manifest["compile"]["seconds"]["total_s"]
-                say(f"{what}: compiled in {seconds:.1f} s into {final}")
+                seconds = arts.manifest["compile"]["seconds"]
+                say(f"{what}: compiled in {seconds['wall_s']:.1f} s (AOTInductor {seconds['compile_s']:.1f} s) "
+                    f"into {final}")  # fmt: skip
                 return CompiledPackage(arts, "compiled", time.perf_counter() - started, final)
     say(f"{what}: cache hit {final}")
     return CompiledPackage(hit, "cached", time.perf_counter() - started, final)
@@ -303,6 +305,7 @@ def _compile_entry(
     staging = new_staging_folder(final.parent, final.name)
     try:
         job = {**asdict(request), "input_shape": list(request.input_shape), "configs": inputs["inductor_configs"]}
+        started = time.perf_counter()
         try:
             report = compile_step(job, staging, compile_env(compiler, staging))
         except CompileFailed as exc:
@@ -311,6 +314,8 @@ def _compile_entry(
                 f"{request.model_name}: the AOTInductor compile for {request.threads} thread(s) {request.precision} "
                 f"failed ({exc}); the log is {log}"
             ) from None
+        # The whole compile process as the user waits for it: start, build, export, compile, load and parity.
+        report = {**report, "seconds": {**report.get("seconds", {}), "wall_s": round(time.perf_counter() - started, 4)}}
         why = parity_failure(report.get("parity") or {})
         if why:
             log = _keep_log(staging, final)
