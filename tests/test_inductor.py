@@ -191,7 +191,10 @@ def test_a_machine_without_torch_skips_inductor_cells_saying_why(monkeypatch: py
     backends = ("onnxruntime", "inductor")
     precisions = tuple((backend, ("fp32",)) for backend in backends)
     suite = Suite("t", "", (TINY,), backends, precisions, (1,), "fast", None, None, "if-supported")
-    reasons = {cell.backend: cell.skip_reason for cell in suite.cells(("avx512f",))}
+    from bench.suite.run import suite_requests
+
+    cells = suite_requests(suite, ("avx512f",), {1: (1,)}, bundle=Path("bundle"))
+    reasons = {cell.backend: cell.skip_reason for cell in cells}
     assert reasons["onnxruntime"] is None
     assert "the inductor worker loads its AOTInductor package with torch" in str(reasons["inductor"])
 
