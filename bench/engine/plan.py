@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import bench.backends
 from bench.backends import canonical_name, get_backend, install_hint, user_backends
 from bench.document import Artifact, ResultDocument, Settings
+from bench.engine.packages import with_package
 from bench.engine.policy import MeasurePolicy, get_policy
 from bench.errors import EffbenchError
 from bench.vocab import PRECISIONS
@@ -335,27 +336,8 @@ def plan_requests(
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
             continue
         seen.add(key)
-        plans.extend(_compiled(_plan_cell(prepared, request), cache_dir, say) for request in model_requests)
+        plans.extend(with_package(_plan_cell(prepared, request), cache_dir, say) for request in model_requests)
     return plans
-
-
-def _compiled(plan: CellPlan, cache_dir: Path, say: Callable[[str], Any]) -> CellPlan:
-    """An inductor cell with its AOTInductor package, compiled for its threads and precision (or a cache hit)."""
-    if plan.backend != "inductor" or plan.skip_reason is not None or plan.target.model_spec is None:
-        return plan
-    from bench.backends.inductor_backend import COMPILE_OPTION
-    from bench.export.aot import PackageRequest, ensure_package
-    from bench.export.bundle import artifact_location
-
-    target = plan.target
-    request = PackageRequest(target.model_name, dict(target.model_spec), target.input_shape, plan.threads,
-                             plan.precision, target.seed, target.weights)  # fmt: skip
-    package = ensure_package(request, cache_dir, say)
-    root, path = artifact_location(package.path, cache_dir)
-    target = replace(target, files={**target.files, "inductor": str(package.path)},
-                     options={**target.options, COMPILE_OPTION: package.compile_record})  # fmt: skip
-    artifact = Artifact(format="inductor", path=path, sha256=package.artifacts.sha256["inductor"], root=root)
-    return replace(plan, target=target, fingerprint=package.recipe_fingerprint, artifact=artifact)
 
 
 @dataclass(frozen=True)
