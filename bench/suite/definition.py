@@ -298,17 +298,17 @@ class _Checker:
             raise self.bad(key, str(exc)) from None
 
     def backends(self) -> tuple[str, ...]:
-        from bench.backends import user_backends
+        from bench.backends import backend_class, user_backends
 
         key = "backends"
         if key not in self.table:
             if not isinstance(self.table.get("precisions"), dict):
-                return tuple(user_backends())
+                return tuple(name for name in user_backends() if backend_class(name).by_default)  # not inductor
             key, names = "precisions", list(self.table["precisions"])  # a per-backend table names the backends
         else:
             names = self.strings(key, self.table[key])
             if not names:
-                raise self.bad(key, "it is empty: name at least one backend, or drop the key for all")
+                raise self.bad(key, "it is empty: name at least one backend, or drop the key for the default ones")
         return tuple(dict.fromkeys(self.backend_name(key, n) for n in names))
 
     def precision_list(self, key: str, value: Any) -> tuple[str, ...]:
