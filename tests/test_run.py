@@ -382,3 +382,16 @@ def test_config_is_accepted_before_and_after_run(config: Path) -> None:
     assert parser.parse_args(["run", "--suite", "s", "--config", str(config)]).config == str(config)
     assert parser.parse_args(["--config", str(config), "run", "--suite", "s"]).config == str(config)
     assert parser.parse_args(["run", "--suite", "s"]).config is None
+
+
+def test_a_project_suite_named_like_a_shipped_one_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench.toml's [suite.quick] replaces the shipped quick suite for this project; the run says so on stderr and
+    records the project's definition (the file it came from, no 'shipped' mark)."""
+    path = tmp_path / "bench.toml"
+    path.write_text(f'[paths]\ncache_dir = "{tmp_path / "cache"}"\n{SUITE.replace("[suite.s]", "[suite.quick]")}')
+    out = tmp_path / "quick.json"
+    assert run(path, "--suite", "quick", "--output", str(out), "--no-calibrate") == 0
+    err = capsys.readouterr().err
+    assert f"note: suite 'quick' is {path}'s own, not the one effbench ships ('effbench suites')" in err
+    definition = json.loads(out.read_text())["suite"]["definition"]
+    assert definition["backends"] == ["fake"] and definition["source"] == "bench.toml" and "shipped" not in definition

@@ -35,7 +35,7 @@ def load(tmp_path: Path, body: str) -> Suite:
 # -------------------------------------------------------------------------------- the shipped suites
 
 
-def test_the_project_defines_paper_table3_and_quick() -> None:
+def test_effbench_ships_paper_table3_quick_and_the_scaling_suites() -> None:
     assert list_suites(PROJECT_TOML) == ["paper", "table3", "quick", "scaling", "paper-short", "scaling-wide"]
 
 
@@ -266,14 +266,40 @@ def test_bad_model_paths(tmp_path: Path) -> None:
 
 def test_unknown_suite_lists_the_available_ones(tmp_path: Path) -> None:
     path = tmp_path / "bench.toml"
-    path.write_text('[suite.paper]\nmodels = ["b0"]\n[suite.quick]\nmodels = ["b0"]\n')
+    path.write_text('[suite.mine]\nmodels = ["b0"]\n[suite.quick]\nmodels = ["b0"]\n')
     with pytest.raises(
-        EffbenchError, match=r"unknown suite 'papr' \(did you mean 'paper'\?\) \(.* defines: paper, quick\)"
+        EffbenchError,
+        match=r"unknown suite 'papr' \(did you mean 'paper'\?\) \(shipped: paper, table3, scaling, paper-short, "
+        r"scaling-wide; .*bench.toml: quick, mine; add a \[suite.papr\] table to bench.toml",
     ):
         load_suite(path, "papr")
+
+
+def test_a_bench_toml_without_suites_runs_the_shipped_ones(tmp_path: Path) -> None:
+    path = tmp_path / "bench.toml"
     path.write_text("[paths]\n")
-    with pytest.raises(EffbenchError, match=r"defines no suites: add a \[suite.paper\] table"):
-        load_suite(path, "paper")
+    assert load_suite(path, "paper") == load_suite(PROJECT_TOML, "paper")
+    assert load_suite(path, "paper").source is None
+
+
+def test_shipped_suites_from_a_folder_without_bench_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert list_suites() == ["paper", "table3", "quick", "scaling", "paper-short", "scaling-wide"]
+    quick = load_suite(None, "quick")
+    assert quick.models == ("mobilenet_v2", "efficientnet_b0") and quick.source is None
+    recorded = quick.to_dict()
+    assert recorded["source"] is None and recorded["shipped"] is True
+    assert Suite.from_dict(json.loads(json.dumps(recorded))) == quick
+
+
+def test_a_project_suite_overrides_the_shipped_one_by_name(tmp_path: Path) -> None:
+    path = write_suite(tmp_path, 'models = ["b0"]\npreset = "fast"', name="quick")
+    mine = load_suite(path, "quick")
+    assert mine.models == ("efficientnet_b0",) and mine.source == path and mine.overrides_shipped
+    assert "shipped" not in mine.to_dict()
+    assert list_suites(path) == ["paper", "table3", "quick", "scaling", "paper-short", "scaling-wide"]
+    added = write_suite(tmp_path, 'models = ["b0"]', name="extra")
+    assert list_suites(added)[-1] == "extra" and not load_suite(added, "extra").overrides_shipped
 
 
 def test_unreadable_config_files(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Named suites from bench.toml's [suite.NAME] tables: validated on load, expanded into the cells to measure.
+"""Named suites (shipped, or a bench.toml's [suite.NAME] tables): validated on load, expanded into cells to measure.
 
 A suite is a matrix: models (zoo names, globs, specs, .onnx/.xml files, export or bundle folders) x backends x
 precisions (per backend if wanted) x thread counts, with a measurement preset, an output folder and optional CPUs.
@@ -9,13 +9,13 @@ the reason, so every machine reports the same rows.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import EffbenchError, did_you_mean
+from bench.suite.catalog import suite_catalog
 from bench.vocab import PRECISIONS
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ class Suite:
     output: Path | None  # None: bench.toml's [paths] results_dir
     cpus: tuple[int, ...] | None  # None: the runner chooses
     bf16: str
-    source: Path | None = None
+    source: Path | None = None  # the bench.toml that defines it; None: shipped with effbench
+    overrides_shipped: bool = False  # a project's suite under a shipped suite's name (not recorded: it is the file's)
 
     def precisions_for(self, backend: str) -> tuple[str, ...]:
         return dict(self.precisions).get(backend, ())
@@ -85,6 +86,7 @@ class Suite:
             "cpus": list(self.cpus) if self.cpus is not None else None,
             "bf16": self.bf16,
             "source": str(self.source) if self.source is not None else None,
+            **({"shipped": True} if self.source is None else {}),
         }
 
     @classmethod
@@ -153,53 +155,24 @@ class Suite:
 # -------------------------------------------------------------------------------------------- loading
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise EffbenchError(f"config file {path} does not exist: pass an existing bench.toml with --config")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EffbenchError(f"invalid {path}: {exc}; fix the TOML syntax") from None
-
-
-def _suite_tables(config: Path | str | Config | None) -> tuple[dict[str, Any], Path, Path | None]:
-    """The [suite.*] tables, the folder paths are relative to, and the file they came from."""
-    if config is None:
-        from bench.config import find_config
-
-        found = find_config()
-        if found is None:
-            raise EffbenchError("no bench.toml here or in a parent folder: pass --config FILE to name the suite file")
-        config = found
-    source: Path | None
-    if isinstance(config, (str, Path)):
-        source = Path(config)
-        data, root = _read_toml(source), source.resolve().parent
-    else:
-        data, root, source = config.raw, config.root, config.source
-    suites = data.get("suite", {})
-    if not isinstance(suites, dict):
-        raise EffbenchError(f"invalid {source}: 'suite' must hold tables ([suite.NAME])")
-    return suites, root, source
-
-
 def list_suites(config: Path | str | Config | None = None) -> list[str]:
-    """The suite names the config file defines, in file order."""
-    return list(_suite_tables(config)[0])
+    """Every suite name `config` can run: the shipped ones, then those its bench.toml adds."""
+    return list(suite_catalog(config).tables)
 
 
 def load_suite(config: Path | str | Config | None, name: str) -> Suite:
-    """The suite `name` from `config` (a bench.toml path, a loaded Config, or None: the nearest bench.toml)."""
-    suites, root, source = _suite_tables(config)
-    where = f"invalid {source or 'bench.toml'}: [suite.{name}]"
-    if name not in suites:
-        if not suites:
-            raise EffbenchError(f"{source or 'bench.toml'} defines no suites: add a [suite.{name}] table")
+    """The suite `name` from `config` (a bench.toml path, a loaded Config, or None: the nearest bench.toml), or the
+    shipped suite of that name when the bench.toml does not define one."""
+    catalog = suite_catalog(config)
+    if name not in catalog.tables:
         raise EffbenchError(
-            f"unknown suite '{name}'{did_you_mean(name, suites)} "
-            f"({source or 'bench.toml'} defines: {', '.join(suites)})"
+            f"unknown suite '{name}'{did_you_mean(name, catalog.tables)} ({catalog.describe()}; "
+            f"add a [suite.{name}] table to bench.toml for a suite of your own)"
         )
-    table = suites[name]
+    entry = catalog.tables[name]
+    root, source = entry.root, entry.source
+    where = f"invalid {source or 'shipped suite'}: [suite.{name}]"
+    table = entry.table
     if not isinstance(table, dict):
         raise EffbenchError(f"{where} must be a table")
     for key in table:
@@ -229,6 +202,7 @@ def load_suite(config: Path | str | Config | None, name: str) -> Suite:
         cpus=cpus,
         bf16=check.choice("bf16", BF16_MODES, "if-supported"),
         source=source,
+        overrides_shipped=entry.overrides_shipped,
     )
 
 

@@ -191,6 +191,8 @@ def run_suite(
     from bench.machine import collect_machine_metadata
 
     suite = request.suite
+    if suite.overrides_shipped:
+        say(f"note: suite '{suite.name}' is {suite.source}'s own, not the one effbench ships ('effbench suites')")
     if request.bundle is not None:
         check_bundle(request.bundle, suite)
     machine = collect_machine_metadata()
