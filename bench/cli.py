@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bench.commands.cache",
     "bench.commands.latency",
     "bench.commands.run",
+    "bench.commands.suites",
     "bench.commands.system",
     "bench.commands.export_pyperf",
     "bench.commands.report",
