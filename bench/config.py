@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,12 @@ from bench.vocab import FORMATS, PRECISIONS, preset_names
 CONFIG_NAME = "bench.toml"
 # The history database's file name when [paths] history_db does not give one: beside the documents it indexes.
 HISTORY_DB_NAME = "history.sqlite"
+# Where the export cache goes when bench.toml does not say: models/ in effbench's own checkout (beside the results
+# it publishes), else the user's cache folder as the XDG base directory spec has it, so that an effbench installed
+# into a project's CI or onto a benchmark machine keeps gigabytes of exports out of the project's folder.
+CHECKOUT_CACHE = "models"
+CACHE_SUBDIR = "effbench"
+CACHE_FROM_CONFIG = "bench.toml [paths] cache_dir"
 
 # Known tables and keys; anything else is a typo the user wants to hear about.
 _KNOWN: dict[str, set[str]] = {
@@ -36,6 +43,32 @@ class Config:
     export: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    # Why cache_dir is where it is (`effbench system` prints it): bench.toml, effbench's checkout, the user cache.
+    cache_origin: str = CACHE_FROM_CONFIG
+
+
+def effbench_checkout() -> Path | None:
+    """The effbench checkout this effbench runs from, or None for an installed one (a wheel or an sdist).
+
+    A checkout is the folder above the bench package that holds effbench's pyproject.toml and a .git (a folder, or
+    a file in a git worktree): an installed package sits in site-packages with neither beside it.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists() and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
+def default_cache_dir(folder: Path) -> tuple[Path, str]:
+    """The export cache for a project in `folder` whose bench.toml names none, and why it is there: models/ of
+    effbench's own checkout when `folder` is inside it, else $XDG_CACHE_HOME/effbench (~/.cache/effbench)."""
+    checkout = effbench_checkout()
+    if checkout is not None and folder.resolve().is_relative_to(checkout):
+        return checkout / CHECKOUT_CACHE, f"effbench's checkout ({CHECKOUT_CACHE}/)"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The spec says a relative $XDG_CACHE_HOME is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / CACHE_SUBDIR, "the user cache folder ($XDG_CACHE_HOME/effbench, else ~/.cache/effbench)"
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -49,15 +82,18 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Load bench.toml (the given file, else the nearest one, else defaults relative to the current folder)."""
+    """Load bench.toml (the given file, else the nearest one, else the defaults: results in ./results, the export
+    cache as default_cache_dir says)."""
     source = path if path is not None else find_config()
     if source is None:
         root = Path.cwd()
+        cache_dir, cache_origin = default_cache_dir(root)
         return Config(
             root=root,
-            cache_dir=root / "models",
+            cache_dir=cache_dir,
             results_dir=root / "results",
             history_db=root / "results" / HISTORY_DB_NAME,
+            cache_origin=cache_origin,
         )
     if not source.is_file():
         raise EffbenchError(f"config file {source} does not exist: pass an existing bench.toml or drop --config")
@@ -87,7 +123,9 @@ def load_config(path: Path | None = None) -> Config:
     for key in ("cache_dir", "results_dir", "history_db"):
         if key in paths and not isinstance(paths[key], str):
             raise EffbenchError(f"invalid {source}: [paths] {key} must be a string path")
-    cache_dir = root / paths.get("cache_dir", "models")
+    cache_dir, cache_origin = (
+        (root / paths["cache_dir"], CACHE_FROM_CONFIG) if "cache_dir" in paths else default_cache_dir(root)
+    )
     results_dir = root / paths.get("results_dir", "results")
     history_db = root / paths["history_db"] if "history_db" in paths else results_dir / HISTORY_DB_NAME
     return Config(
@@ -99,6 +137,7 @@ def load_config(path: Path | None = None) -> Config:
         export=dict(data.get("export", {})),
         raw=data,
         source=source,
+        cache_origin=cache_origin,
     )
 
 

@@ -64,6 +64,15 @@ class CliRun(NamedTuple):
 Cli = Callable[..., CliRun]  # the `cli` fixture: cli("compare", base, new, "--format", "md") -> CliRun
 
 
+@pytest.fixture(autouse=True)
+def user_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """$XDG_CACHE_HOME in a temporary folder: a test's bench.toml without [paths] cache_dir (or none at all) puts
+    exports in the user cache folder (bench.config.default_cache_dir), never the real one of whoever runs the tests."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Runs `effbench ARGS...` through bench.cli.main; argparse's own errors (SystemExit) give their exit code,

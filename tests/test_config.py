@@ -7,16 +7,36 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.config import find_config, load_config
+from bench.config import default_cache_dir, effbench_checkout, find_config, load_config
 from bench.errors import EffbenchError
 
 
-def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_cache_folder: Path) -> None:
+    """Outside effbench's checkout: exports in the user cache folder, results in ./results of the current folder."""
     monkeypatch.chdir(tmp_path)
     config = load_config()
     assert config.source is None
-    assert (config.cache_dir, config.results_dir) == (tmp_path / "models", tmp_path / "results")
+    assert (config.cache_dir, config.results_dir) == (user_cache_folder / "effbench", tmp_path / "results")
     assert config.history_db == tmp_path / "results" / "history.sqlite"
+    assert config.cache_origin.startswith("the user cache folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid by the spec: ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_config().cache_dir == tmp_path / "home" / ".cache" / "effbench"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert load_config().cache_dir == tmp_path / "home" / ".cache" / "effbench"
+
+
+def test_a_bench_toml_without_cache_dir_uses_the_user_cache_folder(tmp_path: Path, user_cache_folder: Path) -> None:
+    (tmp_path / "bench.toml").write_text("[latency]\nthreads = 1\n")
+    config = load_config(tmp_path / "bench.toml")
+    assert (config.cache_dir, config.results_dir) == (user_cache_folder / "effbench", tmp_path.resolve() / "results")
+
+
+def test_inside_effbench_s_checkout_the_cache_stays_in_models() -> None:
+    """The checkout is the folder above the bench package with pyproject.toml and .git (this test runs in one)."""
+    root = Path(__file__).resolve().parent.parent
+    assert effbench_checkout() == root
+    assert default_cache_dir(root / "docs") == (root / "models", "effbench's checkout (models/)")
 
 
 def test_paths_are_relative_to_the_file_found_in_a_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

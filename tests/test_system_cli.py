@@ -11,6 +11,7 @@ import pytest
 
 from bench.cli import main
 from bench.commands import system as system_cmd
+from bench.config import Config
 from bench.machine import Check, CpuTopology, Kernel, read_topology, resolve_cpus, system_checks
 
 # Present 0-3; CPU 3 offline; this process allowed on 0-1 only.
@@ -55,6 +56,16 @@ FAKE_MACHINE: dict[str, Any] = {
 }
 
 
+# A project outside effbench's checkout with no bench.toml: the defaults (bench.config.load_config).
+FAKE_CONFIG = Config(
+    root=Path("/srv/project"),
+    cache_dir=Path("/home/me/.cache/effbench"),
+    results_dir=Path("/srv/project/results"),
+    history_db=Path("/srv/project/results/history.sqlite"),
+    cache_origin="the user cache folder ($XDG_CACHE_HOME/effbench, else ~/.cache/effbench)",
+)
+
+
 @pytest.fixture
 def fake_system(monkeypatch):
     """Replace the slow, machine-dependent parts; returns the CPUs the checks were asked about."""
@@ -71,6 +82,7 @@ def fake_system(monkeypatch):
     monkeypatch.setattr(system_cmd, "collect_machine_metadata", lambda: FAKE_MACHINE)
     monkeypatch.setattr(system_cmd, "system_checks", checks)
     monkeypatch.setattr(system_cmd, "read_topology", lambda: FAKE_TOPOLOGY)
+    monkeypatch.setattr(system_cmd, "command_config", lambda args: FAKE_CONFIG)
     return asked
 
 
@@ -132,6 +144,13 @@ def test_system_json(fake_system, capsys):
     assert main(["system", "--json", "--cpus", "0-1"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["machine"] == FAKE_MACHINE
+    assert data["paths"] == {
+        "config": None,
+        "cache_dir": "/home/me/.cache/effbench",
+        "cache_origin": FAKE_CONFIG.cache_origin,
+        "results_dir": "/srv/project/results",
+        "history_db": "/srv/project/results/history.sqlite",
+    }
     assert data["cpus"] == [0, 1]
     assert data["checks"][0] == {
         "name": "load",

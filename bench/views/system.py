@@ -1,10 +1,12 @@
-"""The `effbench system` views: the machine table, the checks table, the warning count line and the JSON."""
+"""The `effbench system` views: the machine table, where effbench reads and writes, the checks table, the warning
+count line and the JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from bench.config import Config
 from bench.machine import FLAGS_OF_INTEREST, Check, format_cpu_list
 
 _STATUS_STYLE = {"ok": ("ok", "green"), "warn": ("WARN", "bold yellow"), "unknown": ("?", "dim")}
@@ -94,6 +96,31 @@ def machine_table(machine: dict[str, Any]) -> Any:
     return table
 
 
+def path_rows(config: Config) -> list[tuple[str, str]]:
+    """(label, value) rows: the bench.toml read (if any), and where exports, results and the history go and why."""
+    read = str(config.source) if config.source is not None else "none found here or above: the defaults"
+    results_why = "bench.toml [paths] results_dir" if "results_dir" in config.raw.get("paths", {}) else "the default"
+    return [
+        ("bench.toml", read),
+        ("export cache", f"{config.cache_dir} ({config.cache_origin})"),
+        ("results", f"{config.results_dir} ({results_why}: results/ beside bench.toml, else of the current folder)"),
+        ("history database", str(config.history_db)),
+    ]
+
+
+def paths_table(config: Config) -> Any:
+    """Where this folder's effbench reads its settings and writes its exports and results, as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="effbench system: where effbench reads and writes here", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("path", overflow="fold")
+    for label, value in path_rows(config):
+        table.add_row(label, escape(value))
+    return table
+
+
 def checks_table(checks: list[Check], cpus: list[int]) -> Any:
     """One row per check: status, name, finding and what to do."""
     from rich.markup import escape
@@ -118,6 +145,14 @@ def warnings_line(checks: list[Check]) -> str | None:
     return f"{warned} warning(s): fix them before measuring, or report them with the results."
 
 
-def system_json(machine: dict[str, Any], cpus: list[int], checks: list[Check]) -> str:
-    """`effbench system --json`: the metadata, the CPUs checked and the checks."""
-    return json.dumps({"machine": machine, "cpus": cpus, "checks": [c.to_dict() for c in checks]}, indent=2)
+def system_json(machine: dict[str, Any], cpus: list[int], checks: list[Check], config: Config) -> str:
+    """`effbench system --json`: the metadata, the paths effbench uses here, the CPUs checked and the checks."""
+    paths = {
+        "config": str(config.source) if config.source is not None else None,
+        "cache_dir": str(config.cache_dir),
+        "cache_origin": config.cache_origin,
+        "results_dir": str(config.results_dir),
+        "history_db": str(config.history_db),
+    }
+    checks_json = [c.to_dict() for c in checks]
+    return json.dumps({"machine": machine, "paths": paths, "cpus": cpus, "checks": checks_json}, indent=2)
