@@ -35,6 +35,7 @@ E2E_TESTS = {
     "test_history.py::test_two_indexers_at_once_insert_each_document_once",
     "test_imports.py::test_no_runtime_is_imported",
     "test_machine.py::test_worker_module_imports_only_the_standard_library",
+    "test_outside.py::test_suites_and_system_from_an_empty_folder",
 }
 
 
