@@ -4,15 +4,16 @@ machines' Table 4 ratios, thread scaling, layer kinds and the cells not compared
 
 from __future__ import annotations
 
-import base64
-import html
 import json
+import math
 from typing import Any
 
 from bench.views.machines_data import MachinesReport, SeriesTable
 from bench.views.machines_plots import machine_figures
 from bench.views.plots import drawn_with, figure_bytes
-from bench.views.report_render import REPORT_CSS, TABLE4_COLUMNS, Rendered, html_table, ms, table4_rows
+from bench.views.report_html import html_figure, html_heading, html_list, html_page, html_table
+from bench.views.report_render import TABLE4_COLUMNS, Rendered, ms, table4_rows
+from bench.views.report_summary import anchor, build_summary, inline_html, without_links
 from bench.views.tables import Column, format_markdown_table
 
 MACHINES_FORMATS = ("md", "html", "json")
@@ -233,8 +234,36 @@ def _provenance(report: MachinesReport) -> list[str]:
     return [f"{s.name} (sha256 {s.sha256}): `{s.command}`" for s in report.sources] + report.layer_sources
 
 
+def machines_summary(report: MachinesReport) -> list[str]:
+    """The findings first: each machine's speed against the reference per runtime (geometric mean of the speedups
+    of the cells both measured), each machine's Table 4 beside the paper, and its noisy or capped cells."""
+    lines = []
+    for table in report.tables:
+        link = f"[{table.series}, {table.threads} thread(s)](#{anchor(f'{table.series}, {table.threads} thread(s)')})"
+        parts = []
+        for machine in report.machines_in(table):
+            ratios = [
+                row.cells[machine].speedup.value  # type: ignore[union-attr]
+                for row in table.rows
+                if machine in row.cells and row.cells[machine].speedup is not None
+            ]
+            if machine != report.reference and ratios:
+                mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                spread = f"{min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} models"
+                parts.append(f"`{machine}` {mean:.2f}x ({spread})")
+        if parts:
+            lines.append(f"Against `{report.reference}` on {table.series}, {table.threads} thread(s): "
+                         f"{'; '.join(parts)} (>1: faster; {link})")  # fmt: skip
+    for machine, data in report.per_machine.items():
+        # its own report's links lead nowhere here: the text alone
+        lines += [f"`{machine}`: {without_links(line)}" for line in build_summary(data).lines]
+    return lines
+
+
 def render_machines_markdown(report: MachinesReport, stem: str | None) -> Rendered:
+    """Markdown, opening with the summary; with `stem` the plots are written beside it."""
     out = [f"# effbench hardware report ({len(report.machines)} machines, reference {report.reference})", ""]
+    out += ["## Summary", ""] + [f"- {line}" for line in machines_summary(report)] + [""]
     for title, rows, columns, note in _sections(report):
         if rows:
             out += [f"## {title}", ""] + ([note, ""] if note else []) + [format_markdown_table(rows, columns)]
@@ -255,25 +284,20 @@ def render_machines_markdown(report: MachinesReport, stem: str | None) -> Render
 
 
 def render_machines_html(report: MachinesReport) -> Rendered:
+    """One self-contained page, opening with the summary; plots inline."""
     title = f"effbench hardware report ({len(report.machines)} machines, reference {report.reference})"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{REPORT_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
+    parts = [html_heading("Summary"), html_list(machines_summary(report))]
     for section, rows, columns, note in _sections(report):
         if rows:
-            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{html_table(rows, columns)}")
+            parts += [html_heading(section), f"<p>{inline_html(note)}</p>", html_table(rows, columns)]
     notes = _notes(report)
     if notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    for slug, caption, fig in machine_figures(report):
-        svg = figure_bytes(fig, "svg").decode("utf-8")
-        png = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
-        parts.append(
-            f"<figure id='{slug}'>{svg[svg.index('<svg') :]}<figcaption>{html.escape(caption)} "
-            f"(<a download='{slug}.png' href='data:image/png;base64,{png}'>PNG</a>)</figcaption></figure>"
-        )
-    parts.append("<h2>Provenance</h2><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in _provenance(report)))
-    parts.append("</ul></body></html>\n")
-    return Rendered("".join(parts), {})
+        parts += [html_heading("Notes"), html_list(notes)]
+    figures = machine_figures(report)
+    if figures:
+        parts += [html_heading("Figures")] + [html_figure(*figure) for figure in figures]
+    parts += [html_heading("Provenance"), html_list(_provenance(report))]
+    return Rendered(html_page(title, parts), {})
 
 
 def render_machines(report: MachinesReport, fmt: str, stem: str | None = None) -> Rendered:

@@ -5,7 +5,6 @@ Every format is deterministic: numbers are formatted here with fixed rules, and 
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
@@ -14,7 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.views.format import format_ms
-from bench.views.report_data import MeasuredCell, Ratio, ReportData, Table2Row, Table4Row
+from bench.views.report_data import MeasuredCell, ReportData, Table2Row, Table4Row
+from bench.views.report_html import html_figure, html_heading, html_list, html_page, html_table
+from bench.views.report_summary import (
+    FASTEST_COLUMNS,
+    Summary,
+    build_summary,
+    format_ratio,
+    inline_html,
+    plain_text,
+)
 from bench.views.tables import Column, format_csv, format_markdown_table, rich_table
 
 REPORT_FORMATS = ("term", "md", "csv", "html", "json")
@@ -32,14 +40,6 @@ class Rendered:
 
 
 ms = format_ms
-
-
-def _ratio(r: Ratio | None) -> str | None:
-    if r is None:
-        return None
-    if r.ci_low is None or r.ci_high is None:
-        return f"{r.value:.2f}x"
-    return f"{r.value:.2f}x [{r.ci_low:.2f}–{r.ci_high:.2f}]"
 
 
 def _num(value: float | None, fmt: str) -> str | None:
@@ -146,7 +146,7 @@ def table4_rows(rows: Sequence[Table4Row]) -> list[dict[str, Any]]:
             "series": r.series,
             "faster_ms": ms(r.faster_ms),
             "slower_ms": ms(r.slower_ms),
-            "speedup": _ratio(r.speedup),
+            "speedup": format_ratio(r.speedup),
             "note": r.note or None,
         }
         for r in rows
@@ -241,25 +241,46 @@ def _figures(data: ReportData) -> list[tuple[str, str, Any]]:
 # ----------------------------------------------------------------------------------------------- formats
 
 
+def _summary_tables(summary: Summary) -> list[tuple[str, list[dict[str, Any]], list[Column]]]:
+    return [
+        ("Fastest runtime per model", summary.fastest, FASTEST_COLUMNS),
+        ("Share of peak by model family", summary.peak_by_family, summary.peak_columns),
+    ]
+
+
+def markdown_figure(stem: str, slug: str, caption: str) -> list[str]:
+    """A plot written beside a Markdown report: the SVG shown, the PNG linked."""
+    return [f"![{caption}]({stem}-{slug}.svg)", "", f"[{caption} (PNG)]({stem}-{slug}.png)", ""]
+
+
 def render_markdown(data: ReportData, stem: str | None) -> Rendered:
-    """Markdown; with `stem` (the output file's name without suffix) the plots are written beside it."""
+    """Markdown, opening with the summary and Figure 1; with `stem` (the output file's name without suffix) the
+    plots are written beside it."""
     from bench.views.plots import drawn_with, figure_bytes
 
-    out = [f"# effbench report: {', '.join(str(m.get('id')) for m in data.machines)}", ""]
-    out += [f"- {line}" for line in _machine_lines(data)] + [""]
+    summary = build_summary(data)
+    out = [f"# effbench report: {', '.join(str(m.get('id')) for m in data.machines)}", "", "## Summary", ""]
+    out += [f"- {line}" for line in summary.lines] + [""]
+    for title, rows, columns in _summary_tables(summary):
+        if rows:
+            out += [f"### {title}", "", format_markdown_table(rows, columns)]
+    figures = _figures(data) if stem is not None else []
+    files: dict[str, bytes] = {}
+    for slug, _caption, fig in figures:
+        for fmt in ("svg", "png"):
+            files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)
+    if stem is not None and figures and figures[0][0] == "figure1":
+        out += ["## Figure 1", "", drawn_with(), "", *markdown_figure(stem, *figures[0][:2])]
+        figures = figures[1:]
+    out += ["## Machine", ""] + [f"- {line}" for line in _machine_lines(data)] + [""]
     out += ["## Provenance", ""] + [f"- {line}" for line in _provenance_lines(data)] + [""]
     for title, rows, columns, note in _sections(data):
         if rows:
             out += [f"## {title}", "", note, "", format_markdown_table(rows, columns)]
-    files: dict[str, bytes] = {}
-    if stem is not None:
-        figures = _figures(data)
-        if figures:
-            out += ["## Figures", "", drawn_with(), ""]
-        for slug, caption, fig in figures:
-            for fmt in ("svg", "png"):
-                files[f"{stem}-{slug}.{fmt}"] = figure_bytes(fig, fmt)
-            out += [f"![{caption}]({stem}-{slug}.svg)", "", f"[{caption} (PNG)]({stem}-{slug}.png)", ""]
+    if stem is not None and figures:
+        out += ["## Figures", "", drawn_with(), ""]
+        for slug, caption, _fig in figures:
+            out += markdown_figure(stem, slug, caption)
     out += _warning_lines(data, "- ")
     return Rendered("\n".join(out).rstrip() + "\n", files)
 
@@ -281,6 +302,12 @@ def render_term(data: ReportData, width: int = 200) -> Rendered:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, record=True)
+    summary = build_summary(data)
+    for line in summary.lines:
+        console.print(plain_text(line), soft_wrap=True)
+    for title, rows, columns in _summary_tables(summary):
+        if rows:
+            console.print(rich_table(rows, columns, title=title))
     for line in _machine_lines(data) + _provenance_lines(data):
         console.print(line, soft_wrap=True)
     for title, rows, columns, note in _sections(data):
@@ -292,58 +319,33 @@ def render_term(data: ReportData, width: int = 200) -> Rendered:
     return Rendered(console.export_text(), {})
 
 
-def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
-    """Rows as an HTML table, left-aligned where the column says so (both reports use it)."""
-    head = "".join(f"<th>{html.escape(c.title)}</th>" for c in columns)
-    body = []
-    for row in rows:
-        cells = []
-        for c in columns:
-            value = row.get(c.key)
-            text = "–" if value is None else str(value)
-            cls = ' class="l"' if c.align == "left" else ""
-            cells.append(f"<td{cls}>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(body) + "</tbody></table>"
-
-
-REPORT_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
-    "font-size:13px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-    "td.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}code{background:#f6f6f6}"
-)
-
-
 def render_html(data: ReportData) -> Rendered:
-    """One self-contained HTML file: tables, and the plots embedded (SVG inline, PNG as a data URI link)."""
-    from bench.views.plots import drawn_with, figure_bytes
+    """One self-contained HTML file opening with the summary and Figure 1; the plots embedded (SVG inline, PNG as
+    a data URI link)."""
+    from bench.views.plots import drawn_with
 
-    title = f"effbench report: {', '.join(str(m.get('id')) for m in data.machines)}"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{REPORT_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>"]  # fmt: skip
-    parts += [f"<li>{html.escape(line)}</li>" for line in _machine_lines(data)]
-    parts.append("</ul><h2>Provenance</h2><ul>")
-    parts += [f"<li>{html.escape(line)}</li>" for line in _provenance_lines(data)]
-    parts.append("</ul>")
+    summary = build_summary(data)
+    parts = [html_heading("Summary"), html_list(summary.lines)]
+    for title, rows, columns in _summary_tables(summary):
+        if rows:
+            parts += [html_heading(title, 3), html_table(rows, columns)]
+    figures = _figures(data)
+    if figures and figures[0][0] == "figure1":
+        parts += [html_heading("Figure 1"), f"<p>{html.escape(drawn_with())}</p>", html_figure(*figures[0])]
+        figures = figures[1:]
+    parts += [html_heading("Machine"), html_list(_machine_lines(data))]
+    parts += [html_heading("Provenance"), html_list(_provenance_lines(data))]
     for section, rows, columns, note in _sections(data):
         if rows:
-            parts.append(f"<h2>{html.escape(section)}</h2><p>{html.escape(note)}</p>{html_table(rows, columns)}")
-    figures = _figures(data)
+            parts += [html_heading(section), f"<p>{inline_html(note)}</p>", html_table(rows, columns)]
     if figures:
-        parts.append(f"<h2>Figures</h2><p>{html.escape(drawn_with())}</p>")
-    for slug, caption, fig in figures:
-        svg = figure_bytes(fig, "svg").decode("utf-8")
-        svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype inside HTML
-        png = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
-        parts.append(
-            f"<figure id='{slug}'>{svg}<figcaption>{html.escape(caption)} "
-            f"(<a download='{slug}.png' href='data:image/png;base64,{png}'>PNG</a>)</figcaption></figure>"
-        )
+        parts += [html_heading("Figures"), f"<p>{html.escape(drawn_with())}</p>"]
+        parts += [html_figure(*figure) for figure in figures]
     warnings = _warning_lines(data, "")[2:]
     if warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings if w) + "</ul>")
-    parts.append("</body></html>\n")
-    return Rendered("".join(parts), {})
+        parts += [html_heading("Warnings"), html_list(warnings)]
+    title = f"effbench report: {', '.join(str(m.get('id')) for m in data.machines)}"
+    return Rendered(html_page(title, parts), {})
 
 
 RENDERERS: dict[str, Callable[[ReportData, str | None], Rendered]] = {
