@@ -127,3 +127,27 @@ def test_the_pages_fit_a_phone_and_print_without_navigation(page: Any, site: Pat
     page.emulate_media(media="print")
     assert not page.locator("header nav").is_visible()
     assert page.errors == []
+
+
+REPORT = EPYC / "paper-20261127T021740Z.report.html"  # the committed report, as `effbench report` wrote it
+
+
+def test_a_report_opens_with_its_findings(page: Any) -> None:
+    """The committed paper report from file://: the summary first, its links land on their sections, Figure 1 is
+    drawn near the top, backticks are <code>, nothing is fetched, and the page fits a phone's width."""
+    page.goto(REPORT.as_uri())
+    headings = [h.inner_text() for h in page.locator("h2").all()]
+    assert headings[:3] == ["Summary", "Figure 1", "Machine"]
+    summary = page.locator("#summary + ul")
+    assert "against the paper's 5.7x" in summary.inner_text()
+    assert summary.locator("code", has_text="resnet152").count() == 1
+    summary.get_by_role("link", name="per model").click()
+    assert page.url.endswith("#fastest-runtime-per-model")
+    assert page.locator("#fastest-runtime-per-model").is_visible()
+    assert page.locator("#figure1 svg").is_visible()
+    page.goto(REPORT.as_uri())
+    page.screenshot(path=str(DOCS / "report-paper.png"))
+    page.set_viewport_size({"width": 375, "height": 700})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.errors == []
+    assert all(url.startswith("file://") or url.startswith("data:") for url in page.requests), page.requests
