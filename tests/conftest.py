@@ -36,6 +36,7 @@ E2E_TESTS = {
     "test_imports.py::test_no_runtime_is_imported",
     "test_machine.py::test_worker_module_imports_only_the_standard_library",
     "test_outside.py::test_suites_and_system_from_an_empty_folder",
+    "test_examples.py::test_fleet_collect_end_to_end_with_the_real_effbench",
 }
 
 

@@ -361,13 +361,16 @@ def simulate_job(
     workspace: Path,
     exit_codes: Mapping[str, int],
     contexts: Mapping[str, str],
+    *,
+    real_effbench: bool = False,
 ) -> JobRun:
     """Run the chosen `run:` steps of a job as GitHub would (bash -eo pipefail, GITHUB_OUTPUT per step, a shared
-    step summary, later steps skipped after a failure unless `if: always()`), with a fake effbench on PATH."""
+    step summary, later steps skipped after a failure unless `if: always()`), with a fake effbench on PATH (or,
+    `real_effbench`, this venv's console script: no calls are logged then)."""
     workflow = load_yaml(path)
     job = workflow["jobs"][job_name]
     assert set(step_ids) <= {s.get("id") for s in steps_of(job)}, f"{job_name} lacks a step among {step_ids}"
-    bin_dir = fake_bin(workspace.parent)
+    bin_dir = Path(sys.executable).parent if real_effbench else fake_bin(workspace.parent)
     log = workspace.parent / "effbench-calls.jsonl"
     summary = workspace.parent / "summary.md"
     outputs: dict[str, str] = {}
@@ -590,6 +593,33 @@ def test_fleet_report_covers_every_downloaded_result(tmp_path: Path) -> None:
     for call in reports:
         assert call[1:4] == ["--machines", "fleet/cpu-icx.json", "fleet/cpu-spr-amx.json"]
     assert "| fake | verdict |" in job_run.summary, "the Markdown report goes into the step summary"
+
+
+def test_fleet_collect_end_to_end_with_the_real_effbench(tmp_path: Path) -> None:
+    """The collect job's report and compare steps as written, with the real effbench, on the committed paper runs of
+    two machines: the hardware report leads with its summary, the machine with a baseline is compared with it (the
+    same run: no regression), the other is said to have none, and the gate passes."""
+    import shutil
+
+    workspace = tmp_path / "ws"
+    (workspace / "fleet").mkdir(parents=True)
+    reference = ROOT / "results" / "amd-epyc-cbe573dd" / "paper-20261127T021740Z.json"
+    other = ROOT / "results" / "amd-epyc-75392bb6" / "paper-20261203T165747Z.json"
+    shutil.copy(reference, workspace / "fleet" / "amd-epyc-cbe573dd.json")
+    shutil.copy(other, workspace / "fleet" / "amd-epyc-75392bb6.json")
+    (workspace / "results" / "baselines" / "amd-epyc-cbe573dd").mkdir(parents=True)
+    shutil.copy(reference, workspace / "results" / "baselines" / "amd-epyc-cbe573dd" / "paper.json")
+    contexts = {"steps.compare.outputs.regressions": "", "steps.compare.outputs.errors": ""}
+    steps = ["report", "compare", "gate"]
+    job_run = simulate_job(FLEET_WORKFLOW, "collect", steps, workspace, {}, contexts, real_effbench=True)
+    assert not job_run.failed, job_run.summary
+    report = (workspace / "report" / "fleet.md").read_text(encoding="utf-8")
+    assert report.startswith("# effbench hardware report (2 machines") and "\n## Summary\n" in report
+    assert "`amd-epyc-75392bb6`" in report.split("\n## Machines")[0]
+    assert (workspace / "report" / "fleet.html").read_text(encoding="utf-8").count("<h2 id='summary'>") == 1
+    assert "amd-epyc-75392bb6: no baseline" in job_run.summary
+    assert "## Summary" in job_run.summary  # the report went into the step summary
+    assert (workspace / "report" / "compare-amd-epyc-cbe573dd.md").read_text(encoding="utf-8").strip()
 
 
 # ---------------------------------------------------------------------------------------------------- Kubernetes
