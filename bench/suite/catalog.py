@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bench.config import Config, find_config
 from bench.errors import EffbenchError
-
-if TYPE_CHECKING:
-    from bench.config import Config
 
 # Package data (pyproject's [tool.setuptools.package-data]), so an installed effbench runs them from any folder.
 SHIPPED_FILE = "shipped.toml"
@@ -74,8 +72,6 @@ def suite_catalog(config: Path | str | Config | None) -> Catalog:
     """The shipped suites, with the [suite.*] tables of `config` (a bench.toml path, a loaded Config, or None: the
     nearest bench.toml, if there is one) added or put in place of the shipped suite of the same name."""
     if config is None:
-        from bench.config import find_config
-
         config = find_config()
     source: Path | None = None
     data: dict[str, Any] = {}
