@@ -267,7 +267,8 @@ def test_bundle_without_a_suite_model_exits_2(cli: Cli, config: Path, tmp_path: 
 
 
 def test_unknown_suite_and_bad_commit(cli: Cli, config: Path) -> None:
-    assert "unknown suite 'paper'" in _error(cli, config, "--suite", "paper")
+    # (paper is shipped: a name no file defines is unknown)
+    assert "unknown suite 'nope'" in _error(cli, config, "--suite", "nope")
     assert "--commit 'no-such-rev'" in _error(cli, config, "--suite", "s", "--commit", "no-such-rev")
 
 
