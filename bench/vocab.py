@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Inference precisions a user may ask for. Which backend runs which is that backend's own fact
 # (bench.backends.base.Backend.precisions); a cell whose backend lacks the precision is skipped with a note.
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
 
 # Artifact formats of the export cache, in the order they are built (the OpenVINO IR is converted from the ONNX).
 FORMATS: tuple[str, ...] = ("onnx", "openvino")
