@@ -16,7 +16,7 @@ from bench.document import Artifact, ResultDocument, Settings
 from bench.engine.packages import with_package
 from bench.engine.policy import MeasurePolicy, get_policy
 from bench.errors import EffbenchError
-from bench.vocab import PRECISIONS
+from bench.vocab import split_precisions
 
 if TYPE_CHECKING:
     from bench.backends.base import LoadTarget
@@ -49,6 +49,11 @@ class LatencySettings:
     @property
     def preset(self) -> str:
         return self.policy.name
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions measured side by side (`precision` joins them with commas, as a suite's settings do)."""
+        return tuple(self.precision.split(","))
 
     def document_settings(self) -> Settings:
         """The settings as the result document records them (the folders are not part of the measurement)."""
@@ -196,9 +201,7 @@ def resolve_settings(
     defaults = config.latency
     notes: list[str] = []
     threads = threads if threads is not None else int(defaults.get("threads", 1))
-    precision = precision or str(defaults.get("precision", "fp32"))
-    if precision not in PRECISIONS:
-        raise EffbenchError(f"precision '{precision}' in bench.toml is not one of {', '.join(PRECISIONS)}")
+    precision = split_precisions(precision or str(defaults.get("precision", "fp32")))
     policy = get_policy(preset or str(defaults.get("preset", "default")))
     if processes is not None:
         if processes < 1:
@@ -269,8 +272,9 @@ ArtifactSource = Callable[[str, tuple[str, ...]], "ArtifactSet"]
 def plan_cells(settings: LatencySettings, say: Callable[[str], Any] = lambda _message: None) -> list[CellPlan]:
     """Export (or reuse) every model and make one CellPlan per (model, backend); `say` gets progress lines."""
     requests = [
-        CellRequest(model, backend, settings.precision, settings.threads, settings.cpus)
+        CellRequest(model, backend, precision, settings.threads, settings.cpus)
         for model in settings.models
+        for precision in settings.precisions
         for backend in settings.backends
     ]
     return plan_requests(
@@ -324,20 +328,33 @@ def plan_requests(
     runnable cells need. A model that resolves to one already planned (same name and fingerprint) is measured
     once. `artifacts` replaces the export (e.g. a bundle's entries)."""
     export = artifacts or export_source(cache_dir, seed=seed, weights=weights, input_shape=input_shape, say=say)
-    by_model: dict[str, list[CellRequest]] = {}
-    for request in requests:
-        by_model.setdefault(request.model, []).append(request)
+    by_model: dict[tuple[str, bool], list[CellRequest]] = {}
+    for request in requests:  # an int8 cell loads the model's int8 entry (bench.export.quantize)
+        by_model.setdefault((request.model, request.precision == "int8"), []).append(request)
     plans: list[CellPlan] = []
-    seen: set[tuple[str, str | None]] = set()
-    for model, model_requests in by_model.items():
-        prepared = _prepare_model(model, model_requests, export, seed, weights, cache_dir)
-        key = (prepared.target.model_name, prepared.fingerprint)
+    seen: set[tuple[str, str | None, bool]] = set()
+    for (model, int8), model_requests in by_model.items():
+        prepared = _prepare_model(model, model_requests, _int8_source(export, cache_dir, say) if int8 else export,
+                                  seed, weights, cache_dir)  # fmt: skip
+        key = (prepared.target.model_name, prepared.fingerprint, int8)
         if key in seen:
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
             continue
         seen.add(key)
         plans.extend(with_package(_plan_cell(prepared, request), cache_dir, say) for request in model_requests)
     return plans
+
+
+def _int8_source(fp32: ArtifactSource, cache_dir: Path, say: Callable[[str], Any]) -> ArtifactSource:
+    """The int8 artifacts of what `fp32` gives (its ONNX is what is quantized; a quantized file is used as it is)."""
+
+    def int8(model: str, formats: tuple[str, ...]) -> ArtifactSet:
+        from bench.export.quantize import int8_artifacts
+
+        base = fp32(model, formats if model.lower().endswith(".xml") else tuple(dict.fromkeys(("onnx", *formats))))
+        return int8_artifacts(base, formats, cache_dir, say=say)[0]
+
+    return int8
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,13 @@ def process_record(job: WorkerJob, backend: Backend, session: Session, measured:
     warnings = process_warnings(job, backend, session, loop, detector, pinned=pin)
     if stop_rule.cap_hit:
         warnings.append(f"process time cap hit: {stop_rule.reason}")
+    effective = session.effective_settings()
+    share = session.int8_share() if job.precision == "int8" and job.process_index == 0 else None
+    if share is not None:  # once per cell, after the timed loop: ONNX Runtime's needs a profiled session of its own
+        from bench.probes.int8 import int8_warnings
+
+        effective["int8"] = share
+        warnings.extend(int8_warnings(share, backend.name))
     loaded = tuple(m for m in RUNTIME_MODULES if m in sys.modules)
     return ProcessRecord(
         process_index=job.process_index,
@@ -180,7 +187,7 @@ def process_record(job: WorkerJob, backend: Backend, session: Session, measured:
         affinity=tuple(sorted(os.sched_getaffinity(0))),
         os_threads=THIS_MACHINE.os_thread_count(),
         versions=backend.versions(),
-        effective=session.effective_settings(),
+        effective=effective,
         cold_start=ColdStartTimes(
             import_s=measured.import_s,
             load_s=session.cold_start.load_s,
