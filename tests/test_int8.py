@@ -95,8 +95,10 @@ def _break_scale(source: Path, dest: Path, factor: float) -> None:
     from onnx import numpy_helper
 
     model = onnx.load(str(source))
-    scale = next(t for t in model.graph.initializer if t.name.endswith("weight_scale") or "Conv" in t.name
-                 and t.name.endswith("_scale") and len(t.dims) == 1)  # fmt: skip
+    consts = {t.name: t for t in model.graph.initializer}
+    weights = {name for name, t in consts.items() if t.data_type == onnx.TensorProto.INT8}
+    node = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in weights)
+    scale = consts[node.input[1]]
     scale.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(scale) * factor, scale.name))
     onnx.save(model, str(dest))
 
