@@ -364,6 +364,7 @@ class _PreparedModel:
     files: dict[str, Path]
     sha256: dict[str, str]
     locations: dict[str, tuple[str, str]]  # format -> (root, path) as the document records it
+    quantization: dict[str, Any] | None = None  # an int8 model's (bench.export.quantize.quantization_record)
 
 
 def _prepare_model(
@@ -386,8 +387,12 @@ def _prepare_model(
             "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
         )
     spec: dict[str, Any] | None
+    quantization = None
     if formats:
         arts = artifacts(model, formats)
+        from bench.export.quantize import quantization_record
+
+        quantization = quantization_record(arts.manifest)
         spec = arts.spec.to_dict() if arts.spec is not None else None
         name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
         input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
@@ -412,7 +417,7 @@ def _prepare_model(
     from bench.export.bundle import artifact_location
 
     locations = {fmt: artifact_location(path, cache_dir) for fmt, path in files.items()}
-    return _PreparedModel(target, fingerprint, files, sha256, locations)
+    return _PreparedModel(target, fingerprint, files, sha256, locations, quantization)
 
 
 def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
@@ -440,4 +445,5 @@ def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
         fingerprint=prepared.fingerprint,
         artifact=artifact,
         skip_reason=skip,
+        quantization=prepared.quantization,
     )

@@ -354,3 +354,13 @@ def _manifest(
         "export_seconds": {k: round(v, 4) for k, v in timings.items()},
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
     }
+
+
+def quantization_record(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """What a result document records of an int8 model (None for an fp32 one): the recipe, the calibration and the
+    agreement with fp32 of an int8 entry, or that a user's file came quantized."""
+    if manifest.get("precision") == "int8":
+        return {key: manifest.get(key) for key in ("quantization", "calibration", "agreement")}
+    if (manifest.get("source") or {}).get("quantized"):
+        return {"quantization": {"tool": "the file's own (quantized before effbench saw it): measured as it is"}}
+    return None

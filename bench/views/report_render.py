@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.views.format import format_ms
+from bench.views.int8 import INT8_COLUMNS, LATENCY_ONLY, int8_table_rows, int8_warnings
 from bench.views.report_data import MeasuredCell, Ratio, ReportData, Table2Row, Table4Row
 from bench.views.tables import Column, format_csv, format_markdown_table, rich_table
 
@@ -223,6 +224,10 @@ def _sections(data: ReportData) -> list[tuple[str, list[dict[str, Any]], list[Co
          "Rows measured in these documents."),
         ("Paper Table 4: batch-1 latency ratios", table4_rows(data.table4), TABLE4_COLUMNS,
          "Speedup = slower / faster, ratio of geometric means of process medians, 95% CI (Welch t on logs)."),
+        ("int8: what ran in int8, beside fp32", int8_table_rows(data.int8), list(INT8_COLUMNS),
+         "The int8 share of multiply-adds and layers is the runtime's own account (OpenVINO's runtime precision per "
+         "layer, ONNX Runtime's profiler kernel names); kernels name the ISA path where the runtime tells it. "
+         + LATENCY_ONLY),
     ]  # fmt: skip
 
 
@@ -266,6 +271,7 @@ def render_markdown(data: ReportData, stem: str | None) -> Rendered:
 
 def _warning_lines(data: ReportData, bullet: str) -> list[str]:
     lines = [f"{bullet}{c.model} · {c.backend} · {c.effective_precision}: {w}" for c in data.cells for w in c.warnings]
+    lines += [f"{bullet}{w}" for w in int8_warnings(data.int8)]
     return (["## Warnings", "", *lines, ""]) if lines else []
 
 
