@@ -352,6 +352,11 @@ def check_options(runs: int, warmup: int, backend: str, precision: str) -> None:
         raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
     if precision == "bf16" and backend != "openvino":
         raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
+    if precision == "int8" and backend != "openvino":
+        raise EffbenchError(
+            "int8 layer profiles need --backend openvino (ONNX Runtime's fused int8 kernels hide their weight "
+            "shapes from its profiler, so their multiply-adds cannot be counted per kind)"
+        )
 
 
 def profile_layers(
