@@ -187,3 +187,22 @@ def test_int8_share_names_the_layers_that_did_not_run_int8() -> None:
         "/b/Conv"
     )
     assert graph_name_of("Transpose", graph) is None
+
+
+def test_the_int8_entry_travels_in_a_bundle_and_is_found_there(int8_cache: Path, tmp_path: Path) -> None:
+    from bench.export import load_artifacts, write_bundle
+    from bench.export.bundle import bundle_entry_folder, read_bundle_index
+    from bench.export.quantize import int8_artifacts
+
+    base = _base(int8_cache)
+    int8, _, _ = int8_artifacts(base, ("onnx",), int8_cache, say=lambda _m: None, flags=("avx512_vnni",))
+    bundle = write_bundle([base, int8], tmp_path / "bundle")
+    entries = read_bundle_index(bundle)["entries"]
+    assert sorted(e.get("precision", "fp32") for e in entries) == ["fp32", "int8"]
+    fp32_folder = bundle_entry_folder(bundle, base.model_name)  # the int8 entry is never taken for the model
+    assert fp32_folder.name == "efficientnet_b0_r_32"
+    empty_cache = tmp_path / "elsewhere"
+    found, status, folder = int8_artifacts(load_artifacts(fp32_folder), ("onnx",), empty_cache, say=lambda _m: None,
+                                           flags=("avx512_vnni",))  # fmt: skip
+    assert status == "cached" and folder.parent == bundle and found.sha256 == int8.sha256
+    assert not empty_cache.exists()  # read from the bundle: nothing quantized, nothing written

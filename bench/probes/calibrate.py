@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from bench.engine.launchers import Launcher
 
 PRECISIONS = ("fp32", "bf16", "int8")  # int8: GOP/s, 2 integer ops a multiply-add
+# Calibrated unless a run names its precisions: int8 only where a run has int8 cells (suites name theirs).
+DEFAULT_PRECISIONS = ("fp32", "bf16")
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
 # 2048 still gained (several threads), and only if it fits the budget (bench.probes.calibrate_worker.measure_kernel).
 DEFAULT_SIZES = (1024, 2048, 4096)
@@ -282,7 +284,7 @@ def _precision_peak(
 def measure_peak(
     cpus: Sequence[int],
     threads: int,
-    precisions: Sequence[str] = PRECISIONS,
+    precisions: Sequence[str] = DEFAULT_PRECISIONS,
     budget_s: float = DEFAULT_BUDGET_S,
     *,
     cpu: CpuDescription | None = None,
