@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,24 @@ def test_int8_layer_profiles_need_openvino() -> None:
     check_options(10, 2, "openvino", "int8")
     with pytest.raises(EffbenchError, match="int8 layer profiles need --backend openvino"):
         check_options(10, 2, "onnxruntime", "int8")
+
+
+def test_the_worker_records_the_share_once_and_a_failure_is_a_warning() -> None:
+    from bench.backends.base import Session
+    from bench.engine.worker import record_int8_share
+
+    class Told(Session):
+        def int8_share(self) -> dict[str, Any] | None:
+            return SHARE
+
+    class Broken(Session):
+        def int8_share(self) -> dict[str, Any] | None:
+            raise RuntimeError("no profile\nsecond line")
+
+    effective: dict[str, Any] = {}
+    (warning,) = record_int8_share(Told(), "openvino", effective)
+    assert effective["int8"] == SHARE and "only 40% of the multiply-adds ran in int8" in warning
+    assert record_int8_share(Broken(), "onnxruntime", effective) == [
+        "onnxruntime: the int8 share could not be read (RuntimeError: no profile)"
+    ]
+    assert record_int8_share(Session(), "torch", {}) == []
