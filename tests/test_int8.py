@@ -206,3 +206,21 @@ def test_the_int8_entry_travels_in_a_bundle_and_is_found_there(int8_cache: Path,
                                            flags=("avx512_vnni",))  # fmt: skip
     assert status == "cached" and folder.parent == bundle and found.sha256 == int8.sha256
     assert not empty_cache.exists()  # read from the bundle: nothing quantized, nothing written
+
+
+def test_cache_list_keeps_the_int8_entry_and_names_an_old_recipe_stale(int8_cache: Path, tmp_path: Path) -> None:
+    from bench.export.inventory import entry_status
+
+    entry = _int8_entry(int8_cache)
+    assert entry_status(entry).status == entry_status(next(p for p in int8_cache.iterdir() if p.name.startswith(
+        "efficientnet") and "-int8-" not in p.name)).status  # fmt: skip
+    from bench.export.cache import compute_fingerprint, entry_folder_name
+
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest["fingerprint_inputs"]["quantization"]["per_channel"] = False  # as an older recipe would have made it
+    manifest["fingerprint"] = compute_fingerprint(manifest["fingerprint_inputs"])
+    old = tmp_path / entry_folder_name(f"{manifest['model_name']}-int8", manifest["fingerprint"])
+    shutil.copytree(entry, old)
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    found = entry_status(old)
+    assert found.status != entry_status(entry).status and "quantization" in found.why

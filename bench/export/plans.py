@@ -260,6 +260,10 @@ def current_fingerprint_inputs(recorded: Mapping[str, Any]) -> dict[str, Any] | 
     if kind is None or any(key not in recorded for key in kind.identity_keys):
         return None
     identity = {key: recorded[key] for key in kind.identity_keys}
+    if kind.name == "quantized":
+        from bench.export.quantize import current_identity
+
+        identity = current_identity(identity)
     if kind.from_torch:
         from bench.zoo import ModelSpec
 

@@ -106,6 +106,13 @@ def quantization_settings(flags: Collection[str]) -> dict[str, Any]:
     }
 
 
+def current_identity(recorded: dict[str, Any]) -> dict[str, Any]:
+    """An int8 entry's identity as this code would give it (bench.export.plans.current_fingerprint_inputs): today's
+    recipe for the ISA it was made for, and today's calibration."""
+    isa = str((recorded.get("quantization") or {}).get("isa"))
+    return {**recorded, "quantization": quantization_settings([isa]), "calibration": CALIBRATION}
+
+
 def fallback_note(settings: dict[str, Any]) -> str | None:
     """What a reader should know when the recipe is the no-VNNI variant; None on a VNNI CPU."""
     if not settings.get("reduce_range"):
