@@ -224,3 +224,38 @@ def test_cache_list_keeps_the_int8_entry_and_names_an_old_recipe_stale(int8_cach
     (old / "manifest.json").write_text(json.dumps(manifest))
     found = entry_status(old)
     assert found.status != entry_status(entry).status and "quantization" in found.why
+
+
+def test_a_cpu_without_vnni_gets_the_documented_fallback_and_a_note(
+    int8_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.export import quantize
+
+    used: list[dict[str, Any]] = []
+
+    def fake_quantize(_src: Path, dest: Path, _name: str, _shape: Any, settings: dict[str, Any]) -> None:
+        used.append(settings)  # the recipe asked for; the bytes are the VNNI entry's (no second quantization)
+        shutil.copyfile(_int8_entry(int8_cache) / "model.onnx", dest)
+
+    monkeypatch.setattr(quantize, "quantize_onnx", fake_quantize)
+    said: list[str] = []
+    arts, status, folder = quantize.int8_artifacts(_base(int8_cache), ("onnx",), tmp_path / "cache", say=said.append,
+                                                   flags=("avx2", "fma", "avx512f"))  # fmt: skip
+    assert status == "exported" and used[0]["reduce_range"] is True and used[0]["isa"] == "no VNNI"
+    assert arts.manifest["quantization"]["note"] == quantize.fallback_note(used[0])
+    assert any(line.startswith("note: this CPU has no VNNI") for line in said)
+    assert quantize.quantization_record(arts.manifest)["quantization"]["reduce_range"] is True  # type: ignore[index]
+    assert folder != _int8_entry(int8_cache).parent / _int8_entry(int8_cache).name
+
+
+def test_int8_without_onnxruntime_is_one_line_and_exit_2(
+    int8_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(int8_cache, cache)
+    shutil.rmtree(_int8_entry(cache))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name))
+    code, _out, err = cli("export", "--model", TINY, "--precision", "int8", "--cache-dir", cache, "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "needs onnxruntime" in err and "pip install 'effbench[onnx]'" in err

@@ -349,8 +349,10 @@ def _int8_source(fp32: ArtifactSource, cache_dir: Path, say: Callable[[str], Any
     """The int8 artifacts of what `fp32` gives (its ONNX is what is quantized; a quantized file is used as it is)."""
 
     def int8(model: str, formats: tuple[str, ...]) -> ArtifactSet:
-        from bench.export.quantize import int8_artifacts
+        from bench.export.quantize import int8_artifacts, require_quantizer
 
+        if not is_user_file(model):  # a user's file may come quantized: then nothing is needed
+            require_quantizer(model)
         base = fp32(model, formats if model.lower().endswith(".xml") else tuple(dict.fromkeys(("onnx", *formats))))
         return int8_artifacts(base, formats, cache_dir, say=say)[0]
 

@@ -33,7 +33,7 @@ from bench.export.cache import (
     verify_entry,
     write_json,
 )
-from bench.export.plans import ExportPlan, make_plan, normalize_formats
+from bench.export.plans import ExportPlan, looks_like_path, make_plan, normalize_formats
 
 _CACHE_FIX = "pass --cache-dir DIR or set [paths] cache_dir in bench.toml"
 
@@ -104,6 +104,10 @@ def export_model(
         cache_dir = load_config().cache_dir
     cache_dir = Path(cache_dir)
     if precision == "int8":
+        from bench.export.quantize import require_quantizer
+
+        if not looks_like_path(model):  # a user's file may come quantized: then nothing is needed
+            require_quantizer(model)
         base = export_model(model, wanted, cache_dir, opset, force, seed, weights, input_shape, progress)
         return _int8_outcome(base, wanted, cache_dir, force, say, started)
 

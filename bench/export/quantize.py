@@ -174,7 +174,9 @@ def quantized_fingerprint_inputs(base: ArtifactSet, settings: dict[str, Any]) ->
     return fingerprint_inputs("quantized", identity)
 
 
-def _require_quantizer(model: str) -> None:
+def require_quantizer(model: str) -> None:
+    """One line naming the extra when ONNX Runtime's quantization tool (or onnx) is missing (for a zoo model, checked
+    before its fp32 export)."""
     import importlib.util
 
     for name in ("onnxruntime", "onnx"):
@@ -221,12 +223,14 @@ def export_int8(
     The entry beside `base` (in its bundle) is used when it has them; otherwise the cache's, exported if needed.
 
     `flags` are the CPU's ISA flags (default: this machine's /proc/cpuinfo), which choose the recipe."""
-    _require_quantizer(base.model_name)
+    require_quantizer(base.model_name)
     if flags is None:
         from bench.machine import THIS_MACHINE
 
         flags = THIS_MACHINE.first_cpuinfo().get("flags") or ()
     settings = quantization_settings(flags)
+    if fallback_note(settings):
+        say(f"note: {fallback_note(settings)}")
     inputs = quantized_fingerprint_inputs(base, settings)
     fingerprint = compute_fingerprint(inputs)
     folder_name = entry_folder_name(f"{base.model_name}-int8", fingerprint)

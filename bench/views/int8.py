@@ -35,6 +35,7 @@ class Int8Row:
     cosine: float | None  # agreement with fp32 of this runtime's int8 model
     rel_error: float | None
     recipe: str | None  # "U8S8 per-channel, avx512_vnni" or the no-VNNI fallback
+    note: str | None = None  # what the recipe's reader should know (the no-VNNI fallback)
 
     @property
     def speedup(self) -> float | None:
@@ -81,6 +82,7 @@ def int8_rows(cells: Sequence[CellRecord]) -> list[Int8Row]:
                 not_int8=", ".join(f"{k} x{n}" for k, n in (share.get("not_int8_kinds") or {}).items()) or None,
                 cosine=agreement.get("cosine"), rel_error=agreement.get("rel_error"),
                 recipe=_recipe(cell.quantization),
+                note=((cell.quantization or {}).get("quantization") or {}).get("note"),
             )
         )  # fmt: skip
     return rows

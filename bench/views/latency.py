@@ -99,6 +99,7 @@ def latency_notes(cells: Sequence[CellRecord], warnings: Sequence[str] = ()) -> 
         agreement = f"cosine {row.cosine:.3f} with fp32" if row.cosine is not None else "agreement not recorded"
         lines.append(("note", f"{row.model} · {row.backend} · int8: {share} and {row.layers} layers ran in int8 "
                       f"({row.kernels}); {agreement}; {row.recipe}"))  # fmt: skip
+    lines.extend(("note", note) for note in dict.fromkeys(row.note for row in rows if row.note))
     lines.extend(("warning", w) for w in int8_warnings(rows))
     if rows:
         lines.append(("note", LATENCY_ONLY))
