@@ -86,6 +86,7 @@ def test_report_has_an_int8_section_and_series_and_rates_int8_against_its_own_pe
     assert int8_cell.pct_peak == pytest.approx(100 * int8_cell.gflops / 400.0)
     markdown = render_report(data, "md").text
     assert "## int8: what ran in int8, beside fp32" in markdown and "Latency only" in markdown
+    assert "measured peak int8" in markdown and "400.0 GOP/s" in markdown
     assert json.loads(render_report(data, "json").text)["int8"][0]["macs_share"] == 0.4
     plain = build_report([(FIXTURE, load_result(FIXTURE))])
     assert "int8" not in json.loads(render_report(plain, "json").text)

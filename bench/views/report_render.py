@@ -176,20 +176,21 @@ def _machine_lines(data: ReportData) -> list[str]:
         where = f"{calibration.threads} thread(s), CPUs {','.join(map(str, calibration.cpus))}"
         for peak in sorted(calibration.peaks, key=lambda p: p.precision):
             precision = peak.precision
+            unit = "GOP/s" if precision == "int8" else "GFLOP/s"  # int8: integer multiply-adds x 2
             if peak.gflops:
                 rounds = [r for r in calibration.rounds if r.gflops.get(precision)]
                 best = " (the higher of " + ", ".join(
                     f"{r.gflops[precision]:.1f} {r.when}" for r in rounds
                 ) + ")" if len(rounds) > 1 else ""  # fmt: skip
                 lines.append(
-                    f"measured peak {precision} ({where}): {peak.gflops:.1f} GFLOP/s{best}, {peak.library} n={peak.n}"
+                    f"measured peak {precision} ({where}): {peak.gflops:.1f} {unit}{best}, {peak.library} n={peak.n}"
                 )
             else:
                 lines.append(f"measured peak {precision} ({where}): unavailable ({peak.unavailable})")
             if peak.theoretical_gflops:
                 lines.append(
                     f"advertised-frequency figure {precision} (a label, not a measurement): "
-                    f"{peak.theoretical_gflops:.1f} GFLOP/s ({peak.theoretical_basis})"
+                    f"{peak.theoretical_gflops:.1f} {unit} ({peak.theoretical_basis})"
                 )
     if not data.calibrations:
         lines.append("measured peak: not calibrated in these documents (no % of peak)")
