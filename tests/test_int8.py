@@ -14,7 +14,8 @@ import pytest
 
 from bench.errors import EffbenchError, ExportError
 from bench.export.quantize import fallback_note, quantization_settings, quantize_onnx
-from tests.conftest import TINY
+
+TINY = "b0:r=32"  # the shared `exported` fixture's model (tests/conftest.py)
 
 pytest.importorskip("onnxruntime")
 

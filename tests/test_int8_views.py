@@ -38,7 +38,7 @@ def _int8_doc(int8_factor: float) -> ResultDocument:
     """The fixture's first cell as fp32 and as int8 (`int8_factor` x its latency), as one run measured them."""
     doc = load_result(FIXTURE)
     cell = doc.cells[0]
-    assert cell.summary is not None and cell.processes
+    assert cell.summary is not None and cell.summary.median_ms is not None and cell.processes
     fp32 = replace(cell, precision="fp32")
     process = replace(cell.processes[0], effective={**cell.processes[0].effective, "precision": "int8", "int8": SHARE})
     summary = replace(cell.summary, median_ms=cell.summary.median_ms * int8_factor,

@@ -183,7 +183,7 @@ def resolve_settings(
     backends: Sequence[str] | str | None = None,
     threads: int | None = None,
     cpus: str | None = None,
-    precision: str | None = None,
+    precision: Sequence[str] | str | None = None,
     preset: str | None = None,
     processes: int | None = None,
     seed: int = 0,
