@@ -333,8 +333,10 @@ def plan_requests(
         by_model.setdefault((request.model, request.precision == "int8"), []).append(request)
     plans: list[CellPlan] = []
     seen: set[tuple[str, str | None, bool]] = set()
+    from bench.export.quantize import int8_source
+
     for (model, int8), model_requests in by_model.items():
-        prepared = _prepare_model(model, model_requests, _int8_source(export, cache_dir, say) if int8 else export,
+        prepared = _prepare_model(model, model_requests, int8_source(export, cache_dir, say) if int8 else export,
                                   seed, weights, cache_dir)  # fmt: skip
         key = (prepared.target.model_name, prepared.fingerprint, int8)
         if key in seen:
@@ -343,20 +345,6 @@ def plan_requests(
         seen.add(key)
         plans.extend(with_package(_plan_cell(prepared, request), cache_dir, say) for request in model_requests)
     return plans
-
-
-def _int8_source(fp32: ArtifactSource, cache_dir: Path, say: Callable[[str], Any]) -> ArtifactSource:
-    """The int8 artifacts of what `fp32` gives (its ONNX is what is quantized; a quantized file is used as it is)."""
-
-    def int8(model: str, formats: tuple[str, ...]) -> ArtifactSet:
-        from bench.export.quantize import int8_artifacts, require_quantizer
-
-        if not is_user_file(model):  # a user's file may come quantized: then nothing is needed
-            require_quantizer(model)
-        base = fp32(model, formats if model.lower().endswith(".xml") else tuple(dict.fromkeys(("onnx", *formats))))
-        return int8_artifacts(base, formats, cache_dir, say=say)[0]
-
-    return int8
 
 
 @dataclass(frozen=True)

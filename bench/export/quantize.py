@@ -50,7 +50,7 @@ from bench.export.int8_checks import (
     synthetic_images,
     weight_sqnr_db,
 )
-from bench.export.plans import fingerprint_inputs
+from bench.export.plans import fingerprint_inputs, looks_like_path
 
 if TYPE_CHECKING:
     pass
@@ -208,6 +208,21 @@ def int8_artifacts(
             "from, or an IR already quantized (with NNCF)"
         )
     return export_int8(base, formats, cache_dir, force=force, say=say, flags=flags)
+
+
+def int8_source(
+    fp32: Callable[[str, tuple[str, ...]], ArtifactSet], cache_dir: Path, say: Callable[[str], Any]
+) -> Callable[[str, tuple[str, ...]], ArtifactSet]:
+    """The planner's artifact source for int8 cells (bench.engine.plan): the int8 artifacts of what `fp32` gives
+    (the cache or a bundle; its ONNX is what is quantized, a quantized file is used as it is)."""
+
+    def int8(model: str, formats: tuple[str, ...]) -> ArtifactSet:
+        if not looks_like_path(model):  # a user's file may come quantized: then nothing is needed
+            require_quantizer(model)
+        base = fp32(model, formats if model.lower().endswith(".xml") else tuple(dict.fromkeys(("onnx", *formats))))
+        return int8_artifacts(base, formats, cache_dir, say=say)[0]
+
+    return int8
 
 
 def export_int8(
