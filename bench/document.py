@@ -53,7 +53,8 @@ FORMAT = "effbench-result"
 #     Later optional keys, not bumped because an effbench that ignores them reads the document right (paths are
 #     shown, never opened): artifact.root, suite.bundle_root and suite.definition_root (the roots of the paths
 #     beside them); superseded_processes and settings.sequential (an adaptive A/B: an older effbench judges it with
-#     the fixed-size rule on medians, a different verdict: a candidate for format 3).
+#     the fixed-size rule on medians, a different verdict: a candidate for format 3); a cell's quantization (an
+#     int8 cell's recipe, calibration and agreement with fp32: an older effbench shows the cell as measured).
 FORMAT_VERSION = 2
 
 # _UPGRADES[n] turns a version-n document (the raw JSON dict) into a version-(n + 1) one; bench.formats.upgrade
@@ -225,10 +226,13 @@ class CellRecord(Record):
     superseded_processes: tuple[ProcessRecord, ...] = field(
         default=(), metadata={**nested(ProcessRecord, many=True), **OMIT_EMPTY}
     )
+    # an int8 cell's model: the quantization recipe, its calibration and agreement with fp32 (bench.export.quantize)
+    quantization: dict[str, Any] | None = field(default=None, metadata=OMIT_EMPTY)
 
     @property
     def label(self) -> str:
-        return f"{self.model} · {self.backend}"
+        # int8 is named: its cells sit beside the same model's fp32 cells (published labels stay as they were).
+        return f"{self.model} · {self.backend}" + (" · int8" if self.precision == "int8" else "")
 
     @classmethod
     def _where(cls, data: Any, where: str) -> str:

@@ -20,7 +20,7 @@ from bench.cli import main
 TINY = "b0:r=32"  # EfficientNet-B0 at 32x32: a real export in seconds
 
 # Whole files that export models or load a real runtime in every test.
-E2E_FILES = {"test_export.py", "test_cache.py", "test_backends.py", "test_nets.py"}
+E2E_FILES = {"test_export.py", "test_cache.py", "test_backends.py", "test_nets.py", "test_int8.py"}
 
 # Single tests elsewhere that start subprocesses (workers, the CLI, other indexers) or real runtimes.
 E2E_TESTS = {

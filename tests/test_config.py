@@ -81,7 +81,7 @@ def test_the_project_bench_toml_is_valid(tmp_path: Path, monkeypatch: pytest.Mon
         ("paths = 3\n", "'paths' must be a table"),
         ("[latency]\nthreads = 'two'\n", "[latency] threads = 'two'; it must be a whole number >= 1"),
         ("[latency]\nthreads = 0\n", "[latency] threads = 0"),
-        ("[latency]\nprecision = 'fp16'\n", 'precision = \'fp16\'; it must be "fp32" or "bf16"'),
+        ("[latency]\nprecision = 'fp16'\n", 'precision = \'fp16\'; it must be "fp32", "bf16" or "int8"'),
         ("[latency]\nprecision = 32\n", "[latency] precision = 32; it must be"),
         (
             "[latency]\npreset = 'slow'\n",

@@ -153,10 +153,10 @@ def test_ir_file_cannot_run_on_onnxruntime(cli: Cli, config: Path, tmp_path: Pat
     assert code == 2 and "none of the backends onnxruntime can run this file" in err
 
 
-def test_unknown_precision_is_an_argparse_error(cli: Cli, config: Path) -> None:
-    code, _, err = cli("--config", config, "latency", "--model", "b0", "--precision", "fp16")
+def test_unknown_precision_is_one_line_and_exit_2(cli: Cli, config: Path) -> None:
+    code, _, err = cli("--config", config, "latency", "--model", "b0", "--precision", "int8,fp16")
     assert code == 2
-    assert "invalid choice: 'fp16'" in err
+    assert "precision fp16 is not one of fp32, bf16, int8" in err and len(err.strip().splitlines()) == 1
 
 
 class InterruptingLauncher(InProcessLauncher):

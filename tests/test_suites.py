@@ -220,7 +220,7 @@ def test_cpus_as_a_list_or_a_kernel_cpu_list(tmp_path: Path) -> None:
         ('models = ["b0"]\nthreads = true', "threads = True: it must be"),
         (
             'models = ["b0"]\nprecisions = ["fp33"]',
-            "unknown precision 'fp33' (did you mean 'fp32'?) (known: fp32, bf16)",
+            "unknown precision 'fp33' (did you mean 'fp32'?) (known: fp32, bf16, int8)",
         ),
         ('models = ["b0"]\nprecisions = []', "precisions = []: it is empty"),
         ('models = ["b0"]\nprecisions = 32', "precisions = 32: it must be a list drawn from"),

@@ -64,6 +64,11 @@ class Session:
         """The settings the runtime reports back (threads, precision, options), not the ones we asked for."""
         return {}
 
+    def int8_share(self) -> dict[str, Any] | None:
+        """How much of an int8 model ran in int8, as the runtime tells it (bench.probes.int8.Int8Share as a dict);
+        None where the runtime cannot say."""
+        return None
+
     def warnings(self, requested_precision: str) -> list[str]:
         """Backend-specific warnings after loading (e.g. OpenVINO running bf16 when fp32 was asked)."""
         return []

@@ -36,15 +36,21 @@ def session_options(ort: Any, threads: int) -> Any:
 
 
 class OnnxRuntimeSession(Session):
-    def __init__(self, ort: Any, session: Any, cold_start: ColdStart, input_name: str) -> None:
+    def __init__(
+        self, ort: Any, session: Any, cold_start: ColdStart, input_name: str, precision: str = "fp32", **int8: Any
+    ) -> None:
         self._ort = ort
         self._session = session
         self.cold_start = cold_start
         self._input_name = input_name
+        self._precision = precision
+        self._int8 = int8  # path and threads: an int8 cell's share is read from a profiled session of its own
         self._binding: Any = None
         self._input_value: Any = None
+        self._array: Any = None
 
     def bind_input(self, array: Any) -> None:
+        self._array = array
         # The OrtValue wraps the numpy buffer once; each run then skips Python-side input conversion.
         self._input_value = self._ort.OrtValue.ortvalue_from_numpy(array)
         binding = self._session.io_binding()
@@ -67,8 +73,16 @@ class OnnxRuntimeSession(Session):
             "graph_optimization_level": str(options.graph_optimization_level).rsplit(".", 1)[-1],
             "config": {key: options.get_session_config_entry(key) for key in CONFIG_ENTRIES},
             "input_type": self._session.get_inputs()[0].type,
-            "precision": "fp32",
+            "precision": self._precision,
         }
+
+    def int8_share(self) -> dict[str, Any] | None:
+        if self._precision != "int8" or self._array is None:
+            return None
+        from bench.probes.int8 import onnxruntime_share
+
+        options = session_options(self._ort, self._int8["threads"])
+        return onnxruntime_share(self._ort, self._int8["path"], options, self._input_name, self._array).to_dict()
 
 
 class OnnxRuntimeBackend(Backend):
@@ -77,11 +91,12 @@ class OnnxRuntimeBackend(Backend):
     install_extra: ClassVar[str | None] = "onnx"
     aliases: ClassVar[tuple[str, ...]] = ("ort",)
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
-    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "int8")
     settings: ClassVar[tuple[str, ...]] = (
         "CPU execution provider, intra-op N, inter-op 1, sequential, ORT_ENABLE_ALL,",
         "denormals as zero, intra-op spinning ON (ORT's default: lowest latency on dedicated CPUs,",
-        "costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped)",
+        "costs CPU time when N > 1), inter-op spinning off; bf16 is not offered (cell skipped);",
+        "int8 runs the QDQ model of bench.export.quantize as it is (QLinear kernels after fusion)",
     )
 
     def supports_precision(self, precision: str) -> str | None:
@@ -112,6 +127,5 @@ class OnnxRuntimeBackend(Backend):
         compiled = time.perf_counter()
         inputs = session.get_inputs()
         input_name = inputs[0].name
-        return OnnxRuntimeSession(
-            ort, session, ColdStart(load_s=loaded - start, compile_s=compiled - loaded), input_name
-        )
+        cold = ColdStart(load_s=loaded - start, compile_s=compiled - loaded)
+        return OnnxRuntimeSession(ort, session, cold, input_name, precision, path=path, threads=threads)

@@ -75,7 +75,14 @@ class OpenVinoSession(Session):
         effective["runtime_precision"] = self.runtime_precisions()
         hint = str(effective.get("INFERENCE_PRECISION_HINT", "")).lower()
         effective["precision"] = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}.get(hint, hint or "unknown")
+        if any(p.lower() in ("u8", "i8") for p in effective["runtime_precision"]["compute"]):
+            effective["precision"] = "int8"  # the quantized layers run u8/i8 whatever the hint (it governs the rest)
         return effective
+
+    def int8_share(self) -> dict[str, Any] | None:
+        from bench.probes.int8 import openvino_share
+
+        return openvino_share(self._compiled).to_dict()
 
     def warnings(self, requested_precision: str) -> list[str]:
         found: list[str] = []
@@ -88,6 +95,8 @@ class OpenVinoSession(Session):
                     f"{'/'.join(sorted(low))}: the timing is not an fp32 timing; check INFERENCE_PRECISION_HINT "
                     "and that the IR was saved without FP16 weight compression (compress_to_fp16=False)"
                 )
+        elif requested_precision == "int8" and not any(p.lower() in ("u8", "i8") for p in compute):
+            found.append("openvino: int8 was asked but no compute layer runs in u8/i8: the timing is an fp32 timing")
         elif requested_precision == "bf16" and not any(p.lower() == "bf16" for p in compute):
             found.append(
                 "openvino: bf16 was asked but no compute layer runs in bf16 (this CPU may lack AVX-512 BF16/AMX): "
@@ -120,10 +129,11 @@ class OpenVinoBackend(Backend):
     install_extra: ClassVar[str | None] = "openvino"
     aliases: ClassVar[tuple[str, ...]] = ("ov",)
     formats: ClassVar[tuple[str, ...]] = ("openvino",)
-    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "int8")
     settings: ClassVar[tuple[str, ...]] = (
         "INFERENCE_NUM_THREADS N, NUM_STREAMS 1, PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT",
-        "f32 (bf16 with --precision bf16), ENABLE_CPU_PINNING off (the process is already pinned),",
+        "f32 (bf16 with --precision bf16; int8: the QDQ model's IR, the rest f32),",
+        "ENABLE_CPU_PINNING off (the process is already pinned),",
         "ENABLE_HYPER_THREADING off, CPU_DENORMALS_OPTIMIZATION on (flush denormals), synchronous requests",
     )
 

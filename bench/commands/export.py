@@ -14,6 +14,7 @@ from bench.commands.options import (
     add_input_shape,
     add_json,
     add_models,
+    add_precision,
     add_seed,
     add_weights,
     cache_dir,
@@ -21,6 +22,7 @@ from bench.commands.options import (
 )
 from bench.errors import EffbenchError
 from bench.views.format import format_size
+from bench.vocab import split_precisions
 
 
 def _models(values: list[str]) -> list[str]:
@@ -47,8 +49,9 @@ def _describe(outcome: Any) -> list[str]:
     manifest = arts.manifest
     verb = {"exported": "exported in", "cached": "cache hit, verified in", "prebuilt": "prebuilt, verified in"}
     shape = ",".join(map(str, arts.input_shape))
+    int8 = " (int8)" if manifest.get("precision") == "int8" else ""
     lines = [
-        f"{arts.model_name}: {verb[outcome.status]} {outcome.seconds:.2f} s  input {arts.input_name} [{shape}] "
+        f"{arts.model_name}{int8}: {verb[outcome.status]} {outcome.seconds:.2f} s  input {arts.input_name} [{shape}] "
         f"{arts.input_dtype}  fingerprint {arts.fingerprint[:16]}  {outcome.folder}"
     ]
     parity = manifest.get("parity", {})
@@ -58,7 +61,10 @@ def _describe(outcome: Any) -> list[str]:
         names = [path.name] if fmt == "onnx" else [path.name, path.with_suffix(".bin").name]
         size = sum(files.get(name, {}).get("size", 0) for name in names)
         result = parity.get("results", {}).get(runtime_of[fmt], {})
-        if "max_rel_error" in result:
+        agreement = (manifest.get("agreement") or {}).get(runtime_of[fmt])
+        if agreement:  # an int8 entry: checked against fp32, loosely (bench.export.int8_checks)
+            check = f"int8 vs fp32: cosine {agreement['cosine']:.3f}, max rel error {agreement['rel_error']:.2g}"
+        elif "max_rel_error" in result:
             check = (
                 f"parity vs {result['reference']}: max abs {result['max_abs_error']:.2g}, "
                 f"rel {result['max_rel_error']:.2g} (tolerance {parity['tolerance']['max_rel_error']:g})"
@@ -97,11 +103,14 @@ def run_export(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"effbench: {message}", file=sys.stderr, flush=True)
 
-    outcomes = []
+    # bf16 is a runtime setting on the fp32 artifacts; int8 has artifacts of its own (bench.export.quantize).
+    asked = split_precisions(args.precision or "fp32").split(",")
+    artifact_precisions = ["int8"] if asked == ["int8"] else ["fp32"] + (["int8"] if "int8" in asked else [])
+    outcomes: list[Any] = []
     for model in _models(args.model):
         # bench.toml's opset is the default for PyTorch exports; a user file keeps its own unless --opset is given.
         default_opset = None if looks_like_path(model) else config.export.get("opset")
-        outcomes.append(
+        outcomes.extend(
             export_model(
                 model,
                 formats=formats,
@@ -112,7 +121,9 @@ def run_export(args: argparse.Namespace) -> int:
                 weights=Path(args.weights) if args.weights else None,
                 input_shape=input_shape,
                 progress=progress,
+                precision=precision,
             )
+            for precision in artifact_precisions
         )
     bundle = write_bundle([o.artifacts for o in outcomes], args.bundle, progress=progress) if args.bundle else None
     if args.json:
@@ -157,6 +168,7 @@ def register(subparsers: Any) -> None:
         parser,
         "also copy the artifacts and manifests into DIR (with index.json and README.md) for a machine without torch",
     )
+    add_precision(parser)
     add_json(parser, "print the outcome as JSON")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
     parser.set_defaults(func=run_export)

@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
         default="onnxruntime",
         help="runtime (default onnxruntime; inductor has no per-layer times)",
     )
-    layers.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: OpenVINO only")
+    layers.add_argument(
+        "--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+        help="bf16, int8 (the model's int8 entry): OpenVINO only",
+    )  # fmt: skip
     add_threads(layers, help="intra-op threads (default 1)", default=1, short=False)
     add_cpus(layers, "CPUs to pin to (default: as effbench latency chooses)")
     layers.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"profiled runs (default {DEFAULT_RUNS})")
@@ -97,11 +100,13 @@ def run_layers(args: argparse.Namespace) -> int:
     if not args.no_calibrate:
         say(f"peak calibration: {args.threads} thread(s) on CPU(s) {','.join(map(str, cpus))}")
         peak = measure_peak(cpus, args.threads, (args.precision,), cpu=cpu).gflops(args.precision)
-        say(f"  {args.precision}: {peak:.1f} GFLOP/s" if peak else f"  {args.precision}: unavailable (no % of peak)")
+        unit = "GOP/s" if args.precision == "int8" else "GFLOP/s"
+        say(f"  {args.precision}: {peak:.1f} {unit}" if peak else f"  {args.precision}: unavailable (no % of peak)")
     profiles = []
     for spec in specs:
         fmt = "openvino" if args.backend == "openvino" else "onnx"
-        artifacts = ensure_artifacts(spec.name, formats=(fmt,), cache_dir=cache, progress=say)
+        precision = "int8" if args.precision == "int8" else "fp32"  # bf16 is a runtime setting on the fp32 model
+        artifacts = ensure_artifacts(spec.name, formats=(fmt,), cache_dir=cache, progress=say, precision=precision)
         say(f"{spec.name}: profiling {args.warmup} + {args.runs} runs on CPU(s) {','.join(map(str, cpus))}")
         profile = profile_layers(
             spec.name, artifacts.files[fmt], artifacts.sha256[fmt], cpus, args.threads, backend=args.backend,

@@ -102,7 +102,13 @@ def add_cpus(parser: argparse.ArgumentParser, help: str = CPUS_HELP) -> None:
 
 
 def add_precision(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 where supported")
+    parser.add_argument(
+        "--precision",
+        action="append",
+        metavar="LIST",
+        help=f"{', '.join(PRECISIONS)}, comma-separated or repeated to measure them side by side, interleaved "
+        "(default fp32; bf16 where supported; int8: the model quantized once, see README)",
+    )
 
 
 def add_processes(parser: argparse.ArgumentParser, help: str) -> None:

@@ -16,7 +16,7 @@ from bench.document import Artifact, ResultDocument, Settings
 from bench.engine.packages import with_package
 from bench.engine.policy import MeasurePolicy, get_policy
 from bench.errors import EffbenchError
-from bench.vocab import PRECISIONS
+from bench.vocab import split_precisions
 
 if TYPE_CHECKING:
     from bench.backends.base import LoadTarget
@@ -49,6 +49,11 @@ class LatencySettings:
     @property
     def preset(self) -> str:
         return self.policy.name
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions measured side by side (`precision` joins them with commas, as a suite's settings do)."""
+        return tuple(self.precision.split(","))
 
     def document_settings(self) -> Settings:
         """The settings as the result document records them (the folders are not part of the measurement)."""
@@ -178,7 +183,7 @@ def resolve_settings(
     backends: Sequence[str] | str | None = None,
     threads: int | None = None,
     cpus: str | None = None,
-    precision: str | None = None,
+    precision: Sequence[str] | str | None = None,
     preset: str | None = None,
     processes: int | None = None,
     seed: int = 0,
@@ -196,9 +201,7 @@ def resolve_settings(
     defaults = config.latency
     notes: list[str] = []
     threads = threads if threads is not None else int(defaults.get("threads", 1))
-    precision = precision or str(defaults.get("precision", "fp32"))
-    if precision not in PRECISIONS:
-        raise EffbenchError(f"precision '{precision}' in bench.toml is not one of {', '.join(PRECISIONS)}")
+    precision = split_precisions(precision or str(defaults.get("precision", "fp32")))
     policy = get_policy(preset or str(defaults.get("preset", "default")))
     if processes is not None:
         if processes < 1:
@@ -269,8 +272,9 @@ ArtifactSource = Callable[[str, tuple[str, ...]], "ArtifactSet"]
 def plan_cells(settings: LatencySettings, say: Callable[[str], Any] = lambda _message: None) -> list[CellPlan]:
     """Export (or reuse) every model and make one CellPlan per (model, backend); `say` gets progress lines."""
     requests = [
-        CellRequest(model, backend, settings.precision, settings.threads, settings.cpus)
+        CellRequest(model, backend, precision, settings.threads, settings.cpus)
         for model in settings.models
+        for precision in settings.precisions
         for backend in settings.backends
     ]
     return plan_requests(
@@ -324,14 +328,17 @@ def plan_requests(
     runnable cells need. A model that resolves to one already planned (same name and fingerprint) is measured
     once. `artifacts` replaces the export (e.g. a bundle's entries)."""
     export = artifacts or export_source(cache_dir, seed=seed, weights=weights, input_shape=input_shape, say=say)
-    by_model: dict[str, list[CellRequest]] = {}
-    for request in requests:
-        by_model.setdefault(request.model, []).append(request)
+    by_model: dict[tuple[str, bool], list[CellRequest]] = {}
+    for request in requests:  # an int8 cell loads the model's int8 entry (bench.export.quantize)
+        by_model.setdefault((request.model, request.precision == "int8"), []).append(request)
     plans: list[CellPlan] = []
-    seen: set[tuple[str, str | None]] = set()
-    for model, model_requests in by_model.items():
-        prepared = _prepare_model(model, model_requests, export, seed, weights, cache_dir)
-        key = (prepared.target.model_name, prepared.fingerprint)
+    seen: set[tuple[str, str | None, bool]] = set()
+    from bench.export.quantize import int8_source
+
+    for (model, int8), model_requests in by_model.items():
+        prepared = _prepare_model(model, model_requests, int8_source(export, cache_dir, say) if int8 else export,
+                                  seed, weights, cache_dir)  # fmt: skip
+        key = (prepared.target.model_name, prepared.fingerprint, int8)
         if key in seen:
             say(f"{model}: {prepared.target.model_name} is already in this run; measured once")
             continue
@@ -347,6 +354,7 @@ class _PreparedModel:
     files: dict[str, Path]
     sha256: dict[str, str]
     locations: dict[str, tuple[str, str]]  # format -> (root, path) as the document records it
+    quantization: dict[str, Any] | None = None  # an int8 model's (bench.export.quantize.quantization_record)
 
 
 def _prepare_model(
@@ -369,8 +377,12 @@ def _prepare_model(
             "(onnxruntime needs .onnx, openvino runs .onnx or .xml, torch runs zoo models): change --backend"
         )
     spec: dict[str, Any] | None
+    quantization = None
     if formats:
         arts = artifacts(model, formats)
+        from bench.export.quantize import quantization_record
+
+        quantization = quantization_record(arts.manifest)
         spec = arts.spec.to_dict() if arts.spec is not None else None
         name, fingerprint, files = arts.model_name, arts.fingerprint, dict(arts.files)
         input_name, model_input_shape, sha256 = arts.input_name, tuple(arts.input_shape), dict(arts.sha256)
@@ -395,7 +407,7 @@ def _prepare_model(
     from bench.export.bundle import artifact_location
 
     locations = {fmt: artifact_location(path, cache_dir) for fmt, path in files.items()}
-    return _PreparedModel(target, fingerprint, files, sha256, locations)
+    return _PreparedModel(target, fingerprint, files, sha256, locations, quantization)
 
 
 def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
@@ -423,4 +435,5 @@ def _plan_cell(prepared: _PreparedModel, request: CellRequest) -> CellPlan:
         fingerprint=prepared.fingerprint,
         artifact=artifact,
         skip_reason=skip,
+        quantization=prepared.quantization,
     )

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from bench.backends.base import LoadTarget
 from bench.document import Artifact, CellRecord, FailedProcess, ProcessRecord, Summary
@@ -41,6 +41,7 @@ class CellPlan:
     artifact: Artifact | None = None  # the file the backend loads
     skip_reason: str | None = None  # set: the cell is reported as skipped and never launched
     arm: str | None = None  # "base" | "new" in an `effbench ab` run (bench.engine.ab)
+    quantization: dict[str, Any] | None = None  # an int8 model's recipe and agreement (bench.export.quantize)
 
     @property
     def label(self) -> str:
@@ -97,6 +98,7 @@ class CellRun:
             warnings=tuple(self.warnings),
             arm=plan.arm,
             superseded_processes=tuple(self.superseded),
+            quantization=plan.quantization,
         )
 
 

@@ -122,6 +122,22 @@ def process_warnings(
     return warnings
 
 
+def record_int8_share(session: Session, backend: str, effective: dict[str, Any]) -> list[str]:
+    """The int8 share into `effective` (once per cell, after the timed loop: ONNX Runtime's needs a profiled session
+    of its own) and its warnings; a share the runtime cannot give is a warning, never a failed measurement."""
+    from bench.probes.int8 import int8_warnings
+
+    try:
+        share = session.int8_share()
+    except Exception as exc:  # the runtime's introspection, not the measurement: say so and keep the samples
+        why = next(iter(str(exc).splitlines()), "")
+        return [f"{backend}: the int8 share could not be read ({type(exc).__name__}: {why})"]
+    if share is None:
+        return []
+    effective["int8"] = share
+    return int8_warnings(share, backend)
+
+
 def run_job(job: WorkerJob, *, pin: bool = True) -> ProcessRecord:
     """Measure one process's worth of samples as the job says; return the process record."""
     cpus = list(job.cpus)
@@ -173,6 +189,9 @@ def process_record(job: WorkerJob, backend: Backend, session: Session, measured:
     warnings = process_warnings(job, backend, session, loop, detector, pinned=pin)
     if stop_rule.cap_hit:
         warnings.append(f"process time cap hit: {stop_rule.reason}")
+    effective = session.effective_settings()
+    if job.precision == "int8" and job.process_index == 0:
+        warnings.extend(record_int8_share(session, backend.name, effective))
     loaded = tuple(m for m in RUNTIME_MODULES if m in sys.modules)
     return ProcessRecord(
         process_index=job.process_index,
@@ -180,7 +199,7 @@ def process_record(job: WorkerJob, backend: Backend, session: Session, measured:
         affinity=tuple(sorted(os.sched_getaffinity(0))),
         os_threads=THIS_MACHINE.os_thread_count(),
         versions=backend.versions(),
-        effective=session.effective_settings(),
+        effective=effective,
         cold_start=ColdStartTimes(
             import_s=measured.import_s,
             load_s=session.cold_start.load_s,

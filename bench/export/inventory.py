@@ -144,8 +144,9 @@ def _status(path: Path, manifest: Mapping[str, Any], recorded: Mapping[str, Any]
     if recorded.get("source") not in SOURCES and not package:
         return UNKNOWN, f"its source {recorded.get('source')!r} is not one this effbench exports"
     fingerprint = str(manifest.get("fingerprint"))
-    name = f"{manifest.get('model_name')}-inductor" if package else str(manifest.get("model_name"))
-    if path.name != entry_folder_name(name, fingerprint):
+    # AOTInductor packages and int8 entries (bench.export.quantize) carry a suffix in their folder names.
+    suffix = "-inductor" if package else "-int8" if manifest.get("precision") == "int8" else ""
+    if path.name != entry_folder_name(f"{manifest.get('model_name')}{suffix}", fingerprint):
         return STALE, "its folder name does not match its fingerprint, so no export looks it up"
     if package:
         try:

@@ -33,7 +33,7 @@ from bench.export.cache import (
     verify_entry,
     write_json,
 )
-from bench.export.plans import ExportPlan, make_plan, normalize_formats
+from bench.export.plans import ExportPlan, looks_like_path, make_plan, normalize_formats
 
 _CACHE_FIX = "pass --cache-dir DIR or set [paths] cache_dir in bench.toml"
 
@@ -61,10 +61,12 @@ def ensure_artifacts(
     weights: Path | None = None,
     input_shape: tuple[int, ...] | None = None,
     progress: Callable[[str], None] | None = None,
+    precision: str = "fp32",
 ) -> ArtifactSet:
     """The artifacts of `model` (zoo name, .onnx/.xml file, artifact folder or bundle), exported if needed.
 
-    `cache_dir` defaults to bench.toml's [paths] cache_dir (else ./models). See `export_model`.
+    `cache_dir` defaults to bench.toml's [paths] cache_dir (else ./models); precision "int8" gives the int8 entry
+    (bench.export.quantize). See `export_model`.
     """
     return export_model(
         model,
@@ -76,6 +78,7 @@ def ensure_artifacts(
         weights=weights,
         input_shape=input_shape,
         progress=progress,
+        precision=precision,
     ).artifacts
 
 
@@ -89,6 +92,7 @@ def export_model(
     weights: Path | None = None,
     input_shape: tuple[int, ...] | None = None,
     progress: Callable[[str], None] | None = None,
+    precision: str = "fp32",
 ) -> ExportOutcome:
     """Like `ensure_artifacts`, and also says whether the cache was hit and how long it took."""
     started = time.perf_counter()
@@ -99,6 +103,13 @@ def export_model(
 
         cache_dir = load_config().cache_dir
     cache_dir = Path(cache_dir)
+    if precision == "int8":
+        from bench.export.quantize import require_quantizer
+
+        if not looks_like_path(model):  # a user's file may come quantized: then nothing is needed
+            require_quantizer(model)
+        base = export_model(model, wanted, cache_dir, opset, force, seed, weights, input_shape, progress)
+        return _int8_outcome(base, wanted, cache_dir, force, say, started)
 
     prebuilt = find_prebuilt_folder(model)
     if prebuilt is not None:
@@ -147,6 +158,22 @@ def export_model(
     say(f"{plan.model_name}: exported to {final}")
     arts = artifacts_from_manifest(final, manifest)
     return ExportOutcome(arts, "exported", time.perf_counter() - started, final)
+
+
+def _int8_outcome(
+    base: ExportOutcome,
+    formats: tuple[str, ...],
+    cache_dir: Path,
+    force: bool,
+    say: Callable[[str], None],
+    started: float,
+) -> ExportOutcome:
+    """The int8 artifacts of the fp32 export `base` (bench.export.quantize.int8_artifacts)."""
+    from bench.export.quantize import int8_artifacts
+
+    int8, status, folder = int8_artifacts(base.artifacts, formats, cache_dir, force=force, say=say)
+    return ExportOutcome(int8, base.status if int8 is base.artifacts else status, time.perf_counter() - started,
+                         folder)  # fmt: skip
 
 
 _INSTALL = {

@@ -45,7 +45,7 @@ MODEL_CODE_FILES = ("nets.py", "zoo/blueprint.py", "zoo/families.py", "zoo/regis
 class SourceKind:
     """What differs between the three things an entry can be made from."""
 
-    name: str  # "pytorch" | "onnx-file" | "openvino-ir": the fingerprint's and the manifest's "source"
+    name: str  # "pytorch" | "onnx-file" | "openvino-ir" | "quantized": the fingerprint's and the manifest's "source"
     possible_formats: tuple[str, ...]  # the first is always built: the IR is converted from the ONNX file
     libraries: tuple[str, ...]  # whose installed versions are part of the fingerprint
     identity_keys: tuple[str, ...]  # the fingerprint inputs that name what was exported (not how)
@@ -64,6 +64,14 @@ SOURCES = {
         ),
         SourceKind("onnx-file", FORMATS, ("onnx", "openvino"), ("file_sha256", "input_shape", "opset"), False),
         SourceKind("openvino-ir", ("openvino",), ("openvino",), ("file_sha256", "input_shape"), False),
+        # An int8 entry: an fp32 entry's ONNX quantized by bench.export.quantize (its own recipe in "quantization").
+        SourceKind(
+            "quantized",
+            FORMATS,
+            ("onnx", "onnxruntime", "openvino"),
+            ("base_fingerprint", "quantization", "calibration"),
+            False,
+        ),
     )
 }
 
@@ -252,6 +260,10 @@ def current_fingerprint_inputs(recorded: Mapping[str, Any]) -> dict[str, Any] | 
     if kind is None or any(key not in recorded for key in kind.identity_keys):
         return None
     identity = {key: recorded[key] for key in kind.identity_keys}
+    if kind.name == "quantized":
+        from bench.export.quantize import current_identity
+
+        identity = current_identity(identity)
     if kind.from_torch:
         from bench.zoo import ModelSpec
 

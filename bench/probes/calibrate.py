@@ -1,4 +1,4 @@
-"""The core's measured matrix-multiply peak (fp32, bf16) on the cells' CPUs and threads, and % of peak per cell.
+"""The core's measured matrix-multiply peak (fp32, bf16, int8) on the cells' CPUs and threads, and % of peak per cell.
 
 A cell's achieved GFLOP/s (2 x effective MACs / median latency) means little alone; against the best rate the same core
 sustains on a dense GEMM it shows how far each model's layers are from what the hardware can do. That peak is
@@ -23,7 +23,9 @@ from bench.formats import Record
 if TYPE_CHECKING:
     from bench.engine.launchers import Launcher
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")  # int8: GOP/s, 2 integer ops a multiply-add
+# Calibrated unless a run names its precisions: int8 only where a run has int8 cells (suites name theirs).
+DEFAULT_PRECISIONS = ("fp32", "bf16")
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
 # 2048 still gained (several threads), and only if it fits the budget (bench.probes.calibrate_worker.measure_kernel).
 DEFAULT_SIZES = (1024, 2048, 4096)
@@ -133,6 +135,14 @@ def bf16_unsupported(flags: Collection[str]) -> str | None:
 
 def flops_per_cycle(flags: Collection[str], precision: str) -> tuple[int, str] | None:
     """Peak FLOP per cycle per core the ISA allows, with the assumption behind it; None if unknown."""
+    if precision == "int8":
+        if "amx_int8" in flags:
+            return 2048, "AMX-INT8 (TDPBUSD: 1024 multiply-adds per cycle)"
+        if "avx512_vnni" in flags:
+            return 256, "AVX-512 VNNI (VPDPBUSD: 64 multiply-adds per instruction, 2 units assumed)"
+        if "avx_vnni" in flags:
+            return 128, "AVX-VNNI (VPDPBUSD on 256 bits: 32 multiply-adds per instruction, 2 units assumed)"
+        return None  # without VNNI the u8 x s8 path takes three instructions per multiply-add pair: no clean figure
     if precision == "bf16":
         if "amx_bf16" in flags:
             return 1024, "AMX-BF16 (TDPBF16PS: 512 multiply-adds per cycle)"
@@ -178,6 +188,8 @@ def default_kernels(precision: str, installed: Callable[[str], bool] = _installe
     vendor) when torch is installed; OpenVINO (oneDNN too) only without torch, to keep the calibration short."""
     if precision == "bf16":
         return ["torch-onednn"] if installed("torch") else ["openvino"] if installed("openvino") else []
+    if precision == "int8":
+        return [k for k, module in (("openvino", "openvino"), ("torch-int8", "torch")) if installed(module)]
     kernels = ["torch-onednn", "torch-blas"] if installed("torch") else []
     if installed("numpy"):
         kernels.append("numpy-blas")
@@ -272,7 +284,7 @@ def _precision_peak(
 def measure_peak(
     cpus: Sequence[int],
     threads: int,
-    precisions: Sequence[str] = PRECISIONS,
+    precisions: Sequence[str] = DEFAULT_PRECISIONS,
     budget_s: float = DEFAULT_BUDGET_S,
     *,
     cpu: CpuDescription | None = None,
@@ -292,7 +304,7 @@ def measure_peak(
 
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
-        raise EffbenchError(f"unknown precision {unknown[0]!r} for the peak calibration; use fp32 or bf16")
+        raise EffbenchError(f"unknown precision {unknown[0]!r} for the peak calibration; use {', '.join(PRECISIONS)}")
     if threads < 1:
         raise EffbenchError(f"threads must be >= 1 for the peak calibration, got {threads}")
     cpu = cpu if cpu is not None else read_cpu_description()

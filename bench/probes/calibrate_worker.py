@@ -24,6 +24,9 @@ from bench.probes.calibrate import CalibrationJob, CalibrationResult, KernelRun,
 # fp32 goes to MKL and reaches ~107 GFLOP/s, OpenBLAS ~123 on its AVX2 kernels, oneDNN's AVX-512 ~235).
 FP32_KERNELS = ("torch-onednn", "torch-blas", "numpy-blas", "openvino")
 BF16_KERNELS = ("torch-onednn", "openvino")
+# int8: OpenVINO's u8 x i8 FullyConnected, the kernel family its int8 cells run (the kernel's name says the ISA
+# path: brgemm_avx512_I8, ..._amx_I8), and torch._int_mm (s8 x s8 -> s32). Rates are GOP/s: 2 ops a multiply-add.
+INT8_KERNELS = ("openvino", "torch-int8")
 
 # A size's rate is final once a larger size gains less than this over it (the plateau).
 PLATEAU_GAIN = 0.03
@@ -69,6 +72,31 @@ def _torch_blas(n: int, precision: str, threads: int) -> tuple[Callable[[], Any]
     return (lambda: torch.mm(a, b, out=out)), f"torch {torch.__version__} ({blas}, torch.mm float32)"
 
 
+def _torch_int8(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
+    torch = _torch_threads(threads)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randint(-128, 128, (n, n), generator=gen, dtype=torch.int8)
+    b = torch.randint(-128, 128, (n, n), generator=gen, dtype=torch.int8)
+    try:
+        torch._int_mm(a, b)
+    except RuntimeError as exc:
+        raise Unavailable(f"torch._int_mm does not run on this CPU build ({str(exc).splitlines()[0]})") from None
+    return (lambda: torch._int_mm(a, b)), f"torch {torch.__version__} (torch._int_mm int8 x int8 -> int32)"
+
+
+def _openvino_int8_model(ov: Any, ops: Any, np: Any, n: int) -> Any:
+    """x (f32) -> FakeQuantize to u8 -> MatMul with i8 weights dequantized by a scale: OpenVINO's low-precision
+    transformations make it one u8 x i8 FullyConnected, as they do a QDQ model's layers."""
+    rng = np.random.default_rng(0)
+    x = ops.parameter([n, n], ov.Type.f32)
+    low, high = np.float32(0.0), np.float32(2.55)
+    quantized = ops.fake_quantize(x, low, high, low, high, 256)
+    weights = ops.constant(rng.integers(-127, 128, (n, n)).astype(np.int8))
+    scale = ops.constant(np.full((1, n), 0.01, np.float32))
+    dequantized = ops.multiply(ops.convert(weights, ov.Type.f32), scale)
+    return ov.Model([ops.matmul(quantized, dequantized, False, False)], [x], "effbench_peak_int8_matmul")
+
+
 def _numpy_blas(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], str]:
     try:
         import numpy as np
@@ -101,7 +129,9 @@ def _openvino(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], 
     param = ops.parameter([n, n], ov.Type.f32)
     weight = ops.constant(rng.standard_normal((n, n), dtype=np.float32))
     model = ov.Model([ops.matmul(param, weight, False, False)], [param], "effbench_peak_matmul")
-    hint = "bf16" if precision == "bf16" else "f32"
+    if precision == "int8":
+        model = _openvino_int8_model(ov, ops, np, n)
+    hint = "bf16" if precision == "bf16" else "f32"  # int8: the quantized MatMul runs u8 x i8 whatever the hint
     compiled = ov.Core().compile_model(
         model,
         "CPU",
@@ -117,8 +147,22 @@ def _openvino(n: int, precision: str, threads: int) -> tuple[Callable[[], Any], 
     if precision == "bf16" and "bf16" not in got.lower() and "bfloat16" not in got.lower():
         raise Unavailable(f"openvino compiled the matmul with precision {got}, not bf16")
     request = compiled.create_infer_request()
+    if precision == "int8":
+        ops_run = compiled.get_runtime_model().get_ordered_ops()
+        fc = ("FullyConnected", "MatMul")
+        found = sorted({_rt(op, "primitiveType") for op in ops_run
+                        if _rt(op, "runtimePrecision") in ("u8", "i8") and _rt(op, "layerType") in fc})  # fmt: skip
+        if not found:
+            raise Unavailable("openvino did not compile the quantized matmul to an int8 kernel")
+        request.set_input_tensor(ov.Tensor((rng.random((n, n)) * 2.55).astype(np.float32)))
+        return request.infer, f"openvino {ov.get_version()} (oneDNN, u8 x i8 FullyConnected, {', '.join(found)})"
     request.set_input_tensor(ov.Tensor(rng.standard_normal((n, n), dtype=np.float32)))
     return request.infer, f"openvino {ov.get_version()} (oneDNN, MatMul, precision hint {hint})"
+
+
+def _rt(op: Any, key: str) -> str:
+    info = op.get_rt_info()
+    return str(info[key].astype(str)) if key in info else ""
 
 
 KERNEL_BUILDERS: dict[str, Callable[[int, str, int], tuple[Callable[[], Any], str]]] = {
@@ -126,6 +170,7 @@ KERNEL_BUILDERS: dict[str, Callable[[int, str, int], tuple[Callable[[], Any], st
     "torch-blas": _torch_blas,
     "numpy-blas": _numpy_blas,
     "openvino": _openvino,
+    "torch-int8": _torch_int8,
 }
 
 

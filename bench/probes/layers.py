@@ -236,9 +236,9 @@ def _onnx_geometry(node: Any) -> Geometry | None:
     return Geometry(strides, pads)
 
 
-def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
-    """kind -> (nodes, multiply-adds, effective multiply-adds) of the ONNX file, from its logical shapes (onnx
-    shape inference) and its convolutions' strides and pads."""
+def graph_nodes(onnx_path: Path) -> list[tuple[str, str, int, int]]:
+    """(name, kind, multiply-adds, effective multiply-adds) of every ONNX node with multiply-adds, from its logical
+    shapes (onnx shape inference) and its convolutions' strides and pads."""
     import onnx
     from onnx import numpy_helper, shape_inference
 
@@ -251,7 +251,7 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
             shapes[info.name] = dims
     for init in graph.initializer:
         shapes[init.name] = list(numpy_helper.to_array(init).shape) if not init.dims else list(init.dims)
-    found: dict[str, list[int]] = {kind: [0, 0, 0] for kind in KINDS}
+    found = []
     for node in graph.node:
         inputs = [shapes.get(name, []) for name in node.input]
         outputs = [shapes.get(name, []) for name in node.output]
@@ -260,9 +260,17 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
         geometry = _onnx_geometry(node) if node.op_type == "Conv" else None
         kind, macs, effective = classify(node.op_type, inputs, outputs, geometry)
         if kind != "other":
-            found[kind][0] += 1
-            found[kind][1] += macs
-            found[kind][2] += effective
+            found.append((node.name, kind, macs, effective))
+    return found
+
+
+def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
+    """kind -> (nodes, multiply-adds, effective multiply-adds) of the ONNX file (graph_nodes summed by kind)."""
+    found: dict[str, list[int]] = {kind: [0, 0, 0] for kind in KINDS}
+    for _name, kind, macs, effective in graph_nodes(onnx_path):
+        found[kind][0] += 1
+        found[kind][1] += macs
+        found[kind][2] += effective
     return {kind: (count, macs, effective) for kind, (count, macs, effective) in found.items() if count}
 
 
@@ -344,6 +352,11 @@ def check_options(runs: int, warmup: int, backend: str, precision: str) -> None:
         raise EffbenchError(f"effbench layers profiles {' or '.join(BACKENDS)}, not {backend!r}")
     if precision == "bf16" and backend != "openvino":
         raise EffbenchError("bf16 layer profiles need --backend openvino (ONNX Runtime runs fp32 here)")
+    if precision == "int8" and backend != "openvino":
+        raise EffbenchError(
+            "int8 layer profiles need --backend openvino (ONNX Runtime's fused int8 kernels hide their weight "
+            "shapes from its profiler, so their multiply-adds cannot be counted per kind)"
+        )
 
 
 def profile_layers(

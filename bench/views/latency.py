@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.document import CellRecord
 from bench.views.format import format_ms, format_seconds, upper_median
+from bench.views.int8 import LATENCY_ONLY, int8_rows, int8_warnings
 from bench.views.tables import FORMATS, Column, format_csv, format_markdown_table, rich_table
 
 LATENCY_COLUMNS = (
@@ -92,6 +93,16 @@ def latency_notes(cells: Sequence[CellRecord], warnings: Sequence[str] = ()) -> 
         elif cell.error:
             lines.append(("warning", f"{cell.label}: {cell.status}: {cell.error}"))
         lines.extend(("warning", f"{cell.label}: {w}") for w in cell.warnings)
+    rows = int8_rows(cells)
+    for row in rows:
+        share = f"{row.macs_share:.0%} of MACs" if row.macs_share is not None else "an unknown share of MACs"
+        agreement = f"cosine {row.cosine:.3f} with fp32" if row.cosine is not None else "agreement not recorded"
+        lines.append(("note", f"{row.model} · {row.backend} · int8: {share} and {row.layers} layers ran in int8 "
+                      f"({row.kernels}); {agreement}; {row.recipe}"))  # fmt: skip
+    lines.extend(("note", note) for note in dict.fromkeys(row.note for row in rows if row.note))
+    lines.extend(("warning", w) for w in int8_warnings(rows))
+    if rows:
+        lines.append(("note", LATENCY_ONLY))
     return lines
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from bench.calibration import PeakCalibration
 from bench.document import CellRecord, ResultDocument
 from bench.probes.calibrate import achieved_gflops, percent_of_peak
+from bench.views.int8 import Int8Row, int8_rows
 from bench.zoo.paper import PAPER, PAPER_LATENCY_S, PAPER_SPEEDUPS, paper_table_rows
 
 # The pairs of the paper's Table 4 (faster model, slower baseline, the paper's speedup). GPipe is not built by
@@ -125,9 +126,12 @@ class ReportData:
     table3: list[Table2Row]
     table4: list[Table4Row]
     notes: list[str] = field(default_factory=list)
+    int8: list[Int8Row] = field(default_factory=list)  # bench.views.int8: int8 cells beside their fp32 twins
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        if not self.int8:
+            del out["int8"]  # documents without int8 cells report as they always did
         out["cells"] = [dict(asdict(c), series=c.series) for c in self.cells]
         out["calibrations"] = [c.to_dict() for c in self.calibrations]  # as the documents hold them
         return out
@@ -176,7 +180,8 @@ def _spec_counts(cell: CellRecord) -> tuple[int | None, int | None, int | None, 
 
 
 def _peak_for(calibration: PeakCalibration | None, precision: str) -> float | None:
-    value = calibration.gflops("bf16" if precision.startswith("bf16") else "fp32") if calibration else None
+    name = next((p for p in ("bf16", "int8") if precision.startswith(p)), "fp32")  # int8: its own GOP/s peak
+    value = calibration.gflops(name) if calibration else None
     return float(value) if value else None
 
 
@@ -236,7 +241,9 @@ def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
     machines: dict[str, dict[str, Any]] = {}
     runtimes: dict[str, str] = {}
     calibrations: list[PeakCalibration] = []
+    int8: list[Int8Row] = []
     for path, doc in docs:
+        int8.extend(int8_rows(doc.cells))
         machines.setdefault(str(doc.machine.id), doc.machine.data)
         info = doc.effbench
         commit = (info.git_commit or "")[:12]
@@ -269,6 +276,7 @@ def build_report(docs: Sequence[tuple[Path, ResultDocument]]) -> ReportData:
         table2=_paper_table(cells, series, "Table 2"),
         table3=_paper_table(cells, series, "Table 3"),
         table4=_table4(cells, series),
+        int8=int8,
     )
 
 

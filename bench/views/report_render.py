@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.views.format import format_ms
+from bench.views.int8 import INT8_COLUMNS, LATENCY_ONLY, int8_table_rows, int8_warnings
 from bench.views.report_data import MeasuredCell, ReportData, Table2Row, Table4Row
 from bench.views.report_html import html_figure, html_heading, html_list, html_page, html_table
 from bench.views.report_summary import (
@@ -175,20 +176,21 @@ def _machine_lines(data: ReportData) -> list[str]:
         where = f"{calibration.threads} thread(s), CPUs {','.join(map(str, calibration.cpus))}"
         for peak in sorted(calibration.peaks, key=lambda p: p.precision):
             precision = peak.precision
+            unit = "GOP/s" if precision == "int8" else "GFLOP/s"  # int8: integer multiply-adds x 2
             if peak.gflops:
                 rounds = [r for r in calibration.rounds if r.gflops.get(precision)]
                 best = " (the higher of " + ", ".join(
                     f"{r.gflops[precision]:.1f} {r.when}" for r in rounds
                 ) + ")" if len(rounds) > 1 else ""  # fmt: skip
                 lines.append(
-                    f"measured peak {precision} ({where}): {peak.gflops:.1f} GFLOP/s{best}, {peak.library} n={peak.n}"
+                    f"measured peak {precision} ({where}): {peak.gflops:.1f} {unit}{best}, {peak.library} n={peak.n}"
                 )
             else:
                 lines.append(f"measured peak {precision} ({where}): unavailable ({peak.unavailable})")
             if peak.theoretical_gflops:
                 lines.append(
                     f"advertised-frequency figure {precision} (a label, not a measurement): "
-                    f"{peak.theoretical_gflops:.1f} GFLOP/s ({peak.theoretical_basis})"
+                    f"{peak.theoretical_gflops:.1f} {unit} ({peak.theoretical_basis})"
                 )
     if not data.calibrations:
         lines.append("measured peak: not calibrated in these documents (no % of peak)")
@@ -223,6 +225,10 @@ def _sections(data: ReportData) -> list[tuple[str, list[dict[str, Any]], list[Co
          "Rows measured in these documents."),
         ("Paper Table 4: batch-1 latency ratios", table4_rows(data.table4), TABLE4_COLUMNS,
          "Speedup = slower / faster, ratio of geometric means of process medians, 95% CI (Welch t on logs)."),
+        ("int8: what ran in int8, beside fp32", int8_table_rows(data.int8), list(INT8_COLUMNS),
+         "The int8 share of multiply-adds and layers is the runtime's own account (OpenVINO's runtime precision per "
+         "layer, ONNX Runtime's profiler kernel names); kernels name the ISA path where the runtime tells it. "
+         + LATENCY_ONLY),
     ]  # fmt: skip
 
 
@@ -287,6 +293,7 @@ def render_markdown(data: ReportData, stem: str | None) -> Rendered:
 
 def _warning_lines(data: ReportData, bullet: str) -> list[str]:
     lines = [f"{bullet}{c.model} · {c.backend} · {c.effective_precision}: {w}" for c in data.cells for w in c.warnings]
+    lines += [f"{bullet}{w}" for w in int8_warnings(data.int8)]
     return (["## Warnings", "", *lines, ""]) if lines else []
 
 
