@@ -33,7 +33,8 @@ SUITE_KEYS: dict[str, str] = {
     "models": 'a non-empty list of model names, globs, specs or files, e.g. ["efficientnet_b*", "resnet50"]',
     "backends": 'a list of backend names, e.g. ["onnxruntime", "openvino"]',
     "threads": "a whole number >= 1 or a list of them, e.g. [1, 2]",
-    "precisions": 'a list drawn from "fp32" and "bf16", or a table per backend, e.g. {openvino = ["fp32", "bf16"]}',
+    "precisions": 'a list drawn from "fp32", "bf16" and "int8", or a table per backend, e.g. '
+    '{openvino = ["fp32", "int8"]}',
     "preset": "a preset name",
     "output": "a folder path (relative to bench.toml)",
     "cpus": 'a CPU list such as "1" or "2-3", or a list of CPU ids',
@@ -288,7 +289,7 @@ class _Checker:
     def precision_list(self, key: str, value: Any) -> tuple[str, ...]:
         names = self.strings(key, value)
         if not names:
-            raise self.bad(key, "it is empty: list at least one of fp32, bf16")
+            raise self.bad(key, "it is empty: list at least one of fp32, bf16, int8")
         for name in names:
             if name not in PRECISIONS:
                 raise self.bad(
