@@ -8,29 +8,20 @@ import time
 from typing import Any, ClassVar
 
 from bench.backends.base import Backend, ColdStart, LoadTarget, Session
+from bench.backends.torch_backend import TorchSession
 
 # LoadTarget.options key under which the planner hands over the package's manifest "compile" block.
 COMPILE_OPTION = "compile"
 
 
-class InductorSession(Session):
+class InductorSession(TorchSession):
+    """The torch session with the loaded package's runner as its model (its input bound and run the same way)."""
+
     def __init__(
         self, torch: Any, runner: Any, cold_start: ColdStart, precision: str, flush: bool, compiled: dict[str, Any]
     ) -> None:
-        self._torch = torch
-        self._runner = runner
-        self.cold_start = cold_start
-        self._precision = precision
-        self._flush_denormal = flush
+        super().__init__(torch, runner, cold_start, precision, flush)
         self._compiled = compiled
-        self._input: Any = None
-
-    def bind_input(self, array: Any) -> None:
-        # from_numpy shares the seeded array's memory: the same input bytes as the other backends, no copy.
-        self._input = self._torch.from_numpy(array)
-
-    def run_once(self) -> None:
-        self._runner(self._input)
 
     def running(self) -> contextlib.AbstractContextManager[Any]:
         # No autocast here: a bf16 package carries its casts inside the compiled program (bench.export.aot).
