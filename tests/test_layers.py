@@ -330,3 +330,17 @@ def test_bf16_on_a_cpu_without_it_is_refused_before_anything_runs(
     assert "--precision bf16:" in err and "avx512_bf16" in err and err.count("\n") == 1
     assert main(["layers", "--model", "b0", "--precision", "bf16"]) == 2  # ONNX Runtime: fp32 only
     assert "bf16 layer profiles need --backend openvino" in capsys.readouterr().err
+
+
+def test_an_int8_profile_rates_its_layers_in_gop_per_second() -> None:
+    from dataclasses import replace
+
+    from bench.views.layers import render_layers
+
+    record = _record(("Conv", [[1, 32, 56, 56], [144, 32, 1, 1]], [[1, 144, 56, 56]], [1.0]))
+    profile = summarize("m", record, {"conv 1x1": (1, 10_000_000, 10_000_000)}, onnx_sha256="s", runs=3, warmup=1,
+                        threads=1, cpus=[1], model_macs=None, peak_gflops=100.0)  # fmt: skip
+    fp32 = render_layers([profile], "md")
+    int8 = render_layers([replace(profile, precision="int8")], "md")
+    assert "GFLOP/s" in fp32 and "GOP/s" not in fp32
+    assert "GOP/s" in int8 and "GFLOP/s" not in int8 and "int8 peak 100.0 GOP/s" in int8

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bench.views.tables import Column, format_markdown_table, rich_table
@@ -25,6 +26,16 @@ LAYER_COLUMNS = [
 ]
 
 
+def rate_unit(precision: str) -> str:
+    """int8 multiply-adds are integer operations: GOP/s, as the int8 peak is calibrated."""
+    return "GOP/s" if precision == "int8" else "GFLOP/s"
+
+
+def layer_columns(profile: LayerProfile) -> list[Column]:
+    unit = rate_unit(profile.precision)
+    return [replace(c, title=unit) if c.key == "gflops" else c for c in LAYER_COLUMNS]
+
+
 def layer_rows(profile: LayerProfile) -> list[dict[str, Any]]:
     return [
         {
@@ -43,15 +54,16 @@ def layer_rows(profile: LayerProfile) -> list[dict[str, Any]]:
 
 
 def caption(profile: LayerProfile) -> str:
-    peak = f"{profile.peak_gflops:.1f} GFLOP/s" if profile.peak_gflops else "not calibrated"
+    unit = rate_unit(profile.precision)
+    peak = f"{profile.peak_gflops:.1f} {unit}" if profile.peak_gflops else "not calibrated"
     check = "" if profile.model_macs in (None, profile.macs) else f" (the zoo counts {profile.model_macs / 1e9:.3f})"
     if profile.effective_macs is None:
-        rates = "GFLOP/s on every multiply-add (a format-1 document)"
+        rates = f"{unit} on every multiply-add (a format-1 document)"
     else:
         zoo = profile.model_effective_macs
         differs = "" if zoo in (None, profile.effective_macs) else f"; the zoo counts {zoo / 1e9:.3f}"
         effective = profile.effective_macs / 1e9
-        rates = f"GFLOP/s on the {effective:.3f} G effective MACs (taps over padding left out{differs})"
+        rates = f"{unit} on the {effective:.3f} G effective MACs (taps over padding left out{differs})"
     return (
         f"{profile.model} · {profile.series}: {profile.threads} thread(s) on CPU(s) "
         f"{','.join(map(str, profile.cpus))}, median of "
@@ -65,7 +77,7 @@ def render_layers(profiles: Sequence[LayerProfile], fmt: str) -> str:
     if fmt == "md":
         parts = []
         for profile in profiles:
-            table = format_markdown_table(layer_rows(profile), LAYER_COLUMNS)
+            table = format_markdown_table(layer_rows(profile), layer_columns(profile))
             parts += [f"### {profile.model} · {profile.series}", "", caption(profile), "", table]
         return "\n".join(parts)
     from rich.console import Console
@@ -73,6 +85,8 @@ def render_layers(profiles: Sequence[LayerProfile], fmt: str) -> str:
     out = io.StringIO()
     console = Console(file=out, width=140)
     for profile in profiles:
-        console.print(rich_table(layer_rows(profile), LAYER_COLUMNS, title=f"{profile.model} · {profile.series}"))
+        console.print(
+            rich_table(layer_rows(profile), layer_columns(profile), title=f"{profile.model} · {profile.series}")
+        )
         console.print(caption(profile))
     return out.getvalue()
