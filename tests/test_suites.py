@@ -49,22 +49,31 @@ def test_paper_suite_expands_with_and_without_bf16() -> None:
         "mobilenet_v2",
     )
     with_bf16 = suite.cells(BF16_CPU, everything_installed)
-    assert len(with_bf16) == 12 * 4  # ORT fp32, OV fp32, OV bf16, torch fp32
+    assert len(with_bf16) == 12 * 8  # ORT fp32/int8, OV fp32/bf16/int8, torch fp32, inductor fp32/bf16
     assert all(c.skip_reason is None for c in with_bf16)
     assert {(c.backend, c.precision) for c in with_bf16} == {
         ("onnxruntime", "fp32"),
+        ("onnxruntime", "int8"),
         ("openvino", "fp32"),
         ("openvino", "bf16"),
+        ("openvino", "int8"),
         ("torch", "fp32"),
+        ("inductor", "fp32"),
+        ("inductor", "bf16"),
     }
     without = suite.cells(PLAIN_CPU, everything_installed)
     skipped = [c for c in without if c.skip_reason]
-    assert len(without) == 48 and len(skipped) == 12
-    assert all(c.backend == "openvino" and c.precision == "bf16" for c in skipped)
+    assert len(without) == 96 and len(skipped) == 24  # int8 runs everywhere (without VNNI: 7-bit weights)
+    assert {(c.backend, c.precision) for c in skipped} == {("openvino", "bf16"), ("inductor", "bf16")}
     assert "avx512_bf16" in (skipped[0].skip_reason or "")
     assert without[0] == SuiteCell("efficientnet_b0", "onnxruntime", "fp32", 1)
     recorded = json.loads(json.dumps(suite.to_dict()))
-    assert recorded["precisions"] == {"onnxruntime": ["fp32"], "openvino": ["fp32", "bf16"], "torch": ["fp32"]}
+    assert recorded["precisions"] == {
+        "onnxruntime": ["fp32", "int8"],
+        "openvino": ["fp32", "bf16", "int8"],
+        "torch": ["fp32"],
+        "inductor": ["fp32", "bf16"],
+    }
     assert recorded["models"][0] == "efficientnet_b0" and recorded["bf16"] == "if-supported"
 
 
