@@ -260,3 +260,25 @@ def test_int8_without_onnxruntime_is_one_line_and_exit_2(
     code, _out, err = cli("export", "--model", TINY, "--precision", "int8", "--cache-dir", cache, "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "needs onnxruntime" in err and "pip install 'effbench[onnx]'" in err
+
+
+def test_an_onnx_runtime_int8_profile_counts_every_multiply_add_by_kind(int8_cache: Path) -> None:
+    """ONNX Runtime's fused int8 kernels (QLinearConv, QGemm) hide their prepacked weights from the profiler: each
+    takes its kind from the QDQ graph's node it was fused from, so every kind's count and MACs still add up."""
+    import os
+
+    from bench.engine.launchers import InProcessLauncher
+    from bench.probes.layer_kinds import graph_kinds
+    from bench.probes.layers import profile_layers
+    from bench.zoo import resolve_model
+
+    onnx = _int8_entry(int8_cache) / "model.onnx"
+    spec = resolve_model(TINY)
+    cpu = min(os.sched_getaffinity(0))
+    profile = profile_layers(spec.name, onnx, "s", [cpu], 1, precision="int8", runs=2, warmup=1,
+                             launcher=InProcessLauncher(), model_macs=spec.macs)  # fmt: skip
+    assert profile.precision == "int8" and profile.macs == spec.macs  # every multiply-add of the zoo's count
+    kinds = {row.kind: row for row in profile.kinds}
+    graph = graph_kinds(onnx)
+    assert {"conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected"} <= set(kinds)
+    assert all(kinds[kind].nodes == graph[kind][0] for kind in graph)

@@ -131,12 +131,13 @@ def test_int8_peak_kernels_and_flags_figure() -> None:
     assert flops_per_cycle({"avx2", "fma"}, "int8") is None
 
 
-def test_int8_layer_profiles_need_openvino() -> None:
+def test_layer_profiles_take_int8_on_both_runtimes_and_bf16_on_openvino() -> None:
     from bench.probes.layers import check_options
 
     check_options(10, 2, "openvino", "int8")
-    with pytest.raises(EffbenchError, match="int8 layer profiles need --backend openvino"):
-        check_options(10, 2, "onnxruntime", "int8")
+    check_options(10, 2, "onnxruntime", "int8")
+    with pytest.raises(EffbenchError, match="bf16 layer profiles need --backend openvino"):
+        check_options(10, 2, "onnxruntime", "bf16")
 
 
 def test_the_worker_records_the_share_once_and_a_failure_is_a_warning() -> None:

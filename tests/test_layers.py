@@ -10,7 +10,8 @@ import pytest
 
 from bench.cli import main
 from bench.errors import EffbenchError
-from bench.probes.layers import KINDS, LAYERS_VERSION, LayersResult, classify, summarize
+from bench.probes.layer_kinds import KINDS, classify
+from bench.probes.layers import LAYERS_VERSION, LayersResult, summarize
 from bench.probes.layers_worker import node_timings
 
 
@@ -39,7 +40,7 @@ def test_layer_kinds_and_their_multiply_adds(
 
 
 def test_explicit_geometry_is_used_and_uneven_padding_counts_alike() -> None:
-    from bench.probes.layers import Geometry
+    from bench.probes.layer_kinds import Geometry
 
     x, w, y = [1, 8, 14, 14], [8, 8, 3, 3], [1, 8, 7, 7]
     # stride 2, pads begin 1 / end 1: the end pad is never reached; the same count as begin 0 / end 1 (mirrored)
@@ -133,7 +134,8 @@ def test_a_layers_job_through_either_launcher_gives_a_typed_result(tmp_path: Pat
     import os
 
     from bench.engine.launchers import InProcessLauncher, SubprocessLauncher
-    from bench.probes.layers import LayersJob, graph_kinds, profile_layers
+    from bench.probes.layer_kinds import graph_kinds
+    from bench.probes.layers import LayersJob, profile_layers
 
     onnx_path = _tiny_onnx(tmp_path / "tiny.onnx")
     cpu = min(os.sched_getaffinity(0))
@@ -171,7 +173,8 @@ def test_a_real_profile_accounts_for_every_multiply_add(tmp_path: Path) -> None:
     import os
 
     from bench.export import ensure_artifacts
-    from bench.probes.layers import graph_kinds, profile_layers
+    from bench.probes.layer_kinds import graph_kinds
+    from bench.probes.layers import profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
 

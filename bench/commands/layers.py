@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     )
     layers.add_argument(
         "--precision", choices=("fp32", "bf16", "int8"), default="fp32",
-        help="bf16, int8 (the model's int8 entry): OpenVINO only",
+        help="bf16 (OpenVINO only) or int8 (the model's int8 entry, ONNX Runtime or OpenVINO)",
     )  # fmt: skip
     add_threads(layers, help="intra-op threads (default 1)", default=1, short=False)
     add_cpus(layers, "CPUs to pin to (default: as effbench latency chooses)")

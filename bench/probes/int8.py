@@ -79,7 +79,7 @@ def share_of(nodes: Iterable[ComputeNode], source: str) -> Int8Share:
 
 def openvino_share(compiled: Any) -> Int8Share:
     """The share from an OpenVINO compiled model's runtime model (runtimePrecision and primitiveType per node)."""
-    from bench.probes.layers import classify
+    from bench.probes.layer_kinds import classify
 
     nodes = []
     for op in compiled.get_runtime_model().get_ordered_ops():
@@ -111,7 +111,7 @@ def graph_name_of(profiled: str, graph: Mapping[str, Any]) -> str | None:
 def onnxruntime_share(ort: Any, path: Path, options: Any, input_name: str, array: Any) -> Int8Share:
     """The share from one profiled run of the ONNX file in ONNX Runtime with `options` (a fresh SessionOptions of
     the cell's settings); the graph's multiply-adds by node name (bench.probes.layers.graph_nodes)."""
-    from bench.probes.layers import graph_nodes
+    from bench.probes.layer_kinds import graph_nodes
 
     with tempfile.TemporaryDirectory(prefix="effbench-int8-") as tmp:
         options.enable_profiling = True

@@ -42,6 +42,7 @@ def node_timings(events: list[dict[str, Any]], warmup: int) -> tuple[list[dict[s
         node = nodes.setdefault(
             name.removesuffix("_kernel_time"),
             {
+                "name": name.removesuffix("_kernel_time"),
                 "op": args.get("op_name", "?"),
                 "inputs": [next(iter(shape.values())) for shape in args.get("input_type_shape", [])],
                 "outputs": [next(iter(shape.values())) for shape in args.get("output_type_shape", [])],

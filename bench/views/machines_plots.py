@@ -108,7 +108,7 @@ def _peak_by_layer_kind(report: MachinesReport) -> Figure | None:
     """% of the measured peak per layer kind, one bar per (machine, model): which layers hold a model back."""
     from matplotlib.figure import Figure
 
-    from bench.probes.layers import KINDS
+    from bench.probes.layer_kinds import KINDS
 
     series = [(mid, p) for mid, p in report.layers if any(r.pct_peak is not None for r in p.kinds)]
     kinds = [k for k in KINDS if any(r.kind == k and r.pct_peak is not None for _m, p in series for r in p.kinds)]
