@@ -3,22 +3,19 @@ parity check and the manifest."""
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import __version__
 from bench.errors import EffbenchError, ExportError, first_line
 from bench.export.cache import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
     artifact_sha256,
     describe_files,
-    library_versions,
+    provenance,
     sha256_file,
 )
 from bench.export.convert import convert_to_openvino
@@ -307,14 +304,7 @@ def _manifest(
         "artifacts": artifacts,
         "exporter": exporter,
         "parity": parity.to_manifest(),
-        "versions": {
-            "effbench": __version__,
-            "python": platform.python_version(),
-            **library_versions(("torch", "onnx", "onnxruntime", "openvino", "numpy")),
-        },
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "export_seconds": {k: round(v, 4) for k, v in timings.items()},
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+        **provenance(("torch", "onnx", "onnxruntime", "openvino", "numpy"), timings),
     }
 
 

@@ -137,6 +137,22 @@ def library_versions(names: tuple[str, ...]) -> dict[str, str | None]:
     return versions
 
 
+def provenance(libraries: tuple[str, ...], timings: Mapping[str, float]) -> dict[str, Any]:
+    """What a manifest records of how an entry was made (not in its fingerprint): the versions of effbench, Python
+    and `libraries`, when, how long each step took (seconds) and on what machine."""
+    import platform
+    from datetime import UTC, datetime
+
+    from bench import __version__
+
+    return {
+        "versions": {"effbench": __version__, "python": platform.python_version(), **library_versions(libraries)},
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "export_seconds": {k: round(v, 4) for k, v in timings.items()},
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+    }
+
+
 def compute_fingerprint(inputs: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of everything that determines an entry's bytes."""
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)

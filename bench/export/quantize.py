@@ -10,16 +10,13 @@ images, never data: latency only, the weights are random and no accuracy is ever
 
 from __future__ import annotations
 
-import platform
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import __version__
 from bench.errors import EffbenchError, ExportError, first_line
 from bench.export.cache import (
     MANIFEST_FORMAT,
@@ -33,8 +30,8 @@ from bench.export.cache import (
     ensure_writable_folder,
     entry_folder_name,
     entry_lock,
-    library_versions,
     new_staging_folder,
+    provenance,
     publish_folder,
     read_manifest,
     remove_leftover_staging,
@@ -371,14 +368,7 @@ def _manifest(
         "artifacts": artifacts,
         "exporter": None,
         "parity": {"results": {}, "note": "int8: see agreement"},
-        "versions": {
-            "effbench": __version__,
-            "python": platform.python_version(),
-            **library_versions(("onnx", "onnxruntime", "openvino", "numpy")),
-        },
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "export_seconds": {k: round(v, 4) for k, v in timings.items()},
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+        **provenance(("onnx", "onnxruntime", "openvino", "numpy"), timings),
     }
 
 
