@@ -28,14 +28,8 @@ class InductorSession(TorchSession):
         return self._torch.inference_mode()
 
     def effective_settings(self) -> dict[str, Any]:
-        torch = self._torch
         return {
-            "num_threads": torch.get_num_threads(),
-            "num_interop_threads": torch.get_num_interop_threads(),
-            "flush_denormal": self._flush_denormal,
-            "inference_mode": True,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "precision": self._precision,
+            **self.common_settings(),
             "compiled_threads": self._compiled.get("threads"),
             "aot_inductor": self._compiled,
         }

@@ -34,19 +34,26 @@ class TorchSession(Session):
             stack.enter_context(self._torch.autocast("cpu", dtype=self._torch.bfloat16))
         return stack
 
-    def effective_settings(self) -> dict[str, Any]:
+    def common_settings(self) -> dict[str, Any]:
+        """What torch reports of the process's threads, denormals, vector ISA and precision (eager and compiled)."""
         torch = self._torch
         return {
             "num_threads": torch.get_num_threads(),
             "num_interop_threads": torch.get_num_interop_threads(),
             "flush_denormal": self._flush_denormal,
             "inference_mode": True,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "precision": self._precision,
+        }
+
+    def effective_settings(self) -> dict[str, Any]:
+        torch = self._torch
+        return {
+            **self.common_settings(),
             "training": bool(self._model.training),
             "autocast": "bf16" if self._precision == "bf16" else None,
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "mkldnn": bool(torch.backends.mkldnn.is_available()),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "precision": self._precision,
         }
 
 
