@@ -34,7 +34,8 @@ effbench() { "$python" -m bench "$@"; }
 started=$SECONDS
 effbench system | tee "$out/system.txt"
 last=$(( $("$python" -c 'import os; print(len(os.sched_getaffinity(0)))') - 1 ))
-# Exports first, unpinned and untimed by the suites' limits (the parity checks use every core).
+# Exports (and the int8 quantizations) first, unpinned and untimed by the suites' limits (the parity checks use
+# every core).
 models=$("$python" - "$one_core" "$scaling" <<'PY'
 import sys
 from bench.suite.definition import load_suite
@@ -43,7 +44,7 @@ print(" ".join(f"--model {m}" for m in names))
 PY
 )
 # shellcheck disable=SC2086
-effbench export $models --quiet || exit 2
+effbench export $models --precision fp32,int8 --quiet || exit 2
 echo "device_run: exports done after $((SECONDS - started)) s"
 timeout -s INT "${ONE_CORE_S:-200}" "$python" -m bench run --suite "$one_core" --cpus 1 --output "$out/$one_core.json"
 echo "device_run: $one_core finished (exit $?) after $((SECONDS - started)) s"

@@ -54,7 +54,7 @@ def test_results_readme_documents_every_published_document() -> None:
 
 def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
     """scripts/device_run.sh (a lent 16-core machine: no openvino, no network) runs B0, B1, B3, ResNet-50,
-    ResNet-152 and MobileNetV2 on one core (ONNX Runtime fp32, OpenVINO f32 and bf16) and B1 with ResNet-152 on
+    ResNet-152 and MobileNetV2 on one core (ONNX Runtime fp32 and int8, OpenVINO f32, bf16 and int8) and B1 with ResNet-152 on
     ONNX Runtime at 1-16 threads; both scripts parse; the carry folder is ignored by git."""
     import re
     import subprocess
@@ -69,7 +69,9 @@ def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
     assert set(short.models) >= {
         "efficientnet_b0", "efficientnet_b1", "efficientnet_b3", "resnet50", "resnet152", "mobilenet_v2"
     }  # fmt: skip
-    assert short.precisions_for("onnxruntime") == ("fp32",) and short.precisions_for("openvino") == ("fp32", "bf16")
+    assert short.precisions_for("onnxruntime") == ("fp32", "int8")
+    assert short.precisions_for("openvino") == ("fp32", "bf16", "int8")
+    assert "--precision fp32,int8" in script  # quantized with the exports, not inside the suite's time limit
     assert short.threads == (1,)
     wide = load_suite(ROOT / "bench.toml", scaling.group(1))
     assert set(wide.models) == {"efficientnet_b1", "resnet152"} and wide.backends == ("onnxruntime",)
