@@ -54,8 +54,8 @@ def test_results_readme_documents_every_published_document() -> None:
 
 def test_the_device_scripts_run_the_suites_a_short_machine_slot_needs() -> None:
     """scripts/device_run.sh (a lent 16-core machine: no openvino, no network) runs B0, B1, B3, ResNet-50,
-    ResNet-152 and MobileNetV2 on one core (ONNX Runtime fp32 and int8, OpenVINO f32, bf16 and int8) and B1 with ResNet-152 on
-    ONNX Runtime at 1-16 threads; both scripts parse; the carry folder is ignored by git."""
+    ResNet-152 and MobileNetV2 on one core (ONNX Runtime fp32 and int8, OpenVINO f32, bf16 and int8) and B1 with
+    ResNet-152 on ONNX Runtime at 1-16 threads; both scripts parse; the carry folder is ignored by git."""
     import re
     import subprocess
 
