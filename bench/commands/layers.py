@@ -79,7 +79,7 @@ def run_layers(args: argparse.Namespace) -> int:
     """Calibrate the peak, profile each model in a clean pinned worker, print (and with --output write) the kinds."""
     from bench.export import ensure_artifacts
     from bench.machine import collect_machine_metadata, resolve_cpus
-    from bench.probes.calibrate import bf16_unsupported, measure_peak, read_cpu_description
+    from bench.probes.calibrate import bf16_unsupported, measure_peak, rate_unit, read_cpu_description
     from bench.probes.layers import check_options, layers_document, profile_layers
     from bench.zoo import resolve_model
     from bench.zoo.effective import effective_macs
@@ -100,8 +100,8 @@ def run_layers(args: argparse.Namespace) -> int:
     if not args.no_calibrate:
         say(f"peak calibration: {args.threads} thread(s) on CPU(s) {','.join(map(str, cpus))}")
         peak = measure_peak(cpus, args.threads, (args.precision,), cpu=cpu).gflops(args.precision)
-        unit = "GOP/s" if args.precision == "int8" else "GFLOP/s"
-        say(f"  {args.precision}: {peak:.1f} {unit}" if peak else f"  {args.precision}: unavailable (no % of peak)")
+        figure = f"{peak:.1f} {rate_unit(args.precision)}" if peak else "unavailable (no % of peak)"
+        say(f"  {args.precision}: {figure}")
     profiles = []
     for spec in specs:
         fmt = "openvino" if args.backend == "openvino" else "onnx"

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 PRECISIONS = ("fp32", "bf16", "int8")  # int8: GOP/s, 2 integer ops a multiply-add
 # Calibrated unless a run names its precisions: int8 only where a run has int8 cells (suites name theirs).
 DEFAULT_PRECISIONS = ("fp32", "bf16")
+
+
+def rate_unit(precision: str) -> str:
+    """int8 multiply-adds are integer operations: GOP/s, as the int8 peak is calibrated; GFLOP/s otherwise."""
+    return "GOP/s" if precision.startswith("int8") else "GFLOP/s"
+
+
 # 1024 already fills the pipelines of one core; 2048 shows whether it was at the plateau; 4096 runs only when
 # 2048 still gained (several threads), and only if it fits the budget (bench.probes.calibrate_worker.measure_kernel).
 DEFAULT_SIZES = (1024, 2048, 4096)

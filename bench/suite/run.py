@@ -18,7 +18,7 @@ from bench.engine.policy import MeasurePolicy, get_policy
 from bench.engine.progress import Progress
 from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
-from bench.probes.calibrate import CpuDescription, best_of_rounds, measure_peak
+from bench.probes.calibrate import CpuDescription, best_of_rounds, measure_peak, rate_unit
 from bench.suite.definition import Suite
 from bench.vocab import PRECISIONS
 
@@ -144,7 +144,8 @@ def calibrate(
         say(f"peak calibration: {threads} thread(s) on CPU(s) {','.join(map(str, chosen))}")
         peak = measure_peak(chosen, threads, precisions, cpu=cpu, launcher=launcher)
         for found in peak.peaks:
-            figure = f"{found.gflops:.1f} GFLOP/s" if found.gflops is not None else f"unavailable ({found.unavailable})"
+            unit = rate_unit(found.precision)
+            figure = f"{found.gflops:.1f} {unit}" if found.gflops is not None else f"unavailable ({found.unavailable})"
             say(f"  {found.precision}: {figure}")
         records.append(peak)
     return tuple(records)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from bench.probes.calibrate import rate_unit
 from bench.views.tables import Column, format_markdown_table, rich_table
 
 if TYPE_CHECKING:
@@ -24,11 +25,6 @@ LAYER_COLUMNS = [
     Column("gflops", "GFLOP/s", "{:.1f}"),
     Column("pct_peak", "% of peak", "{:.1f}"),
 ]
-
-
-def rate_unit(precision: str) -> str:
-    """int8 multiply-adds are integer operations: GOP/s, as the int8 peak is calibrated."""
-    return "GOP/s" if precision == "int8" else "GFLOP/s"
 
 
 def layer_columns(profile: LayerProfile) -> list[Column]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.probes.calibrate import rate_unit
 from bench.views.format import format_ms
 from bench.views.int8 import INT8_COLUMNS, LATENCY_ONLY, int8_table_rows, int8_warnings
 from bench.views.report_data import MeasuredCell, ReportData, Table2Row, Table4Row
@@ -176,7 +177,7 @@ def _machine_lines(data: ReportData) -> list[str]:
         where = f"{calibration.threads} thread(s), CPUs {','.join(map(str, calibration.cpus))}"
         for peak in sorted(calibration.peaks, key=lambda p: p.precision):
             precision = peak.precision
-            unit = "GOP/s" if precision == "int8" else "GFLOP/s"  # int8: integer multiply-adds x 2
+            unit = rate_unit(precision)
             if peak.gflops:
                 rounds = [r for r in calibration.rounds if r.gflops.get(precision)]
                 best = " (the higher of " + ", ".join(
