@@ -39,6 +39,15 @@ def test_the_summary_states_table4_the_fastest_runtime_peak_share_and_noisy_cell
     }
 
 
+def test_the_peak_share_line_names_onnx_runtime_fp32_however_the_series_sort() -> None:
+    """With inductor cells the series sort as 'inductor bf16' first: the one-line share stays on fp32."""
+    deployed = ROOT / "results" / "amd-epyc-cbe573dd" / "paper-20261204T012133Z.json"
+    summary = build_summary(build_report([(deployed, load_result(deployed))]))
+    peak = next(line for line in summary.lines if line.startswith("Share of the measured peak"))
+    assert peak.startswith("Share of the measured peak on onnxruntime fp32,")
+    assert "inductor bf16" in [column.key for column in summary.peak_columns]
+
+
 def test_markdown_leads_with_the_summary_and_figure1_and_its_links_land(data: ReportData) -> None:
     text = render_report(data, "md", "paper").text
     headings = re.findall(r"^#{2,3} (.+)$", text, re.M)

@@ -164,7 +164,12 @@ def build_summary(data: ReportData) -> Summary:
             + " ([per model](#fastest-runtime-per-model))"
         )
     if peak_rows:
-        first = peak_columns[2].key  # the first series in a line; the table has every series
+        # One series in a line (the table has every one): effbench's default runtime in fp32 where measured, the
+        # paper's precision, else the first fp32 series, else the first.
+        keys = [column.key for column in peak_columns[2:]]
+        first = next(
+            (k for k in keys if k == "onnxruntime fp32"), next((k for k in keys if k.endswith(" fp32")), keys[0])
+        )
         shares = ", ".join(f"{row['family']} {row[first]}" for row in peak_rows if row.get(first))
         lines.append(
             f"Share of the measured peak on {first}, median per model family: {shares} "
