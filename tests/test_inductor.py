@@ -202,6 +202,27 @@ def test_a_machine_without_torch_skips_inductor_cells_saying_why(monkeypatch: py
     assert "the inductor worker loads its AOTInductor package with torch" in str(reasons["inductor"])
 
 
+def test_a_suite_without_a_compiler_skips_its_inductor_cells_and_runs_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.backends
+    from bench.export import aot
+    from bench.suite.definition import Suite
+    from bench.suite.run import suite_requests
+
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: True)
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    aot.local_compiler.cache_clear()
+    try:
+        backends = ("onnxruntime", "inductor")
+        precisions = tuple((backend, ("fp32",)) for backend in backends)
+        suite = Suite("t", "", (TINY,), backends, precisions, (1,), "fast", None, None, "if-supported")
+        reasons = {cell.backend: cell.skip_reason for cell in suite_requests(suite, ("avx512f",), {1: (1,)}, None)}
+    finally:
+        aot.local_compiler.cache_clear()
+    assert reasons["onnxruntime"] is None
+    assert "finds no compiler (CXX=/nonexistent/c++ not found)" in str(reasons["inductor"])
+    assert "apt install g++" in str(reasons["inductor"])
+
+
 def test_inductor_is_named_not_run_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     import bench.backends
     from bench.engine.plan import choose_backends

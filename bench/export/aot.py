@@ -107,6 +107,16 @@ def local_compiler() -> Compiler:
     return find_compiler()
 
 
+def compiler_problem() -> str | None:
+    """Why this machine cannot compile packages (find_compiler's one line), or None. A suite skips its inductor
+    cells with this reason and measures the rest; `--backend inductor` named on its own stops with it (exit 2)."""
+    try:
+        local_compiler()
+    except EffbenchError as exc:
+        return str(exc)
+    return None
+
+
 def _run_compiler(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True, stdin=subprocess.DEVNULL)
 

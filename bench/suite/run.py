@@ -89,6 +89,10 @@ def suite_requests(
         skip = cell.skip_reason
         if skip is None and bundle is not None and cell.backend == "torch":
             skip = TORCH_FROM_BUNDLE
+        if skip is None and cell.backend == "inductor":  # no C++ compiler: the rest of the suite still runs
+            from bench.export.aot import compiler_problem
+
+            skip = compiler_problem()
         requests.append(CellRequest(cell.model, cell.backend, cell.precision, cell.threads, cpus[cell.threads], skip))
     return requests
 
