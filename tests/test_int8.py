@@ -282,3 +282,18 @@ def test_an_onnx_runtime_int8_profile_counts_every_multiply_add_by_kind(int8_cac
     graph = graph_kinds(onnx)
     assert {"conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "fully connected"} <= set(kinds)
     assert all(kinds[kind].nodes == graph[kind][0] for kind in graph)
+
+
+def test_a_suite_without_the_quantizer_skips_its_int8_cells_and_runs_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.backends
+    from bench.suite.definition import Suite
+    from bench.suite.run import suite_requests
+
+    monkeypatch.setattr(bench.backends, "is_installed", lambda name: name == "openvino")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    suite = Suite("t", "", (TINY,), ("openvino",), (("openvino", ("fp32", "int8")),), (1,), "fast", None, None,
+                  "if-supported")  # fmt: skip
+    reasons = {cell.precision: cell.skip_reason for cell in suite_requests(suite, ("avx512f",), {1: (1,)}, None)}
+    assert reasons["fp32"] is None
+    assert "needs onnxruntime" in str(reasons["int8"]) and "effbench[onnx]" in str(reasons["int8"])

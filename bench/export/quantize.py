@@ -184,6 +184,17 @@ def require_quantizer(model: str) -> None:
             )
 
 
+def quantizer_problem(model: str) -> str | None:
+    """require_quantizer's line when int8 for `model` cannot be made here (a user's file is measured as it is: None)."""
+    if looks_like_path(model):
+        return None
+    try:
+        require_quantizer(model)
+    except EffbenchError as exc:
+        return str(exc)
+    return None
+
+
 def int8_artifacts(
     base: ArtifactSet,
     formats: tuple[str, ...],

@@ -93,6 +93,10 @@ def suite_requests(
             from bench.export.aot import compiler_problem
 
             skip = compiler_problem()
+        if skip is None and cell.precision == "int8":  # no quantizer (OpenVINO alone): the fp32 cells still run
+            from bench.export.quantize import quantizer_problem
+
+            skip = quantizer_problem(cell.model)
         requests.append(CellRequest(cell.model, cell.backend, cell.precision, cell.threads, cpus[cell.threads], skip))
     return requests
 
