@@ -48,6 +48,15 @@ def test_the_peak_share_line_names_onnx_runtime_fp32_however_the_series_sort() -
     assert "inductor bf16" in [column.key for column in summary.peak_columns]
 
 
+def test_a_cell_measured_by_two_documents_counts_once_and_never_ranks_against_itself() -> None:
+    repeat = ROOT / "results" / "amd-epyc-cbe573dd" / "paper-20261127T044327Z.json"  # the same 48 cells again
+    summary = build_summary(build_report([(PAPER, load_result(PAPER)), (repeat, load_result(repeat))]))
+    assert summary.lines[-1].startswith("48 cells measured:")
+    assert all(row["next"] != row["fastest"] for row in summary.fastest)
+    b0 = next(row for row in summary.fastest if row["model"] == "efficientnet_b0")
+    assert b0["median_ms"] == "4.433"  # the repeat's B0 on OpenVINO bf16: the later document's cell
+
+
 def test_markdown_leads_with_the_summary_and_figure1_and_its_links_land(data: ReportData) -> None:
     text = render_report(data, "md", "paper").text
     headings = re.findall(r"^#{2,3} (.+)$", text, re.M)

@@ -148,10 +148,22 @@ def _count_line(cells: Sequence[MeasuredCell]) -> str:
     )
 
 
+def _latest(cells: Sequence[MeasuredCell]) -> list[MeasuredCell]:
+    """One cell per model, series and threads: the last document's, as the tables show (report_data.best_cell), so
+    a cell measured by several documents is counted once and never ranked against its own older run."""
+    latest: dict[tuple[str, str, int], MeasuredCell] = {}
+    for cell in cells:
+        key = (cell.model, cell.series, cell.threads)
+        if cell.measured or key not in latest or not latest[key].measured:
+            latest[key] = cell
+    return list(latest.values())
+
+
 def build_summary(data: ReportData) -> Summary:
-    """The findings of `data`, most asked-for first."""
-    fastest = _fastest_rows([c for c in data.cells if c.measured])
-    peak_rows, peak_columns = _peak_rows([c for c in data.cells if c.measured], data.series)
+    """The findings of `data`, most asked-for first (each cell once: _latest)."""
+    cells = _latest(data.cells)
+    fastest = _fastest_rows([c for c in cells if c.measured])
+    peak_rows, peak_columns = _peak_rows([c for c in cells if c.measured], data.series)
     lines = _table4_lines(data)
     if fastest:
         wins: dict[str, int] = {}
@@ -175,5 +187,5 @@ def build_summary(data: ReportData) -> Summary:
             f"Share of the measured peak on {first}, median per model family: {shares} "
             "([every runtime](#share-of-peak-by-model-family))"
         )
-    lines.append(_count_line(data.cells))
+    lines.append(_count_line(cells))
     return Summary(lines, fastest, peak_rows, peak_columns)
