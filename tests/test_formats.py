@@ -48,7 +48,7 @@ def _versioned() -> list[tuple[Path, str]]:
 def test_every_committed_effbench_file_has_a_format_this_effbench_reads() -> None:
     kinds = [name for _, name in _versioned()]
     assert set(kinds) <= set(VERSIONED), "a committed file of a format no reader knows"
-    assert kinds.count(FORMAT) >= 80 and kinds.count(LAYERS_FORMAT) == 3
+    assert kinds.count(FORMAT) >= 80 and kinds.count(LAYERS_FORMAT) == 5
 
 
 @pytest.mark.parametrize("path", [p for p, name in _versioned() if name == FORMAT], ids=lambda p: p.name)
