@@ -1,14 +1,17 @@
 """How long should an A/B's worker processes be? Block length against the evidence a second of CI buys.
 
     .venv/bin/python scripts/ab_block_length.py --cpus 1 [--model mobilenet_v2] [--lengths 1.0,0.5,0.25]
-        [--blocks 12] [--repeats 2] [--output FILE]
+        [--pairing processes|bursts] [--blocks 12] [--budget 45] [--repeats 2] [--output FILE]
 
-Runs real fixed-size A/A comparisons (`effbench ab M M --processes N`, the ci preset with its timed loop set to
-each length in turn, the lengths interleaved run by run) and reports per length: seconds per ABBA block, the
-robust spread of the block log ratios (1.4826 · MAD) and the information per second 1 / (spread² · block s),
-which is what the sequential test's power grows with (its standard error falls as spread / √blocks). Between-
-process spread dominates, so shorter processes can buy more blocks than they lose precision; this measures
-where that stops on this machine. A benchmark of the machine, not a test: run it on an idle, pinned CPU.
+Runs real A/A comparisons with the ci preset's timed loop set to each length in turn (the lengths interleaved run
+by run) and reports per length: seconds per block, the robust spread of the block log ratios (1.4826 · MAD) and the
+information per second 1 / (spread² · block s), which is what the sequential test's power grows with (its
+standard error falls as spread / √blocks). `--pairing processes`: fixed-size ABBA A/As (`effbench ab M M
+--processes N --pairing processes`), a block being four processes of that length. `--pairing bursts` (the
+default design of `effbench ab`): adaptive A/As held at a threshold no A/A can decide (0.1%) for `--budget`
+seconds, a block being one process timing both arms in alternating bursts, each arm for that length. Between-
+process spread dominates, so shorter processes can buy more blocks than they lose precision; this measures where
+that stops on this machine. A benchmark of the machine, not a test: run it on an idle, pinned CPU.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="onnxruntime")
     parser.add_argument("--cpus", default="1")
     parser.add_argument("--lengths", default="1.0,0.5,0.25", help="timed-loop seconds per process to compare")
-    parser.add_argument("--blocks", type=int, default=12)
+    parser.add_argument("--pairing", choices=("processes", "bursts"), default="processes")
+    parser.add_argument("--blocks", type=int, default=12, help="blocks per A/A (--pairing processes)")
+    parser.add_argument("--budget", type=float, default=45.0, help="seconds per A/A (--pairing bursts)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=ROOT / "results" / "_scratch" / "block-length")
     parser.add_argument("--output", type=Path)
@@ -62,15 +67,20 @@ def main(argv: list[str] | None = None) -> int:
             policy.PRESETS["ci"] = replace(ci, process_min_s=length, warmup_min_s=min(ci.warmup_min_s, length))
             out = args.keep / f"aa-{length:g}s-{repeat + 1}-{int(time.time())}.json"
             started = time.monotonic()
-            code = effbench(["ab", args.model, args.model, "--backend", args.backend, "--cpus", args.cpus,
-                             "--processes", str(args.blocks), "--output", str(out), "-f", "json"])  # fmt: skip
+            design = (
+                ["--budget", f"{args.budget:g}", "--threshold", "0.1%", "--pairing", "bursts"]
+                if args.pairing == "bursts"
+                else ["--processes", str(args.blocks), "--pairing", "processes"]
+            )
+            code = effbench(["ab", args.model, args.model, "--backend", args.backend, "--cpus", args.cpus, *design,
+                             "--output", str(out), "-f", "json"])  # fmt: skip
             wall = time.monotonic() - started
             if code not in (0, 1, 3):
                 raise SystemExit(f"effbench ab exited {code}")
             ratios, _ = block_ratios(out)
             found[length]["ratios"] += ratios
             found[length]["wall"].append(wall)
-            found[length]["block_s"].append(wall / args.blocks)
+            found[length]["block_s"].append(wall / len(ratios))
     policy.PRESETS["ci"] = ci
     rows = []
     print(f"{'timed s':>8} {'block s':>8} {'robust sd':>10} {'sd':>7} {'info/s':>8}")
@@ -84,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                      "sd": statistics.stdev(ratios), "blocks": len(ratios), "info_per_s": info})  # fmt: skip
         print(f"{length:8.2f} {block_s:8.2f} {robust:10.2%} {statistics.stdev(ratios):7.2%} {info:8.0f}")
     if args.output:
-        args.output.write_text(json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=1))
+        summary = {"model": args.model, "backend": args.backend, "pairing": args.pairing, "rows": rows}
+        args.output.write_text(json.dumps(summary, indent=1))
     return 0
 
 
