@@ -69,8 +69,8 @@ def register(subparsers: Any) -> None:
         "--budget",
         type=float,
         metavar="SECONDS",
-        help="adaptive (the default): add ABBA blocks until every cell's verdict is decided or the next block would "
-        f"end past SECONDS since the command started (default {DEFAULT_BUDGET_S:g})",
+        help="adaptive (the default): add blocks (paired processes, or ABBA ones) until every cell's verdict is "
+        f"decided or the next block would end past SECONDS since the command started (default {DEFAULT_BUDGET_S:g})",
     )
     add_processes(parser, "blocks per arm: a fixed count without --budget (the old fixed-size A/B); with --budget, "
                   "the most blocks")  # fmt: skip
