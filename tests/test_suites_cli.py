@@ -70,6 +70,21 @@ def test_rows_count_what_this_machine_can_run(project: Path) -> None:
     assert {row["estimate"] for row in nothing} == {"nothing to run here"}
 
 
+def test_without_a_compiler_the_inductor_cells_are_not_counted_here(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.export import aot
+
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    aot.local_compiler.cache_clear()
+    try:
+        rows = {row["name"]: row for row in suite_rows(project, PLAIN_CPU, lambda backend: True, cpu_count=2)}
+    finally:
+        aot.local_compiler.cache_clear()
+    # 96 in the matrix; without bf16 24 cannot run, and without a compiler nor can the 12 inductor fp32 cells
+    assert (rows["paper"]["cells"], rows["paper"]["cells_in_matrix"]) == (60, 96)
+
+
 def test_the_estimate_follows_the_preset() -> None:
     quick = load_suite(None, "quick")
     cells = [("mobilenet_v2", "onnxruntime"), ("efficientnet_b0", "onnxruntime")]

@@ -153,6 +153,20 @@ class Suite:
         ]
 
 
+def toolchain_problem(cell: SuiteCell) -> str | None:
+    """Why this machine cannot make what the cell loads, the rest of the suite still running: no C++ compiler for
+    an inductor cell, no ONNX Runtime quantizer (OpenVINO alone) for an int8 one."""
+    if cell.backend == "inductor":
+        from bench.export.aot import compiler_problem
+
+        return compiler_problem()
+    if cell.precision == "int8":
+        from bench.export.quantize import quantizer_problem
+
+        return quantizer_problem(cell.model)
+    return None
+
+
 # -------------------------------------------------------------------------------------------- loading
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.suite.catalog import suite_catalog
-from bench.suite.definition import Suite, load_suite
+from bench.suite.definition import Suite, load_suite, toolchain_problem
 
 if TYPE_CHECKING:
     from bench.config import Config
@@ -84,7 +84,11 @@ def suite_rows(
     for name, entry in suite_catalog(config).tables.items():
         suite = load_suite(config, name)
         cells = suite.cells(cpu_flags, installed)
-        runnable = [(c.model, c.backend) for c in cells if c.skip_reason is None and c.threads <= cpu_count]
+        runnable = [
+            (c.model, c.backend)
+            for c in cells
+            if c.skip_reason is None and c.threads <= cpu_count and toolchain_problem(c) is None
+        ]
         estimate = estimate_time(suite, runnable)
         rows.append(
             {

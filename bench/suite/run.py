@@ -19,7 +19,7 @@ from bench.engine.progress import Progress
 from bench.engine.runner import CellPlan, CellRun
 from bench.errors import EffbenchError
 from bench.probes.calibrate import CpuDescription, best_of_rounds, measure_peak, rate_unit
-from bench.suite.definition import Suite
+from bench.suite.definition import Suite, toolchain_problem
 from bench.vocab import PRECISIONS
 
 # A cell with one of these statuses is finished: a resumed run keeps its record as it is.
@@ -89,14 +89,7 @@ def suite_requests(
         skip = cell.skip_reason
         if skip is None and bundle is not None and cell.backend == "torch":
             skip = TORCH_FROM_BUNDLE
-        if skip is None and cell.backend == "inductor":  # no C++ compiler: the rest of the suite still runs
-            from bench.export.aot import compiler_problem
-
-            skip = compiler_problem()
-        if skip is None and cell.precision == "int8":  # no quantizer (OpenVINO alone): the fp32 cells still run
-            from bench.export.quantize import quantizer_problem
-
-            skip = quantizer_problem(cell.model)
+        skip = skip or toolchain_problem(cell)
         requests.append(CellRequest(cell.model, cell.backend, cell.precision, cell.threads, cpus[cell.threads], skip))
     return requests
 
