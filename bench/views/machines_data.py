@@ -35,6 +35,7 @@ class MachineRow:
     governor: str
     boost: str
     runtimes: dict[str, str]
+    peak_int8_gops: float | None = None  # int8 multiply-adds x 2 (GOP/s), where a run calibrated it
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _machine_row(data: ReportData) -> MachineRow:
         isa=tuple(f for f in ISA_FLAGS if f in flags),
         peak_fp32_gflops=calibration.gflops("fp32") if calibration else None,
         peak_bf16_gflops=calibration.gflops("bf16") if calibration else None,
+        peak_int8_gops=calibration.gflops("int8") if calibration else None,
         ghz_advertised=ghz,
         ghz_implied=implied,
         virtual="VM" if "hypervisor" in flags else "bare metal",
