@@ -1,6 +1,8 @@
 """Simulates the adaptive A/B's sequential rule (bench.compare.sequential) on block ratios of this machine.
 
-    .venv/bin/python scripts/ab_sequential_sim.py [--runs 20000] [--block-s 3.7] [--output sim.json]
+    .venv/bin/python scripts/ab_sequential_sim.py [--design abba|paired] [--runs 20000] [--block-s 3.7]
+        [--output sim.json]
+    .venv/bin/python scripts/ab_sequential_sim.py --extract-paired DIR     # once: DIR = ab_proof.sh's documents
 
 Each simulated comparison draws ABBA blocks one at a time, as `effbench ab --budget` does, and judges after every
 block. A block's NEW/BASE log ratio is drawn (with replacement) from the per-block log ratios of the committed
@@ -9,6 +11,12 @@ preset; each process by its 10th percentile, as the adaptive A/B judges it), cen
 log(true ratio): the real heavy tails, not a normal model. "quiet" draws from the run whose blocks spread 2.0%,
 "noisy" from a busier one (2.5% robust, 4.4% plain sd). A comparison stops at its first decided look or when the
 budget's blocks are spent (undecided: no regression reported).
+
+`--design paired` draws instead from the blocks of the paired design (`effbench ab`'s default: one process timing
+both arms in alternating bursts, each arm by its median): MobileNetV2's A/As of scripts/ab_proof.sh (rows aa5 and
+aa2 "quiet", aa5i and aa2i "interfered", a spinner on the measured CPU 30% of the time), extracted once into
+results/amd-epyc-cbe573dd/ab-sequential-sim/paired-aa-blocks.json by `--extract-paired` (the documents are not
+kept). Those A/As stopped once decided, so their blocks lean a little to the agreeing ones; the real runs are the proof.
 
 Rules compared (rows of the output); all but `raw` winsorize the blocks at 3 robust sd, as the shipped rule does:
 - `spend`: the shipped rule, α_k = α·k0/(k(k+1)) at look k ≥ k0 (union bound, always valid);
@@ -34,25 +42,51 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.compare.sequential import MAD_TO_SD, WINSORIZE_MADS, SpendingPlan, look, process_quantile_ms  # noqa: E402
+from bench.compare.sequential import (  # noqa: E402
+    BLOCK_QUANTILE,
+    MAD_TO_SD,
+    PAIRED_QUANTILE,
+    WINSORIZE_MADS,
+    SpendingPlan,
+    look,
+    process_quantile_ms,
+)
 
 SOURCES = {
     "quiet": "results/amd-epyc-cbe573dd/compare-proof/aa-*.json",
     "noisy": "results/amd-epyc-cbe573dd/compare-proof-5pct/aa-*.json",
 }
+PAIRED_BLOCKS = "results/amd-epyc-cbe573dd/ab-sequential-sim/paired-aa-blocks.json"
+PAIRED_ROWS = {"quiet": ("aa5", "aa2"), "interfered": ("aa5i", "aa2i")}
 
 
-def block_log_ratios(pattern: str) -> np.ndarray:
-    """Per-block log(NEW median / BASE median) of every A/A document matching `pattern`."""
+def raw_block_log_ratios(pattern: str, quantile: float = BLOCK_QUANTILE) -> list[float]:
+    """Per-block log(NEW / BASE) of every A/A document matching `pattern`, each process by its `quantile`."""
     ratios: list[float] = []
-    for path in sorted(glob.glob(str(ROOT / pattern))):
+    for path in sorted(glob.glob(str(ROOT / pattern) if not Path(pattern).is_absolute() else pattern)):
         doc = json.loads(Path(path).read_text())
         arms = {cell.get("arm"): cell for cell in doc["cells"]}
-        base = [process_quantile_ms(p["samples_ns"]) for p in arms["base"]["processes"]]
-        new = [process_quantile_ms(p["samples_ns"]) for p in arms["new"]["processes"]]
+        base = [process_quantile_ms(p["samples_ns"], quantile) for p in arms["base"]["processes"]]
+        new = [process_quantile_ms(p["samples_ns"], quantile) for p in arms["new"]["processes"]]
         ratios += [math.log(n / b) for b, n in zip(base, new, strict=True)]
+    return ratios
+
+
+def centred(ratios: list[float]) -> np.ndarray:
     values = np.array(ratios)
     return values - float(np.median(values))
+
+
+def extract_paired(folder: Path) -> None:
+    """PAIRED_BLOCKS from MobileNetV2's paired A/A documents under `folder` (ab_proof.sh's --keep folders)."""
+    pools = {
+        name: [r for row in rows for r in raw_block_log_ratios(str(folder / f"mobilenet_v2-{row}" / "aa-*.json"),
+                                                              PAIRED_QUANTILE)]
+        for name, rows in PAIRED_ROWS.items()
+    }  # fmt: skip
+    meta = {"model": "mobilenet_v2", "backend": "onnxruntime", "quantile": PAIRED_QUANTILE, "rows": PAIRED_ROWS}
+    (ROOT / PAIRED_BLOCKS).write_text(json.dumps({**meta, "blocks": pools}, indent=1))
+    print(f"{PAIRED_BLOCKS}: " + ", ".join(f"{name} {len(v)} blocks" for name, v in pools.items()))
 
 
 @dataclass(frozen=True)
@@ -126,9 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setup-s", type=float, default=8.0, help="seconds before the first block (checks, plan)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--design", choices=("abba", "paired"), default="abba", help="whose blocks to draw")
+    parser.add_argument("--extract-paired", type=Path, metavar="DIR", help="write PAIRED_BLOCKS from DIR and stop")
     args = parser.parse_args(argv)
+    if args.extract_paired:
+        extract_paired(args.extract_paired)
+        return 0
     rng = np.random.default_rng(args.seed)
-    pools = {name: block_log_ratios(pattern) for name, pattern in SOURCES.items()}
+    if args.design == "paired":
+        stored = json.loads((ROOT / PAIRED_BLOCKS).read_text())["blocks"]
+        pools = {name: centred(values) for name, values in stored.items()}
+    else:
+        pools = {name: centred(raw_block_log_ratios(pattern)) for name, pattern in SOURCES.items()}
     for name, pool in pools.items():
         mad = 1.4826 * float(np.median(np.abs(pool)))
         print(f"{name}: {pool.size} blocks, sd {pool.std(ddof=1):.2%}, robust sd {mad:.2%}")
@@ -143,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     plan = SpendingPlan()
     rows = []
-    print(f"{'scenario':32} {'noise':6} {'rule':11} {'regression':>10} {'blocks':>7} {'seconds':>8}")
+    print(f"{'scenario':32} {'noise':10} {'rule':11} {'regression':>10} {'blocks':>7} {'seconds':>8}")
     for label, ratio, threshold, budget in scenarios:
         max_blocks = max(int((budget - args.setup_s) // args.block_s), plan.min_blocks)
         for noise, pool in pools.items():
@@ -158,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                      "budget_s": budget, "max_blocks": max_blocks, "regression_share": share,
                      "mean_blocks": blocks, "mean_seconds": seconds}
                 )  # fmt: skip
-                print(f"{label:32} {noise:6} {rule_name:11} {share:10.2%} {blocks:7.1f} {seconds:8.0f}")
+                print(f"{label:32} {noise:10} {rule_name:11} {share:10.2%} {blocks:7.1f} {seconds:8.0f}")
     if args.output:
-        args.output.write_text(json.dumps({"runs": args.runs, "block_s": args.block_s, "rows": rows}, indent=1))
+        summary = {"design": args.design, "runs": args.runs, "block_s": args.block_s, "rows": rows}
+        args.output.write_text(json.dumps(summary, indent=1))
     return 0
 
 
