@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.probes.layer_kinds import classify, graph_name_of, graph_nodes
+
 # ONNX Runtime kernels that compute in int8 (its contrib QLinear* ops and the integer ones).
 ORT_INT8_OPS = frozenset({"QGemm", "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"})
 # The layers named in a record or a warning: enough to see the pattern (SE, depthwise, the stem), not a dump.
@@ -79,8 +81,6 @@ def share_of(nodes: Iterable[ComputeNode], source: str) -> Int8Share:
 
 def openvino_share(compiled: Any) -> Int8Share:
     """The share from an OpenVINO compiled model's runtime model (runtimePrecision and primitiveType per node)."""
-    from bench.probes.layer_kinds import classify
-
     nodes = []
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
@@ -96,23 +96,9 @@ def openvino_share(compiled: Any) -> Int8Share:
     return share_of(nodes, "openvino runtimePrecision per node")
 
 
-def graph_name_of(profiled: str, graph: Mapping[str, Any]) -> str | None:
-    """The graph node a profiled node came from: its own name, or the longest graph name it extends with "_...".
-    ("/b/Conv_1_token_3" is /b/Conv_1's, not /b/Conv's.)"""
-    name = profiled
-    while True:
-        if name in graph:
-            return name
-        if "_" not in name:
-            return None
-        name = name.rsplit("_", 1)[0]
-
-
 def onnxruntime_share(ort: Any, path: Path, options: Any, input_name: str, array: Any) -> Int8Share:
     """The share from one profiled run of the ONNX file in ONNX Runtime with `options` (a fresh SessionOptions of
     the cell's settings); the graph's multiply-adds by node name (bench.probes.layers.graph_nodes)."""
-    from bench.probes.layer_kinds import graph_nodes
-
     with tempfile.TemporaryDirectory(prefix="effbench-int8-") as tmp:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "profile")

@@ -7,7 +7,7 @@ shapes are logical NCHW ones: from the ONNX graph's shape inference (graph_nodes
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ KINDS = ("conv kxk", "conv 1x1", "conv depthwise", "conv on 1x1 maps (SE)", "ful
 CONV_OPS = ("Conv", "FusedConv", "NchwcConv", "Convolution", "GroupConvolution")
 MATMUL_OPS = ("Gemm", "MatMul", "FusedGemm", "FusedMatMul", "FullyConnected")
 # ONNX Runtime's int8 kernels (QDQ groups fused): their profile hides the prepacked weight, so their kind comes
-# from the ONNX node they were fused from, found by name (int8_stem).
+# from the ONNX node they were fused from, found by name (graph_name_of).
 INT8_OPS = ("QLinearConv", "QGemm", "QLinearMatMul", "ConvInteger", "MatMulInteger")
 
 
@@ -144,9 +144,13 @@ def graph_kinds(onnx_path: Path) -> dict[str, tuple[int, int, int]]:
     return {kind: (count, macs, effective) for kind, (count, macs, effective) in found.items() if count}
 
 
-def int8_stem(name: str) -> str:
-    """The ONNX node an ONNX Runtime int8 kernel was fused from: its profile name less the "_token_N" suffix the
-    QDQ fusion adds ('/features/features.0/features.0.0/Conv_token_1' -> '/features/features.0/features.0.0/Conv')."""
-    import re
-
-    return re.sub(r"_token_\d+$", "", name)
+def graph_name_of(profiled: str, graph: Mapping[str, Any]) -> str | None:
+    """The graph node a profiled node came from: its own name, or the longest graph name it extends with "_...".
+    ("/b/Conv_1_token_3" is /b/Conv_1's, not /b/Conv's.)"""
+    name = profiled
+    while True:
+        if name in graph:
+            return name
+        if "_" not in name:
+            return None
+        name = name.rsplit("_", 1)[0]

@@ -31,7 +31,7 @@ from bench.engine.job import Job, tuples_from_json
 from bench.errors import EffbenchError
 from bench.formats import Format, Record, decode_json, nested, read_bytes, upgrade
 from bench.probes.calibrate import achieved_gflops, percent_of_peak
-from bench.probes.layer_kinds import INT8_OPS, KINDS, classify, graph_kinds, graph_nodes, int8_stem
+from bench.probes.layer_kinds import INT8_OPS, KINDS, classify, graph_kinds, graph_name_of, graph_nodes
 
 if TYPE_CHECKING:
     from bench.engine.launchers import Launcher
@@ -110,7 +110,7 @@ class LayerNode:
     inputs: tuple[tuple[int, ...], ...]
     outputs: tuple[tuple[int, ...], ...]
     ms: tuple[float, ...]
-    name: str = ""  # ONNX Runtime's node name (an int8 kernel's kind is its ONNX node's; layer_kinds.int8_stem)
+    name: str = ""  # ONNX Runtime's node name (an int8 kernel's kind is its ONNX node's; layer_kinds.graph_name_of)
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def summarize(
     times: dict[str, float] = dict.fromkeys(KINDS, 0.0)
     for node in record.nodes:
         if names is not None and node.op in INT8_OPS:
-            kind = names.get(int8_stem(node.name), "other")
+            kind = names.get(graph_name_of(node.name, names) or "", "other")
         else:
             kind = classify(node.op, node.inputs, node.outputs)[0]
         counts[kind] += 1
